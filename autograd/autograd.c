@@ -1,0 +1,189 @@
+/* autograd.c - the tape, leaves, backward and the graph printer. */
+#include "autograd.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ag_graph_init(Graph *g, Arena *arena)
+{
+    g->arena = arena;
+    g->tail = NULL;
+    g->count = 0;
+    g->grad_enabled = 1;
+    g->check_finite = 0;
+}
+
+void ag_graph_reset(Graph *g)
+{
+    arena_reset(g->arena);
+    g->tail = NULL;
+    g->count = 0;
+}
+
+int ag_set_grad_enabled(Graph *g, int on)
+{
+    int old = g->grad_enabled;
+    g->grad_enabled = on ? 1 : 0;
+    return old;
+}
+
+static Var *var_alloc(Graph *g)
+{
+    Var *v = (Var *)arena_calloc(g->arena, sizeof(Var));
+    return v;
+}
+
+static void tape_push(Graph *g, Var *v)
+{
+    v->prev = g->tail;
+    v->id = g->count++;
+    g->tail = v;
+}
+
+Var *ag_leaf(Graph *g, Scalar *data, Scalar *grad, int requires_grad, int ndim,
+             const int *shape, const char *name)
+{
+    Var *v = var_alloc(g);
+    v->val = tensor_view(data, ndim, shape);
+    v->grad = grad;
+    v->op = OP_LEAF;
+    v->requires_grad = requires_grad && g->grad_enabled;
+    v->name = name;
+    if (g->grad_enabled) tape_push(g, v);
+    return v;
+}
+
+Var *ag_new(Graph *g, int ndim, const int *shape, int requires_grad, const char *name)
+{
+    Tensor t = tensor_new(g->arena, ndim, shape);
+    return ag_leaf(g, t.data, NULL, requires_grad, ndim, shape, name);
+}
+
+Var *ag_zeros(Graph *g, int ndim, const int *shape, int requires_grad, const char *name)
+{
+    Tensor t = tensor_zeros(g->arena, ndim, shape);
+    return ag_leaf(g, t.data, NULL, requires_grad, ndim, shape, name);
+}
+
+Var *ag_tensor(Graph *g, Tensor t, int requires_grad, const char *name)
+{
+    return ag_leaf(g, t.data, NULL, requires_grad, t.ndim, t.shape, name);
+}
+
+Var *ag_node(Graph *g, OpKind op, int ndim, const int *shape, Var *a, Var *b, Var *c)
+{
+    Var *v = var_alloc(g);
+    Var *ins[AG_MAX_IN];
+    int i;
+    ins[0] = a;
+    ins[1] = b;
+    ins[2] = c;
+    v->val = tensor_new(g->arena, ndim, shape);
+    v->op = op;
+    v->name = ag_ops[op].name;
+    v->nin = 0;
+    for (i = 0; i < AG_MAX_IN; i++) {
+        v->in[i] = ins[i];
+        if (ins[i]) {
+            v->nin = i + 1;
+            if (ins[i]->requires_grad) v->requires_grad = 1;
+        }
+    }
+    if (!g->grad_enabled) v->requires_grad = 0;
+    if (g->grad_enabled) tape_push(g, v);
+    return v;
+}
+
+int ag_needs(const Var *out, int i)
+{
+    return out->in[i] != NULL && out->in[i]->requires_grad;
+}
+
+void ag_forward(Graph *g, Var *out)
+{
+    ag_ops[out->op].forward(g, out);
+    if (g->check_finite) {
+        size_t i;
+        for (i = 0; i < out->val.n; i++)
+            CHECK(isfinite((double)out->val.data[i]),
+                  "non-finite value %g at element %lu of op %s (%s)", (double)out->val.data[i],
+                  (unsigned long)i, ag_ops[out->op].name, out->name ? out->name : "?");
+    }
+}
+
+Scalar *ag_grad(Graph *g, Var *v)
+{
+    if (!v->grad) v->grad = (Scalar *)arena_calloc(g->arena, size_mul(v->val.n, sizeof(Scalar)));
+    return v->grad;
+}
+
+void ag_zero_grad(Var *v)
+{
+    if (v->grad) memset(v->grad, 0, v->val.n * sizeof(Scalar));
+}
+
+Var *ag_name(Var *v, const char *name)
+{
+    v->name = name;
+    return v;
+}
+
+void ag_backward(Graph *g, Var *root) { ag_backward_seed(g, root, NULL); }
+
+void ag_backward_seed(Graph *g, Var *root, const Scalar *seed)
+{
+    Var *v;
+    Scalar *dr;
+    size_t i;
+    CHECK(root->requires_grad, "backward from '%s', which does not require grad",
+          root->name ? root->name : ag_ops[root->op].name);
+    /* Intermediate gradients belong to this backward pass: start them at zero. */
+    for (v = g->tail; v; v = v->prev)
+        if (v->op != OP_LEAF && v->grad) memset(v->grad, 0, v->val.n * sizeof(Scalar));
+    dr = ag_grad(g, root);
+    for (i = 0; i < root->val.n; i++) dr[i] += seed ? seed[i] : (Scalar)1;
+    /* Walk back from the root; nodes recorded after it cannot feed it. */
+    for (v = root; v; v = v->prev) {
+        if (v->op == OP_LEAF || !v->requires_grad || !v->grad) continue;
+        ag_ops[v->op].backward(g, v);
+    }
+}
+
+void ag_shape_error(const char *op, const Tensor *a, const Tensor *b, const char *what)
+{
+    char sa[64], sb[64];
+    shape_str(a->ndim, a->shape, sa, sizeof sa);
+    if (b) shape_str(b->ndim, b->shape, sb, sizeof sb);
+    else sb[0] = '\0';
+    cmad_fatal(__FILE__, __LINE__, "%s: %s (shapes %s%s%s)", op, what, sa, b ? " and " : "", sb);
+}
+
+void ag_print_graph(const Graph *g, void *file)
+{
+    FILE *f = file ? (FILE *)file : stdout;
+    const Var *v;
+    const Var **order;
+    int n = 0, k, i;
+    if (g->count == 0) {
+        fprintf(f, "(empty graph)\n");
+        return;
+    }
+    /* The tape is linked newest first; print oldest first. */
+    order = (const Var **)xmalloc(sizeof(Var *) * (size_t)g->count);
+    for (v = g->tail; v && n < g->count; v = v->prev) order[n++] = v;
+    fprintf(f, "%5s  %-12s %-20s %-4s %-18s %s\n", "id", "op", "shape", "grad", "name",
+            "inputs");
+    for (k = n - 1; k >= 0; k--) {
+        char s[64];
+        v = order[k];
+        shape_str(v->val.ndim, v->val.shape, s, sizeof s);
+        fprintf(f, "%5d  %-12s %-20s %-4s %-18s", v->id, ag_ops[v->op].name, s,
+                v->requires_grad ? "yes" : "no", v->name ? v->name : "");
+        for (i = 0; i < v->nin; i++)
+            if (v->in[i]) fprintf(f, " %%%d", v->in[i]->id);
+        fputc('\n', f);
+    }
+    free((void *)order);
+}

@@ -1,0 +1,138 @@
+/* autograd.h - reverse-mode automatic differentiation on a tape.
+ *
+ * A Var is one node of the computation graph: a value tensor, its gradient dL/dvalue,
+ * the op that made it, its inputs and the op's parameters.  Every op call made while
+ * gradients are enabled appends its output Var to the tape of a Graph (a linked list in
+ * the Graph's arena).  ag_backward() zeroes the gradients of the tape's nodes, seeds the
+ * root and walks the tape in reverse, calling each op's backward, which ACCUMULATES (+=)
+ * into the gradients of the inputs that require them.  Leaf gradients (parameters and
+ * inputs) are never zeroed by backward: that is ag_zero_grad()'s job, so running
+ * backward twice doubles them.
+ *
+ *   requires_grad  a leaf asks for its gradient; an op output requires grad when any
+ *                  input does.  Frozen networks: make their parameters with
+ *                  requires_grad = 0 and the input gradient still flows through them,
+ *                  while their weight gradients are never computed.
+ *   no-grad mode   ag_set_grad_enabled(g, 0): ops record nothing, outputs never require
+ *                  grad (sampling, evaluation).
+ *
+ * Ops are an enum plus one table {name, forward, backward} (autograd/optable.c).  Each
+ * op's user-facing constructor (ops.h) checks shapes, makes the output node and calls the
+ * table's forward; backward is found through the same table.  The gradient audit
+ * (gradcheck.c) has a finite-difference case for every entry and fails if one is missing.
+ */
+#ifndef CMAD_AUTOGRAD_H
+#define CMAD_AUTOGRAD_H
+
+#include "../tensor/tensor.h"
+
+#define AG_MAX_IN 3
+#define AG_MAX_IPARAM 8
+
+typedef enum OpKind {
+    OP_LEAF = 0,
+    OP_ADD,          /* a + b, b broadcast to a (numpy rules, dims of 1) */
+    OP_SUB,          /* a - b, broadcast as add */
+    OP_MUL,          /* a * b, broadcast as add */
+    OP_AFFINE,       /* alpha * a + beta (scalars): scale, shift, negate */
+    OP_SILU,         /* a * sigmoid(a) */
+    OP_RELU,         /* max(a, 0) */
+    OP_EXP,
+    OP_LOG,
+    OP_SQRT,
+    OP_SUM,          /* sum of all elements -> [1] */
+    OP_MEAN,         /* mean of all elements -> [1] */
+    OP_SUM_SAMPLE,   /* per-sample sum over all but the first dim -> [N] */
+    OP_SOFTMAX,      /* softmax over the last dim */
+    OP_SOFTMAX_CE,   /* fused log-softmax + cross-entropy: logits [N, C], labels -> [N] */
+    OP_MATMUL,       /* a [M, K] x b [K, N] */
+    OP_LINEAR,       /* x [N, I] W^T [O, I] + b [O] */
+    OP_BMM,          /* batched op(a)[B, M, K] op(b)[B, K, N], transposes by flag */
+    OP_CONV2D,       /* x [N, C, H, W] * w [O, C, kh, kw] + b [O], stride, padding */
+    OP_UPSAMPLE2,    /* nearest x2 */
+    OP_MAXPOOL2,     /* 2x2, stride 2 */
+    OP_GROUPNORM,    /* affine GroupNorm with G groups */
+    OP_CONCAT,       /* concat of two tensors along dim 1 (channels) */
+    OP_SLICE,        /* a[..., start:start+len, ...] along one dim */
+    OP_RESHAPE,      /* same elements, new shape */
+    OP_EMBEDDING,    /* rows of a table [V, D] picked by integer ids -> [N, D] */
+    OP_COUNT
+} OpKind;
+
+typedef struct Var Var;
+typedef struct Graph Graph;
+
+struct Var {
+    Tensor val;
+    Scalar *grad;                 /* dL/dval, val.n elements; NULL until needed */
+    OpKind op;
+    int requires_grad;
+    int nin;
+    Var *in[AG_MAX_IN];
+    int ip[AG_MAX_IPARAM];        /* integer op parameters (stride, axis, groups, ...) */
+    Scalar sp[2];                 /* scalar op parameters (alpha, beta, eps) */
+    const int *ids;               /* integer inputs (labels, embedding ids), not owned */
+    void *saved;                  /* data forward keeps for backward, in the arena */
+    const char *name;             /* short name for the printer and error messages */
+    Var *prev;                    /* previous node on the tape */
+    int id;                       /* position on the tape */
+};
+
+struct Graph {
+    Arena *arena;                 /* per-step memory: nodes, values, gradients, scratch */
+    Var *tail;                    /* last node recorded */
+    int count;                    /* nodes recorded since the last reset */
+    int grad_enabled;
+    int check_finite;             /* NaN/Inf tripwire after every forward */
+};
+
+typedef struct OpInfo {
+    const char *name;
+    void (*forward)(Graph *g, Var *out);
+    void (*backward)(Graph *g, Var *out);
+} OpInfo;
+
+extern const OpInfo ag_ops[OP_COUNT];
+
+/* ---------------------------------------------------------------- graph */
+
+void ag_graph_init(Graph *g, Arena *arena);
+void ag_graph_reset(Graph *g);                 /* forget the tape, reset the arena */
+int ag_set_grad_enabled(Graph *g, int on);     /* returns the previous setting */
+
+/* A leaf over existing memory.  grad may be NULL (allocated in the arena on first use)
+ * or point into a flat gradient array.  The name is not copied. */
+Var *ag_leaf(Graph *g, Scalar *data, Scalar *grad, int requires_grad, int ndim,
+             const int *shape, const char *name);
+/* A leaf with fresh arena memory (uninitialised / zeroed values). */
+Var *ag_new(Graph *g, int ndim, const int *shape, int requires_grad, const char *name);
+Var *ag_zeros(Graph *g, int ndim, const int *shape, int requires_grad, const char *name);
+/* A leaf that wraps a Tensor's data. */
+Var *ag_tensor(Graph *g, Tensor t, int requires_grad, const char *name);
+
+/* Backward from a root: seeds dL/droot = 1 everywhere (or the given seed of root->val.n
+ * values), zeroes the gradients of non-leaf tape nodes first, then accumulates. */
+void ag_backward(Graph *g, Var *root);
+void ag_backward_seed(Graph *g, Var *root, const Scalar *seed);
+/* The gradient buffer of v, allocated zeroed in the arena if it has none yet. */
+Scalar *ag_grad(Graph *g, Var *v);
+/* Sets a leaf's gradient to zero (no-op when it has none). */
+void ag_zero_grad(Var *v);
+Var *ag_name(Var *v, const char *name);
+
+/* Prints the tape, oldest first: id, op, shape, name, inputs, requires_grad. */
+void ag_print_graph(const Graph *g, void *file /* FILE* */);
+
+/* ---------------------------------------------------------------- for op files */
+
+/* Makes an op's output node (value uninitialised), links it on the tape when grads are
+ * enabled and sets requires_grad from the inputs (b and c may be NULL). */
+Var *ag_node(Graph *g, OpKind op, int ndim, const int *shape, Var *a, Var *b, Var *c);
+/* Runs the table's forward for out (and the finite-value tripwire when enabled). */
+void ag_forward(Graph *g, Var *out);
+/* 1 when input i of out wants a gradient. */
+int ag_needs(const Var *out, int i);
+/* Shape mismatch error that names the op and both shapes. */
+void ag_shape_error(const char *op, const Tensor *a, const Tensor *b, const char *what);
+
+#endif

@@ -1,0 +1,44 @@
+/* ops_internal.h - forward and backward of every op, for the op table (optable.c).
+ * Contract for a forward: it reads out->in[], out->ip/sp/ids and writes out->val; it may
+ * be called again on the same node (the gradient audit and checkpointed recomputation
+ * replay the tape), so it allocates out->saved only while that is NULL and takes scratch
+ * space between arena_mark() and arena_release().  A backward ACCUMULATES into
+ * ag_grad(g, in) for each input with ag_needs(out, i). */
+#ifndef CMAD_OPS_INTERNAL_H
+#define CMAD_OPS_INTERNAL_H
+
+#include "autograd.h"
+
+#define OP_FN(name)                                \
+    void op_##name##_forward(Graph *g, Var *out);  \
+    void op_##name##_backward(Graph *g, Var *out);
+
+OP_FN(add)
+OP_FN(sub)
+OP_FN(mul)
+OP_FN(affine)
+OP_FN(silu)
+OP_FN(relu)
+OP_FN(exp)
+OP_FN(log)
+OP_FN(sqrt)
+OP_FN(sum)
+OP_FN(mean)
+OP_FN(sum_sample)
+OP_FN(softmax)
+OP_FN(softmax_ce)
+OP_FN(matmul)
+OP_FN(linear)
+OP_FN(bmm)
+OP_FN(conv2d)
+OP_FN(upsample2)
+OP_FN(maxpool2)
+OP_FN(groupnorm)
+OP_FN(concat)
+OP_FN(slice)
+OP_FN(reshape)
+OP_FN(embedding)
+
+#undef OP_FN
+
+#endif

@@ -1,0 +1,17 @@
+/* platform.h - everything beyond C99 lives behind these few calls: wall clock, thread
+ * count, peak resident memory.  platform.c has one implementation per platform family
+ * (POSIX, Windows) and a plain-C99 fallback. */
+#ifndef CMAD_PLATFORM_H
+#define CMAD_PLATFORM_H
+
+#include <stddef.h>
+
+double plat_now(void);             /* seconds from an arbitrary start, monotonic */
+int plat_threads(void);            /* threads that parallel loops will use (1 without OpenMP) */
+void plat_set_threads(int n);      /* n >= 1; no effect without OpenMP */
+int plat_have_openmp(void);
+size_t plat_peak_rss(void);        /* peak resident set in bytes, 0 where unknown */
+/* Atomically replaces `to` with `from` (rename that overwrites on every platform). */
+int plat_rename(const char *from, const char *to);
+
+#endif

@@ -1,0 +1,229 @@
+/* tensor.c - CHECK support, checked allocation, the arena and tensor constructors. */
+#include "tensor.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- errors */
+
+void cmad_fatal(const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    fflush(stdout);
+    fprintf(stderr, "cmad: error (%s:%d): ", file, line);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+void *xmalloc(size_t bytes)
+{
+    void *p = malloc(bytes ? bytes : 1);
+    CHECK(p != NULL, "out of memory allocating %lu bytes", (unsigned long)bytes);
+    return p;
+}
+
+void *xcalloc(size_t count, size_t size)
+{
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    CHECK(p != NULL, "out of memory allocating %lu x %lu bytes", (unsigned long)count,
+          (unsigned long)size);
+    return p;
+}
+
+size_t size_mul(size_t a, size_t b)
+{
+    CHECK(b == 0 || a <= SIZE_MAX / b, "size overflow: %lu x %lu", (unsigned long)a,
+          (unsigned long)b);
+    return a * b;
+}
+
+/* ---------------------------------------------------------------- arena */
+
+#define ARENA_ALIGN 64
+
+typedef struct Chunk {
+    struct Chunk *next;
+    size_t cap;        /* usable bytes after the aligned start */
+    unsigned char *base;
+    void *raw;         /* what malloc returned */
+} Chunk;
+
+struct Arena {
+    Chunk *first, *cur;
+    size_t used;       /* bytes used in cur */
+    size_t done;       /* bytes used in the chunks before cur */
+    size_t high;       /* high-water mark of done + used */
+    size_t chunk_bytes;
+    size_t reserved;
+    size_t nchunks;
+};
+
+static Chunk *chunk_new(size_t cap)
+{
+    Chunk *c = (Chunk *)xmalloc(sizeof(Chunk));
+    size_t raw_bytes = cap + ARENA_ALIGN;
+    uintptr_t p;
+    CHECK(raw_bytes > cap, "arena chunk size overflow");
+    c->raw = xmalloc(raw_bytes);
+    p = (uintptr_t)c->raw;
+    p = (p + ARENA_ALIGN - 1) & ~(uintptr_t)(ARENA_ALIGN - 1);
+    c->base = (unsigned char *)p;
+    c->cap = cap;
+    c->next = NULL;
+    return c;
+}
+
+Arena *arena_new(size_t chunk_bytes)
+{
+    Arena *a = (Arena *)xcalloc(1, sizeof(Arena));
+    if (chunk_bytes < (1u << 16)) chunk_bytes = 1u << 16;
+    a->chunk_bytes = chunk_bytes;
+    a->first = a->cur = chunk_new(chunk_bytes);
+    a->reserved = chunk_bytes;
+    a->nchunks = 1;
+    return a;
+}
+
+void arena_free(Arena *a)
+{
+    Chunk *c;
+    if (!a) return;
+    c = a->first;
+    while (c) {
+        Chunk *next = c->next;
+        free(c->raw);
+        free(c);
+        c = next;
+    }
+    free(a);
+}
+
+void *arena_alloc(Arena *a, size_t bytes)
+{
+    size_t need = (bytes + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+    void *p;
+    CHECK(need >= bytes, "arena allocation overflow (%lu bytes)", (unsigned long)bytes);
+    if (need == 0) need = ARENA_ALIGN;
+    while (a->used + need > a->cur->cap) {
+        /* Move to the next chunk, making one if none is kept or it is too small. */
+        Chunk *next = a->cur->next;
+        a->done += a->used;
+        a->used = 0;
+        if (!next || next->cap < need) {
+            size_t cap = need > a->chunk_bytes ? need : a->chunk_bytes;
+            Chunk *fresh = chunk_new(cap);
+            fresh->next = next;
+            a->cur->next = fresh;
+            a->reserved += cap;
+            a->nchunks++;
+            next = fresh;
+        }
+        a->cur = next;
+    }
+    p = a->cur->base + a->used;
+    a->used += need;
+    if (a->done + a->used > a->high) a->high = a->done + a->used;
+    return p;
+}
+
+void *arena_calloc(Arena *a, size_t bytes)
+{
+    void *p = arena_alloc(a, bytes);
+    memset(p, 0, bytes);
+    return p;
+}
+
+void arena_reset(Arena *a)
+{
+    a->cur = a->first;
+    a->used = 0;
+    a->done = 0;
+}
+
+ArenaMark arena_mark(const Arena *a)
+{
+    ArenaMark m;
+    m.chunk = a->cur;
+    m.used = a->used;
+    m.done = a->done;
+    return m;
+}
+
+void arena_release(Arena *a, ArenaMark m)
+{
+    a->cur = (Chunk *)m.chunk;
+    a->used = m.used;
+    a->done = m.done;
+}
+
+size_t arena_used(const Arena *a) { return a->done + a->used; }
+size_t arena_high_water(const Arena *a) { return a->high; }
+size_t arena_reserved(const Arena *a) { return a->reserved; }
+size_t arena_chunk_count(const Arena *a) { return a->nchunks; }
+
+/* ---------------------------------------------------------------- tensors */
+
+size_t shape_numel(int ndim, const int *shape)
+{
+    size_t n = 1;
+    int i;
+    CHECK(ndim >= 1 && ndim <= TENSOR_MAX_DIM, "tensor rank %d is outside 1..%d", ndim,
+          TENSOR_MAX_DIM);
+    for (i = 0; i < ndim; i++) {
+        CHECK(shape[i] >= 1, "tensor dimension %d is %d (must be >= 1)", i, shape[i]);
+        n = size_mul(n, (size_t)shape[i]);
+    }
+    return n;
+}
+
+Tensor tensor_view(Scalar *data, int ndim, const int *shape)
+{
+    Tensor t;
+    int i;
+    t.n = shape_numel(ndim, shape);
+    t.ndim = ndim;
+    for (i = 0; i < TENSOR_MAX_DIM; i++) t.shape[i] = i < ndim ? shape[i] : 1;
+    t.data = data;
+    return t;
+}
+
+Tensor tensor_new(Arena *a, int ndim, const int *shape)
+{
+    size_t n = shape_numel(ndim, shape);
+    return tensor_view((Scalar *)arena_alloc(a, size_mul(n, sizeof(Scalar))), ndim, shape);
+}
+
+Tensor tensor_zeros(Arena *a, int ndim, const int *shape)
+{
+    size_t n = shape_numel(ndim, shape);
+    return tensor_view((Scalar *)arena_calloc(a, size_mul(n, sizeof(Scalar))), ndim, shape);
+}
+
+int tensor_same_shape(const Tensor *a, const Tensor *b)
+{
+    int i;
+    if (a->ndim != b->ndim) return 0;
+    for (i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i]) return 0;
+    return 1;
+}
+
+void shape_str(int ndim, const int *shape, char *buf, size_t cap)
+{
+    size_t len = 0;
+    int i;
+    if (cap == 0) return;
+    buf[0] = '\0';
+    for (i = 0; i < ndim && len + 1 < cap; i++) {
+        int w = snprintf(buf + len, cap - len, "%s%d", i ? ", " : "[", shape[i]);
+        if (w < 0) break;
+        len += (size_t)w;
+    }
+    if (len + 1 < cap) snprintf(buf + len, cap - len, "]");
+}

@@ -1,0 +1,67 @@
+/* main.c - the test runner: runs every suite (or those whose test names contain argv[1])
+ * and ends with "N passed, N failed". */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "suites.h"
+
+int t_fail_count;
+
+void t_report(const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "    %s:%d: ", file, line);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    t_fail_count++;
+}
+
+const char *t_shared_dir(void)
+{
+    static char buf[1024];
+    const char *env = getenv("CMAD_SHARED");
+    size_t n;
+    if (!env || !*env) env = "../shared";
+    n = strlen(env);
+    if (n + 2 > sizeof buf) n = sizeof buf - 2;
+    memcpy(buf, env, n);
+    if (n == 0 || buf[n - 1] != '/') buf[n++] = '/';
+    buf[n] = '\0';
+    return buf;
+}
+
+int t_quick(void)
+{
+    const char *q = getenv("CMAD_TEST_QUICK");
+    return q && *q && strcmp(q, "0") != 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *filter = argc > 1 ? argv[1] : NULL;
+    int passed = 0, failed = 0, s;
+    for (s = 0; all_suites[s].tests; s++) {
+        const TestCase *t;
+        for (t = all_suites[s].tests; t->name; t++) {
+            char full[256];
+            snprintf(full, sizeof full, "%s.%s", all_suites[s].name, t->name);
+            if (filter && !strstr(full, filter)) continue;
+            t_fail_count = 0;
+            t->fn();
+            if (t_fail_count == 0) {
+                printf("ok    %s\n", full);
+                passed++;
+            } else {
+                printf("FAIL  %s (%d)\n", full, t_fail_count);
+                failed++;
+            }
+            fflush(stdout);
+        }
+    }
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}

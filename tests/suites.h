@@ -1,0 +1,23 @@
+/* suites.h - every test suite, one line each (add yours here). */
+#ifndef CMAD_SUITES_H
+#define CMAD_SUITES_H
+
+#include "harness.h"
+
+typedef struct Suite {
+    const char *name;
+    const TestCase *tests;
+} Suite;
+
+extern const TestCase tensor_tests[];
+extern const TestCase rng_tests[];
+extern const TestCase autograd_tests[];
+
+static const Suite all_suites[] = {
+    {"tensor", tensor_tests},
+    {"rng", rng_tests},
+    {"autograd", autograd_tests},
+    {NULL, NULL},
+};
+
+#endif
