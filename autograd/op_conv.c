@@ -1,4 +1,4 @@
-/* op_conv.c - STUB, being written: conv2d, upsample2, maxpool2. */
+/* op_conv.c - STUB, being written: conv2d, upsample2, maxpool2, groupnorm. */
 #include "ops.h"
 #include "ops_internal.h"
 #include "gradcheck.h"

@@ -1,0 +1,177 @@
+/* op_shape.c - channel concat, slicing along one dim, reshape.  Pure data movement:
+ * the backward of each is the same movement in reverse, accumulated. */
+#include <string.h>
+
+#include "gradcheck.h"
+#include "ops.h"
+#include "ops_internal.h"
+
+/* A tensor seen as [outer, mid, inner] around dim `axis`. */
+static void split_dims(const Tensor *t, int axis, size_t *outer, size_t *inner)
+{
+    int d;
+    *outer = 1;
+    *inner = 1;
+    for (d = 0; d < axis; d++) *outer *= (size_t)t->shape[d];
+    for (d = axis + 1; d < t->ndim; d++) *inner *= (size_t)t->shape[d];
+}
+
+/* ---------------------------------------------------------------- concat (dim 1) */
+
+void op_concat_forward(Graph *g, Var *out)
+{
+    const Var *a = out->in[0], *b = out->in[1];
+    size_t outer, inner, n, ca, cb;
+    (void)g;
+    split_dims(&a->val, 1, &outer, &inner);
+    ca = (size_t)a->val.shape[1] * inner;
+    cb = (size_t)b->val.shape[1] * inner;
+    for (n = 0; n < outer; n++) {
+        memcpy(out->val.data + n * (ca + cb), a->val.data + n * ca, ca * sizeof(Scalar));
+        memcpy(out->val.data + n * (ca + cb) + ca, b->val.data + n * cb, cb * sizeof(Scalar));
+    }
+}
+
+void op_concat_backward(Graph *g, Var *out)
+{
+    Var *a = out->in[0], *b = out->in[1];
+    size_t outer, inner, n, i, ca, cb;
+    split_dims(&a->val, 1, &outer, &inner);
+    ca = (size_t)a->val.shape[1] * inner;
+    cb = (size_t)b->val.shape[1] * inner;
+    if (ag_needs(out, 0)) {
+        Scalar *da = ag_grad(g, a);
+        for (n = 0; n < outer; n++)
+            for (i = 0; i < ca; i++) da[n * ca + i] += out->grad[n * (ca + cb) + i];
+    }
+    if (ag_needs(out, 1)) {
+        Scalar *db = ag_grad(g, b);
+        for (n = 0; n < outer; n++)
+            for (i = 0; i < cb; i++) db[n * cb + i] += out->grad[n * (ca + cb) + ca + i];
+    }
+}
+
+Var *ag_concat(Graph *g, Var *a, Var *b)
+{
+    int shape[TENSOR_MAX_DIM], d;
+    Var *out;
+    if (a->val.ndim != b->val.ndim || a->val.ndim < 2)
+        ag_shape_error("concat", &a->val, &b->val, "ranks differ or are below 2");
+    for (d = 0; d < a->val.ndim; d++) {
+        if (d != 1 && a->val.shape[d] != b->val.shape[d])
+            ag_shape_error("concat", &a->val, &b->val, "dims other than 1 differ");
+        shape[d] = a->val.shape[d];
+    }
+    shape[1] = a->val.shape[1] + b->val.shape[1];
+    out = ag_node(g, OP_CONCAT, a->val.ndim, shape, a, b, NULL);
+    ag_forward(g, out);
+    return out;
+}
+
+/* ---------------------------------------------------------------- slice */
+
+/* ip: [0] axis, [1] start, [2] len */
+void op_slice_forward(Graph *g, Var *out)
+{
+    const Var *a = out->in[0];
+    int axis = out->ip[0], start = out->ip[1], len = out->ip[2];
+    size_t outer, inner, n, full = (size_t)a->val.shape[axis];
+    (void)g;
+    split_dims(&a->val, axis, &outer, &inner);
+    for (n = 0; n < outer; n++)
+        memcpy(out->val.data + n * len * inner, a->val.data + (n * full + (size_t)start) * inner,
+               (size_t)len * inner * sizeof(Scalar));
+}
+
+void op_slice_backward(Graph *g, Var *out)
+{
+    Var *a = out->in[0];
+    int axis = out->ip[0], start = out->ip[1], len = out->ip[2];
+    size_t outer, inner, n, i, full = (size_t)a->val.shape[axis], span;
+    Scalar *da;
+    if (!ag_needs(out, 0)) return;
+    da = ag_grad(g, a);
+    split_dims(&a->val, axis, &outer, &inner);
+    span = (size_t)len * inner;
+    for (n = 0; n < outer; n++)
+        for (i = 0; i < span; i++)
+            da[(n * full + (size_t)start) * inner + i] += out->grad[n * span + i];
+}
+
+Var *ag_slice(Graph *g, Var *a, int axis, int start, int len)
+{
+    int shape[TENSOR_MAX_DIM], d;
+    Var *out;
+    if (axis < 0 || axis >= a->val.ndim || start < 0 || len < 1 ||
+        start > a->val.shape[axis] - len)
+        ag_shape_error("slice", &a->val, NULL, "axis, start or length out of range");
+    for (d = 0; d < a->val.ndim; d++) shape[d] = a->val.shape[d];
+    shape[axis] = len;
+    out = ag_node(g, OP_SLICE, a->val.ndim, shape, a, NULL, NULL);
+    out->ip[0] = axis;
+    out->ip[1] = start;
+    out->ip[2] = len;
+    ag_forward(g, out);
+    return out;
+}
+
+/* ---------------------------------------------------------------- reshape */
+
+void op_reshape_forward(Graph *g, Var *out)
+{
+    (void)g;
+    memcpy(out->val.data, out->in[0]->val.data, out->val.n * sizeof(Scalar));
+}
+
+void op_reshape_backward(Graph *g, Var *out)
+{
+    Scalar *da;
+    size_t i;
+    if (!ag_needs(out, 0)) return;
+    da = ag_grad(g, out->in[0]);
+    for (i = 0; i < out->val.n; i++) da[i] += out->grad[i];
+}
+
+Var *ag_reshape(Graph *g, Var *a, int ndim, const int *shape)
+{
+    Var *out;
+    if (shape_numel(ndim, shape) != a->val.n)
+        ag_shape_error("reshape", &a->val, NULL, "element count changes");
+    out = ag_node(g, OP_RESHAPE, ndim, shape, a, NULL, NULL);
+    ag_forward(g, out);
+    return out;
+}
+
+/* ---------------------------------------------------------------- gradient checks */
+
+static const int gc_sa[4] = {2, 3, 4, 5}, gc_sb[4] = {2, 2, 4, 5};
+
+static Var *gc_concat(Graph *g, Rng *r)
+{
+    return ag_concat(g, gc_normal(g, r, 4, gc_sa, 1, 0, 1, "a"),
+                     gc_normal(g, r, 4, gc_sb, 1, 0, 1, "b"));
+}
+
+static Var *gc_slice_rows(Graph *g, Rng *r)
+{
+    return ag_slice(g, gc_normal(g, r, 4, gc_sa, 1, 0, 1, "a"), 2, 1, 2);
+}
+
+static Var *gc_slice_chan(Graph *g, Rng *r)
+{
+    return ag_slice(g, gc_normal(g, r, 4, gc_sa, 1, 0, 1, "a"), 1, 2, 1);
+}
+
+static Var *gc_reshape(Graph *g, Rng *r)
+{
+    static const int to[2] = {6, 20};
+    return ag_reshape(g, gc_normal(g, r, 4, gc_sa, 1, 0, 1, "a"), 2, to);
+}
+
+const GradCase gc_shape_cases[] = {
+    {OP_CONCAT, "channels 3 + 2", gc_concat},
+    {OP_SLICE, "rows 1..2 (dim 2)", gc_slice_rows},
+    {OP_SLICE, "channel 2 (dim 1)", gc_slice_chan},
+    {OP_RESHAPE, "[2,3,4,5] -> [6,20]", gc_reshape},
+    {OP_LEAF, NULL, NULL},
+};
