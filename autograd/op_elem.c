@@ -21,13 +21,8 @@ static Bcast bcast_make(const char *op, const Tensor *a, const Tensor *b)
     for (d = 0; d < 4; d++) m.as[d] = m.bs[d] = 1;
     off = 4 - a->ndim;
     for (d = 0; d < a->ndim; d++) m.as[off + d] = a->shape[d];
-    if (b->ndim == 1 && a->ndim > 1 && b->shape[0] == a->shape[0] &&
-        b->shape[0] != a->shape[a->ndim - 1]) {
-        m.bs[off] = b->shape[0]; /* per-sample vector */
-    } else {
-        if (b->ndim > a->ndim) ag_shape_error(op, a, b, "b has a higher rank than a");
-        for (d = 0; d < b->ndim; d++) m.bs[4 - b->ndim + d] = b->shape[d];
-    }
+    if (b->ndim > a->ndim) ag_shape_error(op, a, b, "b has a higher rank than a");
+    for (d = 0; d < b->ndim; d++) m.bs[4 - b->ndim + d] = b->shape[d];
     m.same = 1;
     for (d = 0; d < 4; d++) {
         if (m.bs[d] != m.as[d] && m.bs[d] != 1)
@@ -315,7 +310,7 @@ static Var *gc_bcast(Graph *g, Rng *r, OpKind op, int nd, const int *bshape)
     return op == OP_ADD ? ag_add(g, a, b) : op == OP_SUB ? ag_sub(g, a, b) : ag_mul(g, a, b);
 }
 
-static const int bs_chan[4] = {1, 3, 1, 1}, bs_nc[4] = {2, 3, 1, 1}, bs_sample[1] = {2},
+static const int bs_chan[4] = {1, 3, 1, 1}, bs_nc[4] = {2, 3, 1, 1}, bs_sample[4] = {2, 1, 1, 1},
                  bs_mask[4] = {1, 1, 4, 5}, bs_one[1] = {1};
 
 static Var *gc_add_same(Graph *g, Rng *r) { return gc_same(g, r, OP_ADD); }
@@ -324,7 +319,7 @@ static Var *gc_add_nc(Graph *g, Rng *r) { return gc_bcast(g, r, OP_ADD, 4, bs_nc
 static Var *gc_sub_same(Graph *g, Rng *r) { return gc_same(g, r, OP_SUB); }
 static Var *gc_sub_mask(Graph *g, Rng *r) { return gc_bcast(g, r, OP_SUB, 4, bs_mask); }
 static Var *gc_mul_same(Graph *g, Rng *r) { return gc_same(g, r, OP_MUL); }
-static Var *gc_mul_sample(Graph *g, Rng *r) { return gc_bcast(g, r, OP_MUL, 1, bs_sample); }
+static Var *gc_mul_sample(Graph *g, Rng *r) { return gc_bcast(g, r, OP_MUL, 4, bs_sample); }
 static Var *gc_mul_chan(Graph *g, Rng *r) { return gc_bcast(g, r, OP_MUL, 4, bs_chan); }
 static Var *gc_mul_scalar(Graph *g, Rng *r) { return gc_bcast(g, r, OP_MUL, 1, bs_one); }
 
@@ -366,7 +361,7 @@ const GradCase gc_elem_cases[] = {
     {OP_SUB, "same shape", gc_sub_same},
     {OP_SUB, "mask [1,1,H,W]", gc_sub_mask},
     {OP_MUL, "same shape", gc_mul_same},
-    {OP_MUL, "per-sample [N]", gc_mul_sample},
+    {OP_MUL, "per-sample [N,1,1,1]", gc_mul_sample},
     {OP_MUL, "per-channel [1,C,1,1]", gc_mul_chan},
     {OP_MUL, "scalar [1]", gc_mul_scalar},
     {OP_AFFINE, "alpha -1.7, beta 0.3", gc_affine},

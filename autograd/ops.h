@@ -5,8 +5,8 @@
  * Broadcasting (add, sub, mul): b may have the rank of a with any dim equal to 1, which is
  * then repeated (per-channel [1, C, 1, 1] or [N, C, 1, 1], per-sample [N, 1, 1, 1],
  * a mask [1, 1, H, W], a scalar [1]); a is never broadcast.  A b of lower rank is aligned
- * to a's trailing dims, except that a rank-1 b of length N = a's first dim and != its
- * last dim is taken per sample.  Backward sums dy over the repeated positions.
+ * to a's trailing dims (numpy's rule), so a per-sample factor is [N, 1, 1, 1], never [N].
+ * Backward sums dy over the repeated positions.
  */
 #ifndef CMAD_OPS_H
 #define CMAD_OPS_H

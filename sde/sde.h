@@ -1,0 +1,68 @@
+/* sde.h - the forward diffusions, the score, the DSM loss and the samplers.
+ *
+ * VP (default): beta(t) = beta_min + t (beta_max - beta_min), f(x, t) = -beta x / 2,
+ *   g = sqrt(beta), a(t) = exp(-(beta_max - beta_min) t^2 / 4 - beta_min t / 2),
+ *   s(t) = sqrt(-expm1(2 log a))  (no cancellation near t = 0).
+ * VE: f = 0, g = sigma^t, a = 1, s^2 = (sigma^(2t) - 1) / (2 ln sigma).
+ * Perturbation x_t = a x0 + s z.  Score net: score = conv_out / s(t).
+ * Tweedie: x0_hat = (x + s^2 score) / a.
+ * DSM loss: t ~ U(1e-5, 1), L = mean_batch || s score(x_t, t) + z ||^2 (sum over pixels).
+ * Time grid of a K-point sampler: t_k = 1 - k (1 - eps) / (K - 1), k = 0..K-1, eps = 1e-3;
+ * K - 1 updates evaluated at t_k, the last one landing on eps without noise. */
+#ifndef CMAD_SDE_H
+#define CMAD_SDE_H
+
+#include <stdint.h>
+
+#include "../nn/unet.h"
+#include "../tensor/rng.h"
+
+typedef enum SdeKind { SDE_VP, SDE_VE } SdeKind;
+
+typedef struct Sde {
+    SdeKind kind;
+    double beta_min, beta_max; /* VP */
+    double sigma;              /* VE */
+    double eps;                /* end of the sampling grid */
+} Sde;
+
+Sde sde_vp(void);
+Sde sde_ve(void);
+double sde_beta(const Sde *s, double t);
+double sde_g(const Sde *s, double t);
+double sde_a(const Sde *s, double t);
+double sde_std(const Sde *s, double t);
+double sde_fcoef(const Sde *s, double t);     /* f(x, t) = fcoef * x */
+double sde_grid_t(const Sde *s, int K, int k); /* t_k of the K-point grid */
+
+/* score [N, 1, H, W] = unet(x, t) / s(t), per sample. */
+Var *sde_score(Graph *g, const Sde *s, const UNet *net, Var *x, const Scalar *t,
+               const int *labels);
+/* x0_hat = (x + s^2 score) / a, per sample (t [N]). */
+Var *sde_tweedie(Graph *g, const Sde *s, Var *x, Var *score, const Scalar *t);
+/* A [N, 1, 1, 1] constant leaf holding f(t[n]) for each sample. */
+Var *sde_per_sample(Graph *g, const Scalar *t, int n, double (*f)(const Sde *, double),
+                    const Sde *s);
+
+/* One DSM loss on a batch x0 [N, 1, 28, 28]: draws t and z from rng and returns the
+ * scalar loss node.  labels may be NULL (unconditional). */
+Var *sde_dsm_loss(Graph *g, const Sde *s, const UNet *net, Var *x0, const int *labels, Rng *rng);
+
+typedef enum SamplerKind { SAMPLER_EM, SAMPLER_HEUN } SamplerKind;
+
+typedef struct SampleOpts {
+    SamplerKind kind;
+    int K;              /* grid points (500 by default) */
+    int batch;          /* samples per network call */
+    uint64_t seed;      /* sample j draws from stream (seed, first_index + j) */
+    long first_index;
+    int use_ema;        /* sample with the EMA weights */
+} SampleOpts;
+
+SampleOpts sample_opts_default(void);
+/* Draws n samples into out [n, 1, 28, 28]; labels [n] or NULL. The network's weights
+ * are swapped for its EMA copy while sampling when use_ema is set. */
+void sde_sample(const Sde *s, UNet *net, int n, const int *labels, const SampleOpts *o,
+                Scalar *out);
+
+#endif
