@@ -13,12 +13,14 @@ extern const TestCase tensor_tests[];
 extern const TestCase rng_tests[];
 extern const TestCase autograd_tests[];
 extern const TestCase nn_tests[];
+extern const TestCase golden_tests[];
 
 static const Suite all_suites[] = {
     {"tensor", tensor_tests},
     {"rng", rng_tests},
     {"autograd", autograd_tests},
     {"nn", nn_tests},
+    {"golden", golden_tests},
     {NULL, NULL},
 };
 
