@@ -125,7 +125,7 @@ GradResult gradcheck_case(const GradCase *c, Arena *arena, unsigned long seed, d
 /* ---------------------------------------------------------------- the audit */
 
 static const GradCase *const case_lists[] = {gc_elem_cases, gc_reduce_cases, gc_linalg_cases,
-                                             gc_conv_cases, gc_shape_cases};
+                                             gc_conv_cases, gc_norm_cases, gc_shape_cases};
 
 int gradcheck_all(FILE *f, double tol, const char *only_op)
 {

@@ -54,6 +54,7 @@ extern const GradCase gc_elem_cases[];
 extern const GradCase gc_reduce_cases[];
 extern const GradCase gc_linalg_cases[];
 extern const GradCase gc_conv_cases[];
+extern const GradCase gc_norm_cases[];
 extern const GradCase gc_shape_cases[];
 
 #endif

@@ -1,0 +1,201 @@
+/* op_norm.c - GroupNorm, fused forward and backward.
+ *
+ * x [N, C, H, W] (or [N, C], taken as H = W = 1), G groups of C/G channels; for each
+ * (n, group) over its D = (C/G) H W elements:
+ *   mu = mean x,  var = mean (x - mu)^2 (biased),  rstd = 1 / sqrt(var + eps)
+ *   xhat = (x - mu) rstd,  y = gamma[c] xhat + beta[c]     (gamma, beta [C] or absent)
+ * VJP, with dxhat = dy gamma[c] and means over the group's D elements:
+ *   dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat))
+ *   dgamma[c] += sum_{n, h, w} dy xhat,   dbeta[c] += sum_{n, h, w} dy
+ * Statistics and sums are accumulated in double; mean and rstd per (n, group) are saved
+ * (out->saved, double [2, N, G]).  Parallel over (n, group) for y and dx, over c for
+ * dgamma and dbeta, each summed in a fixed order. */
+#include <math.h>
+
+#include "../tensor/parallel.h"
+#include "ops.h"
+#include "ops_internal.h"
+
+/* Sizes of a GroupNorm node: N, C, G, HW (pixels per channel), cpg (channels per group). */
+typedef struct {
+    int N, C, G, cpg;
+    size_t HW;
+} GnShape;
+
+static GnShape gn_shape(const Var *out)
+{
+    const Tensor *x = &out->in[0]->val;
+    GnShape s;
+    s.N = x->shape[0];
+    s.C = x->shape[1];
+    s.G = out->ip[0];
+    s.cpg = s.C / s.G;
+    s.HW = x->n / ((size_t)s.N * s.C);
+    return s;
+}
+
+void op_groupnorm_forward(Graph *g, Var *out)
+{
+    GnShape s = gn_shape(out);
+    const Scalar *x = out->in[0]->val.data;
+    const Scalar *gamma = out->in[1] ? out->in[1]->val.data : NULL;
+    const Scalar *beta = out->in[2] ? out->in[2]->val.data : NULL;
+    Scalar *y = out->val.data;
+    const double eps = (double)out->sp[0];
+    const size_t D = (size_t)s.cpg * s.HW;
+    double *mean, *rstd;
+    long t, nt = (long)s.N * s.G;
+    if (!out->saved) out->saved = arena_alloc(g->arena, size_mul(2 * (size_t)nt, sizeof(double)));
+    mean = (double *)out->saved;
+    rstd = mean + nt;
+    PAR_FOR((long)out->val.n)
+    for (t = 0; t < nt; t++) {
+        const size_t off = (size_t)t * D; /* (n, group) is contiguous: channels n C + gi cpg .. */
+        const Scalar *xp = x + off;
+        Scalar *yp = y + off;
+        const int c0 = (int)(t % s.G) * s.cpg;
+        double mu = 0.0, var = 0.0, r;
+        size_t i;
+        int c;
+        for (i = 0; i < D; i++) mu += (double)xp[i];
+        mu /= (double)D;
+        for (i = 0; i < D; i++) {
+            double d = (double)xp[i] - mu;
+            var += d * d;
+        }
+        var /= (double)D;
+        r = 1.0 / sqrt(var + eps);
+        mean[t] = mu;
+        rstd[t] = r;
+        for (c = 0; c < s.cpg; c++) {
+            double gm = gamma ? (double)gamma[c0 + c] : 1.0, bt = beta ? (double)beta[c0 + c] : 0.0;
+            const Scalar *xc = xp + (size_t)c * s.HW;
+            Scalar *yc = yp + (size_t)c * s.HW;
+            for (i = 0; i < s.HW; i++) yc[i] = (Scalar)(((double)xc[i] - mu) * r * gm + bt);
+        }
+    }
+}
+
+void op_groupnorm_backward(Graph *g, Var *out)
+{
+    GnShape s = gn_shape(out);
+    Var *xv = out->in[0], *gv = out->in[1], *bv = out->in[2];
+    const Scalar *x = xv->val.data, *dy = out->grad;
+    const Scalar *gamma = gv ? gv->val.data : NULL;
+    const double *mean = (const double *)out->saved, *rstd = mean + (size_t)s.N * s.G;
+    const size_t D = (size_t)s.cpg * s.HW;
+    long t;
+    if (ag_needs(out, 0)) {
+        Scalar *dx = ag_grad(g, xv);
+        long nt = (long)s.N * s.G;
+        PAR_FOR((long)out->val.n)
+        for (t = 0; t < nt; t++) {
+            const size_t off = (size_t)t * D;
+            const int c0 = (int)(t % s.G) * s.cpg;
+            const double mu = mean[t], r = rstd[t];
+            double s1 = 0.0, s2 = 0.0, m1, m2;
+            size_t i;
+            int c;
+            for (c = 0; c < s.cpg; c++) { /* s1 = sum dxhat, s2 = sum dxhat xhat */
+                double gm = gamma ? (double)gamma[c0 + c] : 1.0;
+                const Scalar *xc = x + off + (size_t)c * s.HW, *dc = dy + off + (size_t)c * s.HW;
+                for (i = 0; i < s.HW; i++) {
+                    double dxh = (double)dc[i] * gm;
+                    s1 += dxh;
+                    s2 += dxh * ((double)xc[i] - mu) * r;
+                }
+            }
+            m1 = s1 / (double)D;
+            m2 = s2 / (double)D;
+            for (c = 0; c < s.cpg; c++) { /* dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) */
+                double gm = gamma ? (double)gamma[c0 + c] : 1.0;
+                const Scalar *xc = x + off + (size_t)c * s.HW, *dc = dy + off + (size_t)c * s.HW;
+                Scalar *dxc = dx + off + (size_t)c * s.HW;
+                for (i = 0; i < s.HW; i++) {
+                    double xh = ((double)xc[i] - mu) * r;
+                    dxc[i] += (Scalar)(r * ((double)dc[i] * gm - m1 - xh * m2));
+                }
+            }
+        }
+    }
+    if (ag_needs(out, 1) || ag_needs(out, 2)) {
+        Scalar *dgamma = ag_needs(out, 1) ? ag_grad(g, gv) : NULL;
+        Scalar *dbeta = ag_needs(out, 2) ? ag_grad(g, bv) : NULL;
+        long nc = s.C;
+        PAR_FOR((long)out->val.n)
+        for (t = 0; t < nc; t++) { /* dgamma[c] += sum dy xhat, dbeta[c] += sum dy */
+            const int c = (int)t, gi = c / s.cpg;
+            double sg = 0.0, sb = 0.0;
+            int n;
+            size_t i;
+            for (n = 0; n < s.N; n++) {
+                const size_t k = (size_t)n * s.G + gi, off = ((size_t)n * s.C + c) * s.HW;
+                const double mu = mean[k], r = rstd[k];
+                for (i = 0; i < s.HW; i++) {
+                    sg += (double)dy[off + i] * ((double)x[off + i] - mu) * r;
+                    sb += (double)dy[off + i];
+                }
+            }
+            if (dgamma) dgamma[c] += (Scalar)sg;
+            if (dbeta) dbeta[c] += (Scalar)sb;
+        }
+    }
+}
+
+Var *ag_groupnorm(Graph *g, Var *x, Var *gamma, Var *beta, int groups, Scalar eps)
+{
+    const Tensor *xt = &x->val;
+    Var *out;
+    if (xt->ndim != 4 && xt->ndim != 2)
+        ag_shape_error("groupnorm", xt, NULL, "x must be [N, C, H, W] or [N, C]");
+    CHECK(groups >= 1 && xt->shape[1] % groups == 0,
+          "groupnorm: %d groups do not divide %d channels", groups, xt->shape[1]);
+    CHECK(eps > 0, "groupnorm: eps must be > 0, got %g", (double)eps);
+    if (gamma && (gamma->val.ndim != 1 || gamma->val.shape[0] != xt->shape[1]))
+        ag_shape_error("groupnorm", xt, &gamma->val, "gamma must be [C]");
+    if (beta && (beta->val.ndim != 1 || beta->val.shape[0] != xt->shape[1]))
+        ag_shape_error("groupnorm", xt, &beta->val, "beta must be [C]");
+    out = ag_node(g, OP_GROUPNORM, xt->ndim, xt->shape, x, gamma, beta);
+    out->ip[0] = groups;
+    out->sp[0] = eps;
+    ag_forward(g, out);
+    return out;
+}
+
+/* ---------------------------------------------------------------- gradient checks */
+
+#include "gradcheck.h"
+
+/* GroupNorm is scale-invariant in x, so a small x scale sx makes dx ~ gamma / sx large,
+ * while gamma in [0.05, 0.15] and beta ~ N(0, 0.05^2) keep y, hence the rounding of
+ * L = sum(y r) that limits the central difference, small next to every gradient.  The float
+ * build's step (1e-2) needs x ~ 1 instead, to stay where the map is nearly linear. */
+static Var *gc_gn(Graph *g, Rng *r, int ndim, const int *xs, int groups, int affine, double sx)
+{
+    int cs[1];
+    Var *x, *gamma = NULL, *beta = NULL;
+    cs[0] = xs[1];
+    x = gc_normal(g, r, ndim, xs, sizeof(Scalar) == sizeof(double) ? sx : 1.0, 0.0, 1, "x");
+    if (affine) {
+        gamma = gc_uniform(g, r, 1, cs, 0.05, 0.15, 1, "gamma");
+        beta = gc_normal(g, r, 1, cs, 0.05, 0.0, 1, "beta");
+    }
+    return ag_groupnorm(g, x, gamma, beta, groups, (Scalar)1e-5);
+}
+
+static const int gn_s4[4] = {2, 4, 3, 3}, gn_s2[2] = {3, 8};
+
+static Var *gc_gn_affine(Graph *g, Rng *r) { return gc_gn(g, r, 4, gn_s4, 2, 1, 0.1); }
+static Var *gc_gn_plain(Graph *g, Rng *r) { return gc_gn(g, r, 4, gn_s4, 2, 0, 0.03); }
+static Var *gc_gn_gc(Graph *g, Rng *r) { return gc_gn(g, r, 4, gn_s4, 4, 1, 0.1); }
+static Var *gc_gn_g1(Graph *g, Rng *r) { return gc_gn(g, r, 4, gn_s4, 1, 1, 0.1); }
+static Var *gc_gn_rank2(Graph *g, Rng *r) { return gc_gn(g, r, 2, gn_s2, 2, 1, 0.1); }
+
+const GradCase gc_norm_cases[] = {
+    {OP_GROUPNORM, "G2 C4 3x3, affine", gc_gn_affine},
+    {OP_GROUPNORM, "G2 C4 3x3, no affine", gc_gn_plain},
+    {OP_GROUPNORM, "G=C=4 3x3, affine", gc_gn_gc},
+    {OP_GROUPNORM, "G1 C4 3x3, affine", gc_gn_g1},
+    {OP_GROUPNORM, "G2 [N, C] = [3, 8], affine", gc_gn_rank2},
+    {OP_LEAF, NULL, NULL},
+};
