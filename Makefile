@@ -102,8 +102,10 @@ test: $(TESTS) $(APP)
 
 ## check-grad: finite-difference audit of every autograd op, double build in build-double/
 check-grad:
-	$(MAKE) --no-print-directory BUILD=build-double DOUBLE=1 build-double/cmad
+	$(MAKE) --no-print-directory BUILD=build-double DOUBLE=1 build-double/cmad build-double/run_tests
 	build-double/cmad gradcheck
+	$(MAKE) --no-print-directory BUILD=build-double DOUBLE=1 build-double/run_tests
+	build-double/run_tests golden
 
 ## asan: the test suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
 asan:
