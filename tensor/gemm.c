@@ -1,5 +1,122 @@
-/* gemm.c - placeholder: the fast kernel is being written; for now it calls the reference. */
+/* gemm.c - cache-blocked GEMM with packed panels and a register-tiled micro-kernel.
+ *
+ *   C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C          (row-major, see gemm.h)
+ *
+ * Blocking (the Goto/BLIS scheme, written for row-major C):
+ *
+ *   for jc in 0..N step NC                      column block of C and of op(B)
+ *     for pc in 0..K step KC                    depth block
+ *       Bp <- op(B)[pc:pc+KC, jc:jc+NC]         packed as NC/NR panels, each [KC][NR]
+ *       for ic in 0..M step MC                  row block
+ *         Ap <- op(A)[ic:ic+MC, pc:pc+KC]       packed as MC/MR panels, each [KC][MR]
+ *         for ir in 0..MC step MR               one A panel stays in L1 ...
+ *           for jr in 0..NC step NR             ... while B panels stream from L2
+ *             acc[MR][NR] = sum_{p < KC} Ap[p][0:MR]^T x Bp[p][0:NR]   (outer products)
+ *             C[ic+ir.., jc+jr..] = (pc == 0 ? beta*C : C) + alpha * acc
+ *
+ * The micro-kernel holds MR x NR accumulators in registers: per step p it broadcasts MR
+ * values of A and multiplies them with the NR-wide row of B (NR is a whole number of SIMD
+ * vectors; MR*NR/VLEN accumulators + NR/VLEN B vectors + 1 broadcast fit the register
+ * file).  It is plain C: a fixed-size loop nest that gcc (with an unroll pragma) and clang
+ * unroll completely and vectorise; fmaf()/fma() is used when the target has a fast fused
+ * multiply-add (FP_FAST_FMAF, __FMA__), so -march=native builds emit vfmadd.
+ * Edges: panels are zero-padded to MR/NR, the kernel always runs full size and the
+ * write-back only stores the valid part, so every C element goes through the same code.
+ *
+ * Determinism: C[i,j] is sum over the KC-blocks in order of (sum over p in the block, in
+ * order, one accumulator), independent of where tile borders fall.  Threads (OpenMP) own
+ * rectangular tiles of C whose borders are multiples of MR / NR; KC does not depend on the
+ * thread count, so 1 and T threads give the same bits.
+ *
+ * Memory: each thread packs into its own buffers (MC*KC + KC*NC scalars), allocated on
+ * first use and kept: steady-state calls do not malloc.  Called from inside an active
+ * OpenMP parallel region, gemm runs serially in the calling thread with a buffer slot
+ * named by that thread's position in the team tree.  Not safe to call concurrently from
+ * threads that OpenMP does not know about (raw pthreads). */
 #include "gemm.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* ---------------------------------------------------------------- tile sizes */
+
+/* SIMD width in bytes of the target, only used to size the register tile. */
+#if defined(__AVX512F__)
+#define GEMM_VBYTES 64
+#define GEMM_NREG 32
+#elif defined(__AVX__)
+#define GEMM_VBYTES 32
+#define GEMM_NREG 16
+#else
+#define GEMM_VBYTES 16
+#define GEMM_NREG 16
+#endif
+
+#ifdef CMAD_DOUBLE
+#define GEMM_VLEN (GEMM_VBYTES / 8)
+#else
+#define GEMM_VLEN (GEMM_VBYTES / 4)
+#endif
+
+/* NR = two vectors; MR rows so that MR*2 accumulators + 2 B vectors + 1 broadcast fit. */
+#ifndef GEMM_NR
+#define GEMM_NR (2 * GEMM_VLEN)
+#endif
+#ifndef GEMM_MR
+#if GEMM_NREG >= 32
+#define GEMM_MR 12
+#else
+#define GEMM_MR 6
+#endif
+#endif
+#define MR GEMM_MR
+#define NR GEMM_NR
+
+/* Cache blocks: an A panel [KC][MR] in L1, the packed A block [MC][KC] in L2, the packed
+ * B block [KC][NC] in L2/L3.  MC is a multiple of MR, NC of NR. */
+#ifndef GEMM_KC
+#define GEMM_KC 256
+#endif
+#ifndef GEMM_MC
+#define GEMM_MC (MR * 16)
+#endif
+#ifndef GEMM_NC
+#define GEMM_NC (NR * 64)
+#endif
+#define KC GEMM_KC
+#define MC GEMM_MC
+#define NC GEMM_NC
+
+/* Below this many multiply-adds the plain loop wins over packing; above GEMM_PAR_MIN
+ * threads are worth starting. */
+#define GEMM_SMALL 4096.0
+#define GEMM_PAR_MIN (1 << 21)
+
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__TINYC__)
+#define GEMM_UNROLL _Pragma("GCC unroll 64")
+#else
+#define GEMM_UNROLL
+#endif
+
+#ifdef CMAD_DOUBLE
+#if defined(FP_FAST_FMA) || defined(__FMA__)
+#define GEMM_FMA(a, b, c) fma(a, b, c)
+#endif
+#else
+#if defined(FP_FAST_FMAF) || defined(__FMA__)
+#define GEMM_FMA(a, b, c) fmaf(a, b, c)
+#endif
+#endif
+#ifndef GEMM_FMA
+#define GEMM_FMA(a, b, c) ((a) * (b) + (c))
+#endif
+
+/* ---------------------------------------------------------------- reference */
 
 void gemm_ref(int ta, int tb, int M, int N, int K, Scalar alpha, const Scalar *A, int lda,
               const Scalar *B, int ldb, Scalar beta, Scalar *C, int ldc)
@@ -17,8 +134,288 @@ void gemm_ref(int ta, int tb, int M, int N, int K, Scalar alpha, const Scalar *A
         }
 }
 
+/* ---------------------------------------------------------------- packing */
+
+/* Ap[panel][p][i] = op(A)[r0 + panel*MR + i, p0 + p] for i < MR, zero past row m. */
+static void pack_a(int ta, const Scalar *A, int lda, int r0, int m, int p0, int kc,
+                   Scalar *restrict Ap)
+{
+    int ir, i, p;
+    for (ir = 0; ir < m; ir += MR) {
+        int mr = m - ir < MR ? m - ir : MR;
+        if (ta) { /* A is K x M: MR contiguous values per p */
+            for (p = 0; p < kc; p++) {
+                const Scalar *src = A + (size_t)(p0 + p) * lda + r0 + ir;
+                for (i = 0; i < mr; i++) Ap[p * MR + i] = src[i];
+                for (; i < MR; i++) Ap[p * MR + i] = 0;
+            }
+        } else { /* A is M x K: a row of kc values per i */
+            for (i = 0; i < mr; i++) {
+                const Scalar *src = A + (size_t)(r0 + ir + i) * lda + p0;
+                for (p = 0; p < kc; p++) Ap[p * MR + i] = src[p];
+            }
+            for (; i < MR; i++)
+                for (p = 0; p < kc; p++) Ap[p * MR + i] = 0;
+        }
+        Ap += (size_t)kc * MR;
+    }
+}
+
+/* Bp[panel][p][j] = op(B)[p0 + p, c0 + panel*NR + j] for j < NR, zero past column n. */
+static void pack_b(int tb, const Scalar *B, int ldb, int p0, int kc, int c0, int n,
+                   Scalar *restrict Bp)
+{
+    int jr, j, p;
+    for (jr = 0; jr < n; jr += NR) {
+        int nr = n - jr < NR ? n - jr : NR;
+        if (!tb) { /* B is K x N: NR contiguous values per p */
+            for (p = 0; p < kc; p++) {
+                const Scalar *src = B + (size_t)(p0 + p) * ldb + c0 + jr;
+                if (nr == NR) {
+                    for (j = 0; j < NR; j++) Bp[p * NR + j] = src[j];
+                } else {
+                    for (j = 0; j < nr; j++) Bp[p * NR + j] = src[j];
+                    for (; j < NR; j++) Bp[p * NR + j] = 0;
+                }
+            }
+        } else { /* B is N x K: a row of kc values per j */
+            for (j = 0; j < nr; j++) {
+                const Scalar *src = B + (size_t)(c0 + jr + j) * ldb + p0;
+                for (p = 0; p < kc; p++) Bp[p * NR + j] = src[p];
+            }
+            for (; j < NR; j++)
+                for (p = 0; p < kc; p++) Bp[p * NR + j] = 0;
+        }
+        Bp += (size_t)kc * NR;
+    }
+}
+
+/* ---------------------------------------------------------------- micro-kernel */
+
+/* C[0:mr, 0:nr] (row stride ldc) = (first ? beta*C : C) + alpha * Ap^T Bp,
+ * Ap [kc][MR], Bp [kc][NR]; beta == 0 with first never reads C. */
+static void kernel(int kc, const Scalar *restrict Ap, const Scalar *restrict Bp,
+                   Scalar *restrict C, int ldc, int mr, int nr, Scalar alpha, Scalar beta,
+                   int first)
+{
+    Scalar acc[MR][NR];
+    int i, j, p;
+    GEMM_UNROLL
+    for (i = 0; i < MR; i++) {
+        GEMM_UNROLL
+        for (j = 0; j < NR; j++) acc[i][j] = 0;
+    }
+    for (p = 0; p < kc; p++) {
+        const Scalar *a = Ap + (size_t)p * MR, *b = Bp + (size_t)p * NR;
+        GEMM_UNROLL
+        for (i = 0; i < MR; i++) {
+            Scalar ai = a[i];
+            GEMM_UNROLL
+            for (j = 0; j < NR; j++) acc[i][j] = GEMM_FMA(ai, b[j], acc[i][j]);
+        }
+    }
+    if (mr == MR && nr == NR) {
+        if (!first) {
+            GEMM_UNROLL
+            for (i = 0; i < MR; i++) {
+                Scalar *c = C + (size_t)i * ldc;
+                GEMM_UNROLL
+                for (j = 0; j < NR; j++) c[j] += alpha * acc[i][j];
+            }
+        } else if (beta == 0) {
+            GEMM_UNROLL
+            for (i = 0; i < MR; i++) {
+                Scalar *c = C + (size_t)i * ldc;
+                GEMM_UNROLL
+                for (j = 0; j < NR; j++) c[j] = alpha * acc[i][j];
+            }
+        } else {
+            GEMM_UNROLL
+            for (i = 0; i < MR; i++) {
+                Scalar *c = C + (size_t)i * ldc;
+                GEMM_UNROLL
+                for (j = 0; j < NR; j++) c[j] = beta * c[j] + alpha * acc[i][j];
+            }
+        }
+    } else {
+        for (i = 0; i < mr; i++) {
+            Scalar *c = C + (size_t)i * ldc;
+            for (j = 0; j < nr; j++) {
+                if (!first) c[j] += alpha * acc[i][j];
+                else if (beta == 0) c[j] = alpha * acc[i][j];
+                else c[j] = beta * c[j] + alpha * acc[i][j];
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- buffers */
+
+#define GEMM_SLOTS 64
+
+typedef struct GemmBuf {
+    void *raw;
+    Scalar *a; /* [MC][KC] */
+    Scalar *b; /* [KC][NC] */
+} GemmBuf;
+
+static GemmBuf gemm_bufs[GEMM_SLOTS];
+
+static void gemm_buf_alloc(GemmBuf *g)
+{
+    size_t na = (size_t)MC * KC, nb = (size_t)KC * NC;
+    char *p = (char *)xmalloc((na + nb) * sizeof(Scalar) + 128);
+    g->raw = p;
+    p += 64 - (size_t)p % 64; /* 64-byte aligned panels */
+    g->a = (Scalar *)p;
+    g->b = g->a + na;
+}
+
+/* ---------------------------------------------------------------- driver */
+
+/* One tile of C: rows [m0, m1), columns [n0, n1), all of K. */
+static void gemm_tile(int ta, int tb, int m0, int m1, int n0, int n1, int K, Scalar alpha,
+                      const Scalar *A, int lda, const Scalar *B, int ldb, Scalar beta,
+                      Scalar *C, int ldc, GemmBuf *buf)
+{
+    int jc, pc, ic, ir, jr;
+    for (jc = n0; jc < n1; jc += NC) {
+        int nc = n1 - jc < NC ? n1 - jc : NC;
+        for (pc = 0; pc < K; pc += KC) {
+            int kc = K - pc < KC ? K - pc : KC;
+            pack_b(tb, B, ldb, pc, kc, jc, nc, buf->b);
+            for (ic = m0; ic < m1; ic += MC) {
+                int mc = m1 - ic < MC ? m1 - ic : MC;
+                pack_a(ta, A, lda, ic, mc, pc, kc, buf->a);
+                for (ir = 0; ir < mc; ir += MR) {
+                    const Scalar *ap = buf->a + (size_t)ir * kc;
+                    for (jr = 0; jr < nc; jr += NR)
+                        kernel(kc, ap, buf->b + (size_t)jr * kc,
+                               C + (size_t)(ic + ir) * ldc + jc + jr, ldc,
+                               mc - ir < MR ? mc - ir : MR, nc - jr < NR ? nc - jr : NR,
+                               alpha, beta, pc == 0);
+                }
+            }
+        }
+    }
+}
+
+/* Plain loop for tiny products (no packing). */
+static void gemm_small(int ta, int tb, int M, int N, int K, Scalar alpha, const Scalar *A,
+                       int lda, const Scalar *B, int ldb, Scalar beta, Scalar *C, int ldc)
+{
+    int i, j, k;
+    for (i = 0; i < M; i++)
+        for (j = 0; j < N; j++) {
+            Scalar acc = 0, *c = C + (size_t)i * ldc + j;
+            for (k = 0; k < K; k++) {
+                Scalar a = ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
+                Scalar b = tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
+                acc = GEMM_FMA(a, b, acc);
+            }
+            *c = beta == 0 ? alpha * acc : beta * *c + alpha * acc;
+        }
+}
+
+/* Splits C into tm x tn tiles (tm * tn = T) whose borders are multiples of MR / NR,
+ * choosing the factorisation with the least packing (most square tiles). */
+static void gemm_grid(int M, int N, int T, int *tm, int *tn)
+{
+    int pm = (M + MR - 1) / MR, pn = (N + NR - 1) / NR, a, best = -1;
+    double best_cost = 0;
+    *tm = 1;
+    *tn = 1;
+    for (a = 1; a <= T; a++) {
+        int b = T / a;
+        double h, w, cost;
+        if (a * b != T || a > pm || b > pn) continue;
+        h = (double)M / a;
+        w = (double)N / b;
+        cost = h + w; /* packed A rows + packed B columns per unit of depth, per tile */
+        if (best < 0 || cost < best_cost) {
+            best = a;
+            best_cost = cost;
+        }
+    }
+    if (best > 0) {
+        *tm = best;
+        *tn = T / best;
+    } else if (pn >= pm) { /* T does not factor onto the panels: split the longer side */
+        *tn = pn < T ? pn : T;
+    } else {
+        *tm = pm < T ? pm : T;
+    }
+}
+
+/* Runs tile t of a tm x tn grid. */
+static void gemm_grid_tile(int t, int tm, int tn, int ta, int tb, int M, int N, int K,
+                           Scalar alpha, const Scalar *A, int lda, const Scalar *B, int ldb,
+                           Scalar beta, Scalar *C, int ldc, GemmBuf *buf)
+{
+    int pm = (M + MR - 1) / MR, pn = (N + NR - 1) / NR;
+    int ti = t / tn, tj = t % tn;
+    int m0 = (int)((long)pm * ti / tm) * MR, m1 = (int)((long)pm * (ti + 1) / tm) * MR;
+    int n0 = (int)((long)pn * tj / tn) * NR, n1 = (int)((long)pn * (tj + 1) / tn) * NR;
+    if (m1 > M) m1 = M;
+    if (n1 > N) n1 = N;
+    if (m0 < m1 && n0 < n1)
+        gemm_tile(ta, tb, m0, m1, n0, n1, K, alpha, A, lda, B, ldb, beta, C, ldc, buf);
+}
+
 void gemm(int ta, int tb, int M, int N, int K, Scalar alpha, const Scalar *A, int lda,
           const Scalar *B, int ldb, Scalar beta, Scalar *C, int ldc)
 {
-    gemm_ref(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    double work = (double)M * N * K;
+    int threads = 1, slot = 0, tm = 1, tn = 1;
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) { /* C = beta * C */
+        int i, j;
+        for (i = 0; i < M; i++)
+            for (j = 0; j < N; j++) {
+                Scalar *c = C + (size_t)i * ldc + j;
+                *c = beta == 0 ? 0 : beta * *c;
+            }
+        return;
+    }
+    if (work <= GEMM_SMALL) {
+        gemm_small(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+#ifdef _OPENMP
+    if (omp_in_parallel()) {
+        /* Nested: serial, in a slot unique to this thread of the team tree. */
+        int l, level = omp_get_level();
+        long id = 0;
+        for (l = 1; l <= level && id < GEMM_SLOTS; l++)
+            id = id * omp_get_team_size(l) + omp_get_ancestor_thread_num(l);
+        slot = id < GEMM_SLOTS ? (int)id : -1;
+    } else if (work >= GEMM_PAR_MIN) {
+        threads = omp_get_max_threads();
+        if (threads > GEMM_SLOTS) threads = GEMM_SLOTS;
+    }
+#endif
+    if (slot < 0) { /* more nested threads than slots: a buffer for this call only */
+        GemmBuf tmp;
+        gemm_buf_alloc(&tmp);
+        gemm_tile(ta, tb, 0, M, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc, &tmp);
+        free(tmp.raw);
+        return;
+    }
+    if (threads > 1) gemm_grid(M, N, threads, &tm, &tn);
+    if (tm * tn <= 1) {
+        if (!gemm_bufs[slot].raw) gemm_buf_alloc(&gemm_bufs[slot]);
+        gemm_tile(ta, tb, 0, M, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+                  &gemm_bufs[slot]);
+        return;
+    }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(tm * tn)
+    {
+        int t, me = omp_get_thread_num(), nth = omp_get_num_threads();
+        if (!gemm_bufs[me].raw) gemm_buf_alloc(&gemm_bufs[me]);
+        for (t = me; t < tm * tn; t += nth)
+            gemm_grid_tile(t, tm, tn, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+                           &gemm_bufs[me]);
+    }
+#endif
 }
