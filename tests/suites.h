@@ -12,11 +12,13 @@ typedef struct Suite {
 extern const TestCase tensor_tests[];
 extern const TestCase rng_tests[];
 extern const TestCase autograd_tests[];
+extern const TestCase conv_tests[];
 
 static const Suite all_suites[] = {
     {"tensor", tensor_tests},
     {"rng", rng_tests},
     {"autograd", autograd_tests},
+    {"conv", conv_tests},
     {NULL, NULL},
 };
 
