@@ -10,9 +10,10 @@
  *             dcols [K, m P] = W^T dYc;  dx += col2im(dcols)  (scatter-add)
  *             db[o] += sum_{n, p} dy[n, o, p]
  * The chunk size m depends only on the shapes (a cols budget), never on the thread count,
- * so dW sums its chunks in a fixed order.  dW and dx are formed in scratch and added to the
- * gradients in one addition per element (backward twice doubles them exactly).  gemm() threads itself; the copy loops here run
- * in parallel over the index that owns their writes (a sample-channel plane or a row).
+ * so dW sums its chunks in a fixed order.  dW and dx are formed in scratch and added to
+ * the gradients in one addition per element (backward twice doubles them exactly).
+ * gemm() threads itself; the copy loops here run in parallel over the index that owns
+ * their writes (a sample-channel plane or a row).
  * A 1x1 stride-1 pad-0 conv with large planes skips im2col: x[n] is already [C, P], so
  * one gemm per sample reads x and writes y in place. */
 #include <string.h>
@@ -29,6 +30,12 @@
 #define CONV_DIRECT_MIN_P 256
 
 /* ---------------------------------------------------------------- geometry */
+
+/* a x b scalars of scratch from the graph's arena (between arena_mark and arena_release) */
+static Scalar *scratch(Graph *g, size_t a, size_t b)
+{
+    return (Scalar *)arena_alloc(g->arena, size_mul(size_mul(a, b), sizeof(Scalar)));
+}
 
 /* ip[0] stride, ip[1] pad; sizes from x [N, C, H, W] and w [O, C, kh, kw]. */
 static ConvShape conv_geom(const Var *out)
@@ -150,8 +157,8 @@ void op_conv2d_forward(Graph *g, Var *out)
     } else {
         ArenaMark mark = arena_mark(g->arena);
         int mmax = conv_chunk(&s), n0;
-        Scalar *cols = (Scalar *)arena_alloc(g->arena, size_mul((size_t)K * mmax, (size_t)P) * sizeof(Scalar));
-        Scalar *tmp = (Scalar *)arena_alloc(g->arena, size_mul((size_t)s.O * mmax, (size_t)P) * sizeof(Scalar));
+        Scalar *cols = scratch(g, (size_t)K * mmax, (size_t)P);
+        Scalar *tmp = scratch(g, (size_t)s.O * mmax, (size_t)P);
         for (n0 = 0; n0 < s.N; n0 += mmax) {
             int m = s.N - n0 < mmax ? s.N - n0 : mmax;
             long nt = (long)m * s.O;
@@ -198,9 +205,9 @@ void op_conv2d_backward(Graph *g, Var *out)
         Scalar *dx = need_x ? ag_grad(g, xv) : NULL, *dw = need_w ? ag_grad(g, wv) : NULL;
         ArenaMark mark = arena_mark(g->arena);
         /* dwt [O, K]: dW summed over the batch (sample or chunk order), added to dw once */
-        Scalar *dwt = dw ? (Scalar *)arena_alloc(g->arena, size_mul((size_t)s.O, (size_t)K) * sizeof(Scalar)) : NULL;
+        Scalar *dwt = dw ? scratch(g, (size_t)s.O, (size_t)K) : NULL;
         if (conv_is_direct(&s)) {
-            Scalar *dxt = dx ? (Scalar *)arena_alloc(g->arena, size_mul((size_t)s.C, (size_t)P) * sizeof(Scalar)) : NULL;
+            Scalar *dxt = dx ? scratch(g, (size_t)s.C, (size_t)P) : NULL;
             int n;
             for (n = 0; n < s.N; n++) {
                 const Scalar *dyn = dy + (size_t)n * s.O * P;
@@ -216,9 +223,9 @@ void op_conv2d_backward(Graph *g, Var *out)
             int mmax = conv_chunk(&s), n0;
             size_t plane = (size_t)s.C * s.H * s.W;
             /* one buffer serves as cols (for dW), then as dcols (for dx) */
-            Scalar *cols = (Scalar *)arena_alloc(g->arena, size_mul((size_t)K * mmax, (size_t)P) * sizeof(Scalar));
-            Scalar *dyc = (Scalar *)arena_alloc(g->arena, size_mul((size_t)s.O * mmax, (size_t)P) * sizeof(Scalar));
-            Scalar *dxc = dx ? (Scalar *)arena_alloc(g->arena, size_mul(plane, (size_t)mmax) * sizeof(Scalar)) : NULL;
+            Scalar *cols = scratch(g, (size_t)K * mmax, (size_t)P);
+            Scalar *dyc = scratch(g, (size_t)s.O * mmax, (size_t)P);
+            Scalar *dxc = dx ? scratch(g, plane, (size_t)mmax) : NULL;
             for (n0 = 0; n0 < s.N; n0 += mmax) {
                 int m = s.N - n0 < mmax ? s.N - n0 : mmax;
                 long nt = (long)m * s.O;
