@@ -10,8 +10,10 @@
  *             dcols [K, m P] = W^T dYc;  dx += col2im(dcols)  (scatter-add)
  *             db[o] += sum_{n, p} dy[n, o, p]
  * The chunk size m depends only on the shapes (a cols budget), never on the thread count,
- * so dW sums its chunks in a fixed order.  gemm() threads itself; the copy loops here run
- * in parallel over the index that owns their writes (a sample-channel plane or a row).
+ * so dW sums its chunks in a fixed order.  dW and dx are formed in scratch and added to
+ * the gradients in one addition per element (backward twice doubles them exactly).
+ * gemm() threads itself; the copy loops here run in parallel over the index that owns
+ * their writes (a sample-channel plane or a row).
  * A 1x1 stride-1 pad-0 conv with large planes skips im2col: x[n] is already [C, P], so
  * one gemm per sample reads x and writes y in place. */
 #include <string.h>
@@ -28,6 +30,12 @@
 #define CONV_DIRECT_MIN_P 256
 
 /* ---------------------------------------------------------------- geometry */
+
+/* a x b scalars of scratch from the graph's arena (between arena_mark and arena_release) */
+static Scalar *scratch(Graph *g, size_t a, size_t b)
+{
+    return (Scalar *)arena_alloc(g->arena, size_mul(size_mul(a, b), sizeof(Scalar)));
+}
 
 /* ip[0] stride, ip[1] pad; sizes from x [N, C, H, W] and w [O, C, kh, kw]. */
 static ConvShape conv_geom(const Var *out)
@@ -83,9 +91,9 @@ static void im2col(const ConvShape *s, const Scalar *x, int m, Scalar *cols)
     }
 }
 
-/* dx [m, C, H, W] += col2im(dcols [K, m P]), the adjoint of im2col.  Each (j, c) plane is
- * owned by one thread and summed over (ki, kj, i, jo) in that fixed order. */
-static void col2im_add(const ConvShape *s, const Scalar *dcols, int m, Scalar *dx)
+/* dx [m, C, H, W] = col2im(dcols [K, m P]), the adjoint of im2col.  Each (j, c) plane is
+ * owned by one thread, zeroed, then summed over (ki, kj, i, jo) in that fixed order. */
+static void col2im(const ConvShape *s, const Scalar *dcols, int m, Scalar *dx)
 {
     const int P = s->Ho * s->Wo;
     const size_t ld = (size_t)m * P;
@@ -94,6 +102,7 @@ static void col2im_add(const ConvShape *s, const Scalar *dcols, int m, Scalar *d
     for (t = 0; t < nt; t++) {
         int j = (int)(t / s->C), c = (int)(t % s->C), ki, kj, i, jo;
         Scalar *dp = dx + ((size_t)j * s->C + c) * s->H * s->W;
+        memset(dp, 0, (size_t)s->H * s->W * sizeof(Scalar));
         for (ki = 0; ki < s->kh; ki++)
             for (kj = 0; kj < s->kw; kj++) {
                 const Scalar *row =
@@ -109,6 +118,16 @@ static void col2im_add(const ConvShape *s, const Scalar *dcols, int m, Scalar *d
                 }
             }
     }
+}
+
+/* dst [n] += src [n].  Backward forms the op's whole contribution in scratch and adds it
+ * with this one addition per element, so running backward twice doubles a gradient
+ * exactly. */
+static void add_into(Scalar *dst, const Scalar *src, size_t n)
+{
+    long i, nn = (long)n;
+    PAR_FOR(nn)
+    for (i = 0; i < nn; i++) dst[i] += src[i];
 }
 
 /* ---------------------------------------------------------------- conv2d */
@@ -138,8 +157,8 @@ void op_conv2d_forward(Graph *g, Var *out)
     } else {
         ArenaMark mark = arena_mark(g->arena);
         int mmax = conv_chunk(&s), n0;
-        Scalar *cols = (Scalar *)arena_alloc(g->arena, size_mul((size_t)K * mmax, (size_t)P) * sizeof(Scalar));
-        Scalar *tmp = (Scalar *)arena_alloc(g->arena, size_mul((size_t)s.O * mmax, (size_t)P) * sizeof(Scalar));
+        Scalar *cols = scratch(g, (size_t)K * mmax, (size_t)P);
+        Scalar *tmp = scratch(g, (size_t)s.O * mmax, (size_t)P);
         for (n0 = 0; n0 < s.N; n0 += mmax) {
             int m = s.N - n0 < mmax ? s.N - n0 : mmax;
             long nt = (long)m * s.O;
@@ -181,45 +200,55 @@ void op_conv2d_backward(Graph *g, Var *out)
         }
     }
     if (!need_x && !need_w) return;
-    if (conv_is_direct(&s)) {
-        Scalar *dx = need_x ? ag_grad(g, xv) : NULL, *dw = need_w ? ag_grad(g, wv) : NULL;
-        int n;
-        for (n = 0; n < s.N; n++) {
-            const Scalar *dyn = dy + (size_t)n * s.O * P;
-            if (dw) /* dW [O, C] += dy[n] [O, P] x[n]^T [P, C] */
-                gemm(0, 1, s.O, s.C, P, 1, dyn, P, x + (size_t)n * s.C * P, P, 1, dw, s.C);
-            if (dx) /* dx[n] [C, P] += W^T [C, O] dy[n] [O, P] */
-                gemm(1, 0, s.C, P, s.O, 1, w, s.C, dyn, P, 1, dx + (size_t)n * s.C * P, P);
-        }
-    } else {
+    {
         /* gradients first: ag_grad may allocate them, and they must outlive the scratch */
         Scalar *dx = need_x ? ag_grad(g, xv) : NULL, *dw = need_w ? ag_grad(g, wv) : NULL;
         ArenaMark mark = arena_mark(g->arena);
-        int mmax = conv_chunk(&s), n0;
-        /* one buffer serves as cols (for dW), then as dcols (for dx) */
-        Scalar *cols = (Scalar *)arena_alloc(g->arena, size_mul((size_t)K * mmax, (size_t)P) * sizeof(Scalar));
-        Scalar *dyc = (Scalar *)arena_alloc(g->arena, size_mul((size_t)s.O * mmax, (size_t)P) * sizeof(Scalar));
-        for (n0 = 0; n0 < s.N; n0 += mmax) {
-            int m = s.N - n0 < mmax ? s.N - n0 : mmax;
-            long nt = (long)m * s.O;
-            size_t xoff = (size_t)n0 * s.C * s.H * s.W;
-            PAR_FOR(nt * P)
-            for (t = 0; t < nt; t++) { /* dyc[o, j P : (j + 1) P] = dy[n0 + j, o, :] */
-                int j = (int)(t / s.O), o = (int)(t % s.O);
-                memcpy(dyc + (size_t)o * m * P + (size_t)j * P,
-                       dy + ((size_t)(n0 + j) * s.O + o) * P, (size_t)P * sizeof(Scalar));
+        /* dwt [O, K]: dW summed over the batch (sample or chunk order), added to dw once */
+        Scalar *dwt = dw ? scratch(g, (size_t)s.O, (size_t)K) : NULL;
+        if (conv_is_direct(&s)) {
+            Scalar *dxt = dx ? scratch(g, (size_t)s.C, (size_t)P) : NULL;
+            int n;
+            for (n = 0; n < s.N; n++) {
+                const Scalar *dyn = dy + (size_t)n * s.O * P;
+                if (dwt) /* dwt [O, C] (+)= dy[n] [O, P] x[n]^T [P, C] */
+                    gemm(0, 1, s.O, s.C, P, 1, dyn, P, x + (size_t)n * s.C * P, P, n ? 1 : 0,
+                         dwt, s.C);
+                if (dxt) { /* dx[n] [C, P] += W^T [C, O] dy[n] [O, P] */
+                    gemm(1, 0, s.C, P, s.O, 1, w, s.C, dyn, P, 0, dxt, P);
+                    add_into(dx + (size_t)n * s.C * P, dxt, (size_t)s.C * P);
+                }
             }
-            if (dw) {
-                im2col(&s, x + xoff, m, cols);
-                /* dW [O, K] += dyc [O, m P] cols^T [m P, K] */
-                gemm(0, 1, s.O, K, m * P, 1, dyc, m * P, cols, m * P, 1, dw, K);
-            }
-            if (dx) {
-                /* dcols [K, m P] = W^T [K, O] dyc [O, m P] */
-                gemm(1, 0, K, m * P, s.O, 1, w, K, dyc, m * P, 0, cols, m * P);
-                col2im_add(&s, cols, m, dx + xoff);
+        } else {
+            int mmax = conv_chunk(&s), n0;
+            size_t plane = (size_t)s.C * s.H * s.W;
+            /* one buffer serves as cols (for dW), then as dcols (for dx) */
+            Scalar *cols = scratch(g, (size_t)K * mmax, (size_t)P);
+            Scalar *dyc = scratch(g, (size_t)s.O * mmax, (size_t)P);
+            Scalar *dxc = dx ? scratch(g, plane, (size_t)mmax) : NULL;
+            for (n0 = 0; n0 < s.N; n0 += mmax) {
+                int m = s.N - n0 < mmax ? s.N - n0 : mmax;
+                long nt = (long)m * s.O;
+                PAR_FOR(nt * P)
+                for (t = 0; t < nt; t++) { /* dyc[o, j P : (j + 1) P] = dy[n0 + j, o, :] */
+                    int j = (int)(t / s.O), o = (int)(t % s.O);
+                    memcpy(dyc + (size_t)o * m * P + (size_t)j * P,
+                           dy + ((size_t)(n0 + j) * s.O + o) * P, (size_t)P * sizeof(Scalar));
+                }
+                if (dwt) {
+                    im2col(&s, x + (size_t)n0 * plane, m, cols);
+                    /* dwt [O, K] (+)= dyc [O, m P] cols^T [m P, K] */
+                    gemm(0, 1, s.O, K, m * P, 1, dyc, m * P, cols, m * P, n0 ? 1 : 0, dwt, K);
+                }
+                if (dxc) {
+                    /* dcols [K, m P] = W^T [K, O] dyc [O, m P];  dx += col2im(dcols) */
+                    gemm(1, 0, K, m * P, s.O, 1, w, K, dyc, m * P, 0, cols, m * P);
+                    col2im(&s, cols, m, dxc);
+                    add_into(dx + (size_t)n0 * plane, dxc, (size_t)m * plane);
+                }
             }
         }
+        if (dwt) add_into(dw, dwt, (size_t)s.O * K);
         arena_release(g->arena, mark);
     }
 }

@@ -107,7 +107,8 @@ void op_groupnorm_backward(Graph *g, Var *out)
             }
             m1 = s1 / (double)D;
             m2 = s2 / (double)D;
-            for (c = 0; c < s.cpg; c++) { /* dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) */
+            /* dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) */
+            for (c = 0; c < s.cpg; c++) {
                 double gm = gamma ? (double)gamma[c0 + c] : 1.0;
                 const Scalar *xc = x + off + (size_t)c * s.HW, *dc = dy + off + (size_t)c * s.HW;
                 Scalar *dxc = dx + off + (size_t)c * s.HW;

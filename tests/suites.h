@@ -12,6 +12,7 @@ typedef struct Suite {
 extern const TestCase tensor_tests[];
 extern const TestCase rng_tests[];
 extern const TestCase autograd_tests[];
+extern const TestCase conv_tests[];
 extern const TestCase gemm_tests[];
 extern const TestCase safetensors_tests[];
 extern const TestCase nn_tests[];
@@ -21,6 +22,7 @@ static const Suite all_suites[] = {
     {"tensor", tensor_tests},
     {"rng", rng_tests},
     {"autograd", autograd_tests},
+    {"conv", conv_tests},
     {"gemm", gemm_tests},
     {"safetensors", safetensors_tests},
     {"nn", nn_tests},

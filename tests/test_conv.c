@@ -1,0 +1,517 @@
+/* test_conv.c - conv2d against the direct-loop reference (forward and backward, several
+ * shapes, both the im2col path and the 1x1 direct path), GroupNorm against a plain double
+ * loop, upsample2 and maxpool2 values, frozen weights, accumulation, and 1 vs 2 threads. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../autograd/conv_ref.h"
+#include "../autograd/gradcheck.h"
+#include "../autograd/ops.h"
+#include "../tensor/platform.h"
+#include "harness.h"
+
+/* ---------------------------------------------------------------- helpers */
+
+/* One conv2d geometry: x [N, C, H, W], w [O, C, k, k], stride, pad. */
+typedef struct {
+    int N, C, H, W, O, k, stride, pad;
+} ConvCase;
+
+static const ConvCase conv_cases[] = {
+    {2, 3, 7, 7, 4, 3, 1, 1},     /* 3x3 same padding, odd channels */
+    {2, 3, 7, 7, 4, 3, 2, 1},     /* 3x3 stride 2 (Down), odd size */
+    {3, 5, 6, 6, 4, 3, 2, 1},     /* stride 2, even size */
+    {2, 4, 9, 7, 5, 3, 1, 1},     /* H != W */
+    {2, 3, 8, 8, 4, 5, 1, 2},     /* 5x5 */
+    {2, 3, 6, 6, 2, 3, 1, 0},     /* no padding */
+    {2, 3, 5, 5, 4, 1, 1, 0},     /* 1x1 through im2col (small planes, batched) */
+    {1, 3, 5, 5, 4, 1, 1, 0},     /* 1x1 direct (one sample) */
+    {2, 3, 16, 16, 5, 1, 1, 0},   /* 1x1 direct (planes >= 256 pixels) */
+    {11, 32, 28, 28, 4, 3, 1, 1}, /* several im2col chunks (9 + 2 samples) */
+};
+#define N_CONV_CASES (int)(sizeof conv_cases / sizeof conv_cases[0])
+
+static void fill_normal(Rng *r, Scalar *p, size_t n, double scale)
+{
+    size_t i;
+    for (i = 0; i < n; i++) p[i] = (Scalar)(rng_normal(r) * scale);
+}
+
+/* max_i |a_i - b_i| / (1 + |b_i|) */
+static double max_rel_diff(const Scalar *a, const Scalar *b, size_t n)
+{
+    double worst = 0.0;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]) / (1.0 + fabs((double)b[i]));
+        if (d > worst || d != d) worst = d;
+    }
+    return worst;
+}
+
+static void expect_close(const char *what, const ConvCase *c, const Scalar *got,
+                         const Scalar *want, size_t n, double tol)
+{
+    double d = max_rel_diff(got, want, n);
+    if (!(d <= tol))
+        t_report(__FILE__, __LINE__,
+                 "%s: N%d C%d %dx%d O%d k%d s%d p%d: max rel diff %.3g > %.3g", what, c->N,
+                 c->C, c->H, c->W, c->O, c->k, c->stride, c->pad, d, tol);
+}
+
+/* Leaves x, w, b for a case (w scaled by 1/sqrt(fan-in) so that |y| ~ 1). */
+static void make_conv_leaves(Graph *g, Rng *r, const ConvCase *c, int x_rg, int w_rg,
+                             int with_bias, Var **x, Var **w, Var **b)
+{
+    int xs[4], ws[4], bs[1];
+    xs[0] = c->N;
+    xs[1] = c->C;
+    xs[2] = c->H;
+    xs[3] = c->W;
+    ws[0] = c->O;
+    ws[1] = c->C;
+    ws[2] = c->k;
+    ws[3] = c->k;
+    bs[0] = c->O;
+    *x = ag_new(g, 4, xs, x_rg, "x");
+    *w = ag_new(g, 4, ws, w_rg, "w");
+    fill_normal(r, (*x)->val.data, (*x)->val.n, 1.0);
+    fill_normal(r, (*w)->val.data, (*w)->val.n, 1.0 / sqrt((double)c->C * c->k * c->k));
+    *b = NULL;
+    if (with_bias) {
+        *b = ag_new(g, 1, bs, w_rg, "b");
+        fill_normal(r, (*b)->val.data, (*b)->val.n, 0.5);
+    }
+}
+
+static ConvShape case_shape(const ConvCase *c)
+{
+    return conv_shape_make(c->N, c->C, c->H, c->W, c->O, c->k, c->k, c->stride, c->pad);
+}
+
+/* ---------------------------------------------------------------- conv2d */
+
+static void test_conv_forward_matches_reference(void)
+{
+    Arena *ar = arena_new((size_t)1 << 24);
+    Graph g;
+    Rng r;
+    int i;
+    ag_graph_init(&g, ar);
+    rng_seed(&r, 11, 0);
+    for (i = 0; i < N_CONV_CASES; i++) {
+        const ConvCase *c = &conv_cases[i];
+        ConvShape s = case_shape(c);
+        Var *x, *w, *b, *y;
+        Scalar *ref;
+        ag_graph_reset(&g);
+        make_conv_leaves(&g, &r, c, 1, 1, i % 3 != 2, &x, &w, &b);
+        y = ag_conv2d(&g, x, w, b, c->stride, c->pad);
+        T_EQ_INT(y->val.shape[2], s.Ho);
+        T_EQ_INT(y->val.shape[3], s.Wo);
+        ref = (Scalar *)arena_alloc(ar, y->val.n * sizeof(Scalar));
+        conv2d_ref_forward(&s, x->val.data, w->val.data, b ? b->val.data : NULL, ref);
+        expect_close("conv2d forward", c, y->val.data, ref, y->val.n, 1e-5);
+    }
+    arena_free(ar);
+}
+
+static void test_conv_backward_matches_reference(void)
+{
+    Arena *ar = arena_new((size_t)1 << 24);
+    Graph g;
+    Rng r;
+    int i;
+    ag_graph_init(&g, ar);
+    rng_seed(&r, 12, 0);
+    for (i = 0; i < N_CONV_CASES; i++) {
+        const ConvCase *c = &conv_cases[i];
+        ConvShape s = case_shape(c);
+        Var *x, *w, *b, *y;
+        Scalar *dy, *dx, *dw, *db;
+        ag_graph_reset(&g);
+        make_conv_leaves(&g, &r, c, 1, 1, 1, &x, &w, &b);
+        y = ag_conv2d(&g, x, w, b, c->stride, c->pad);
+        dy = (Scalar *)arena_alloc(ar, y->val.n * sizeof(Scalar));
+        fill_normal(&r, dy, y->val.n, 1.0);
+        ag_backward_seed(&g, y, dy);
+        dx = (Scalar *)arena_calloc(ar, x->val.n * sizeof(Scalar));
+        dw = (Scalar *)arena_calloc(ar, w->val.n * sizeof(Scalar));
+        db = (Scalar *)arena_calloc(ar, b->val.n * sizeof(Scalar));
+        conv2d_ref_backward(&s, x->val.data, w->val.data, dy, dx, dw, db);
+        T_OK(x->grad && w->grad && b->grad);
+        if (!x->grad || !w->grad || !b->grad) continue;
+        /* dw and db sum N Ho Wo terms of size ~1; float rounding grows with that count */
+        expect_close("conv2d dx", c, x->grad, dx, x->val.n, 1e-5);
+        expect_close("conv2d dw", c, w->grad, dw, w->val.n, 1e-5 + 4e-9 * s.N * s.Ho * s.Wo);
+        expect_close("conv2d db", c, b->grad, db, b->val.n, 1e-5 + 4e-9 * s.N * s.Ho * s.Wo);
+    }
+    arena_free(ar);
+}
+
+/* Backward accumulates: a second backward without zeroing gives exactly twice. */
+static void test_conv_backward_twice_doubles(void)
+{
+    static const int pick[3] = {1, 8, 9}; /* im2col, 1x1 direct, several chunks */
+    Arena *ar = arena_new((size_t)1 << 24);
+    Graph g;
+    Rng r;
+    int i;
+    ag_graph_init(&g, ar);
+    rng_seed(&r, 13, 0);
+    for (i = 0; i < 3; i++) {
+        const ConvCase *c = &conv_cases[pick[i]];
+        Var *x, *w, *b, *y;
+        Scalar *dy, *first[3];
+        Var *leaves[3];
+        int k;
+        size_t j;
+        ag_graph_reset(&g);
+        make_conv_leaves(&g, &r, c, 1, 1, 1, &x, &w, &b);
+        y = ag_conv2d(&g, x, w, b, c->stride, c->pad);
+        dy = (Scalar *)arena_alloc(ar, y->val.n * sizeof(Scalar));
+        fill_normal(&r, dy, y->val.n, 1.0);
+        ag_backward_seed(&g, y, dy);
+        leaves[0] = x;
+        leaves[1] = w;
+        leaves[2] = b;
+        for (k = 0; k < 3; k++) {
+            first[k] = (Scalar *)arena_alloc(ar, leaves[k]->val.n * sizeof(Scalar));
+            memcpy(first[k], leaves[k]->grad, leaves[k]->val.n * sizeof(Scalar));
+        }
+        ag_backward_seed(&g, y, dy);
+        for (k = 0; k < 3; k++) {
+            int bad = 0;
+            for (j = 0; j < leaves[k]->val.n; j++) bad += leaves[k]->grad[j] != 2 * first[k][j];
+            if (bad) t_report(__FILE__, __LINE__, "case %d %s: %d elements not doubled", pick[i],
+                              leaves[k]->name, bad);
+        }
+    }
+    arena_free(ar);
+}
+
+/* Frozen weights (requires_grad 0): no weight gradient, dx still right; and a frozen
+ * input: no dx, dw still right. */
+static void test_conv_frozen(void)
+{
+    static const int pick[3] = {0, 1, 8};
+    Arena *ar = arena_new((size_t)1 << 24);
+    Graph g;
+    Rng r;
+    int i;
+    ag_graph_init(&g, ar);
+    rng_seed(&r, 14, 0);
+    for (i = 0; i < 3; i++) {
+        const ConvCase *c = &conv_cases[pick[i]];
+        ConvShape s = case_shape(c);
+        Var *x, *w, *b, *y;
+        Scalar *dy, *dx, *dw;
+        /* frozen weights */
+        ag_graph_reset(&g);
+        make_conv_leaves(&g, &r, c, 1, 0, 1, &x, &w, &b);
+        y = ag_conv2d(&g, x, w, b, c->stride, c->pad);
+        T_OK(y->requires_grad);
+        dy = (Scalar *)arena_alloc(ar, y->val.n * sizeof(Scalar));
+        fill_normal(&r, dy, y->val.n, 1.0);
+        ag_backward_seed(&g, y, dy);
+        T_OK(w->grad == NULL);
+        T_OK(b->grad == NULL);
+        dx = (Scalar *)arena_calloc(ar, x->val.n * sizeof(Scalar));
+        conv2d_ref_backward(&s, x->val.data, w->val.data, dy, dx, NULL, NULL);
+        T_OK(x->grad != NULL);
+        if (x->grad) expect_close("frozen-weight dx", c, x->grad, dx, x->val.n, 1e-5);
+        /* frozen input (an image), trainable weights */
+        ag_graph_reset(&g);
+        make_conv_leaves(&g, &r, c, 0, 1, 1, &x, &w, &b);
+        y = ag_conv2d(&g, x, w, b, c->stride, c->pad);
+        dy = (Scalar *)arena_alloc(ar, y->val.n * sizeof(Scalar));
+        fill_normal(&r, dy, y->val.n, 1.0);
+        ag_backward_seed(&g, y, dy);
+        T_OK(x->grad == NULL);
+        dw = (Scalar *)arena_calloc(ar, w->val.n * sizeof(Scalar));
+        conv2d_ref_backward(&s, x->val.data, w->val.data, dy, NULL, dw, NULL);
+        T_OK(w->grad != NULL);
+        if (w->grad) expect_close("frozen-input dw", c, w->grad, dw, w->val.n, 1e-5);
+    }
+    arena_free(ar);
+}
+
+/* ---------------------------------------------------------------- upsample2, maxpool2 */
+
+static void test_upsample2_values(void)
+{
+    Arena *ar = arena_new(1 << 20);
+    Graph g;
+    int s[4] = {1, 2, 2, 3}, i, j, c;
+    Var *x, *y;
+    Scalar dy[48];
+    ag_graph_init(&g, ar);
+    x = ag_new(&g, 4, s, 1, "x");
+    for (i = 0; i < 12; i++) x->val.data[i] = (Scalar)(i + 1);
+    y = ag_upsample2(&g, x);
+    T_EQ_INT(y->val.shape[2], 4);
+    T_EQ_INT(y->val.shape[3], 6);
+    for (c = 0; c < 2; c++)
+        for (i = 0; i < 4; i++)
+            for (j = 0; j < 6; j++)
+                T_OK(y->val.data[(c * 4 + i) * 6 + j] == x->val.data[(c * 2 + i / 2) * 3 + j / 2]);
+    for (i = 0; i < 48; i++) dy[i] = (Scalar)i;
+    ag_backward_seed(&g, y, dy);
+    /* dx[c, i, j] = sum of dy over the 2x2 block at (2i, 2j) */
+    for (c = 0; c < 2; c++)
+        for (i = 0; i < 2; i++)
+            for (j = 0; j < 3; j++) {
+                int o = (c * 4 + 2 * i) * 6 + 2 * j;
+                T_OK(x->grad[(c * 2 + i) * 3 + j] == dy[o] + dy[o + 1] + dy[o + 6] + dy[o + 7]);
+            }
+    arena_free(ar);
+}
+
+static void test_maxpool2_values(void)
+{
+    Arena *ar = arena_new(1 << 20);
+    Graph g;
+    int s[4] = {1, 1, 4, 4};
+    /* windows: max at bottom-right; a tie (first in row-major wins); max at top-right;
+     * all negative with the max at bottom-left */
+    static const Scalar xin[16] = {1, 2, 5, 9,
+                                   3, 4, 9, 1,
+                                   7, 8, -4, -3,
+                                   7, 6, -1, -2};
+    Var *x, *y;
+    Scalar dy[4] = {10, 20, 30, 40};
+    static const Scalar want_y[4] = {4, 9, 8, -1};
+    static const Scalar want_dx[16] = {0, 0, 0, 20,
+                                       0, 10, 0, 0,
+                                       0, 30, 0, 0,
+                                       0, 0, 40, 0};
+    int i;
+    ag_graph_init(&g, ar);
+    x = ag_new(&g, 4, s, 1, "x");
+    memcpy(x->val.data, xin, sizeof xin);
+    y = ag_maxpool2(&g, x);
+    for (i = 0; i < 4; i++) T_OK(y->val.data[i] == want_y[i]);
+    ag_backward_seed(&g, y, dy);
+    for (i = 0; i < 16; i++) T_OK(x->grad[i] == want_dx[i]);
+    arena_free(ar);
+}
+
+/* ---------------------------------------------------------------- GroupNorm */
+
+/* Plain double loop: y = gamma (x - mu) / sqrt(var + eps) + beta per (n, group). */
+static void groupnorm_ref(const Scalar *x, const Scalar *gamma, const Scalar *beta, int N,
+                          int C, int HW, int G, double eps, double *y)
+{
+    int n, gi, c, i, cpg = C / G;
+    for (n = 0; n < N; n++)
+        for (gi = 0; gi < G; gi++) {
+            double mu = 0, var = 0, D = (double)cpg * HW;
+            for (c = gi * cpg; c < (gi + 1) * cpg; c++)
+                for (i = 0; i < HW; i++) mu += x[((size_t)n * C + c) * HW + i];
+            mu /= D;
+            for (c = gi * cpg; c < (gi + 1) * cpg; c++)
+                for (i = 0; i < HW; i++) {
+                    double d = x[((size_t)n * C + c) * HW + i] - mu;
+                    var += d * d;
+                }
+            var /= D;
+            for (c = gi * cpg; c < (gi + 1) * cpg; c++)
+                for (i = 0; i < HW; i++) {
+                    size_t k = ((size_t)n * C + c) * HW + i;
+                    y[k] = (gamma ? gamma[c] : 1.0) * (x[k] - mu) / sqrt(var + eps) +
+                           (beta ? beta[c] : 0.0);
+                }
+        }
+}
+
+static void test_groupnorm_forward_matches_double_loop(void)
+{
+    static const int cases[][6] = {/* ndim, N, C, H, W, G */
+                                   {4, 2, 8, 5, 5, 4},
+                                   {4, 3, 6, 4, 3, 6},
+                                   {4, 2, 32, 7, 7, 8},
+                                   {4, 1, 4, 2, 2, 1},
+                                   {2, 5, 6, 1, 1, 3}};
+    Arena *ar = arena_new((size_t)1 << 22);
+    Graph g;
+    Rng r;
+    int i, affine;
+    ag_graph_init(&g, ar);
+    rng_seed(&r, 15, 0);
+    for (i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++)
+        for (affine = 0; affine < 2; affine++) {
+            const int *q = cases[i];
+            int xs[4], cs[1], HW = q[3] * q[4];
+            Var *x, *gm = NULL, *bt = NULL, *y;
+            double *ref, worst = 0;
+            size_t j;
+            xs[0] = q[1];
+            xs[1] = q[2];
+            xs[2] = q[3];
+            xs[3] = q[4];
+            cs[0] = q[2];
+            ag_graph_reset(&g);
+            x = ag_new(&g, q[0], xs, 1, "x");
+            /* an offset and a spread per element, as real activations have */
+            for (j = 0; j < x->val.n; j++)
+                x->val.data[j] = (Scalar)(3.0 + 2.0 * rng_normal(&r));
+            if (affine) {
+                gm = ag_new(&g, 1, cs, 1, "gamma");
+                bt = ag_new(&g, 1, cs, 1, "beta");
+                fill_normal(&r, gm->val.data, gm->val.n, 1.0);
+                fill_normal(&r, bt->val.data, bt->val.n, 1.0);
+            }
+            y = ag_groupnorm(&g, x, gm, bt, q[5], (Scalar)1e-5);
+            ref = (double *)arena_alloc(ar, x->val.n * sizeof(double));
+            groupnorm_ref(x->val.data, gm ? gm->val.data : NULL, bt ? bt->val.data : NULL, q[1],
+                          q[2], HW, q[5], 1e-5, ref);
+            for (j = 0; j < x->val.n; j++) {
+                double d = fabs((double)y->val.data[j] - ref[j]);
+                if (d > worst) worst = d;
+            }
+            if (!(worst < 2e-6))
+                t_report(__FILE__, __LINE__, "groupnorm case %d affine %d: max diff %.3g", i,
+                         affine, worst);
+        }
+    arena_free(ar);
+}
+
+/* Without affine, dx of each group is orthogonal to 1 and to xhat (the VJP projects
+ * them out), and backward twice doubles every gradient exactly. */
+static void test_groupnorm_backward_properties(void)
+{
+    Arena *ar = arena_new((size_t)1 << 22);
+    Graph g;
+    Rng r;
+    int xs[4] = {2, 6, 4, 4}, cs[1] = {6}, n, gi, k;
+    Var *x, *gm, *bt, *y, *y2, *leaves[3];
+    Scalar *dy, *first[3];
+    size_t j;
+    ag_graph_init(&g, ar);
+    rng_seed(&r, 16, 0);
+    x = ag_new(&g, 4, xs, 1, "x");
+    fill_normal(&r, x->val.data, x->val.n, 1.0);
+    y = ag_groupnorm(&g, x, NULL, NULL, 3, (Scalar)1e-5);
+    dy = (Scalar *)arena_alloc(ar, y->val.n * sizeof(Scalar));
+    fill_normal(&r, dy, y->val.n, 1.0);
+    ag_backward_seed(&g, y, dy);
+    for (n = 0; n < 2; n++)
+        for (gi = 0; gi < 3; gi++) {
+            double s1 = 0, s2 = 0;
+            size_t off = ((size_t)n * 6 + 2 * gi) * 16;
+            for (j = off; j < off + 32; j++) {
+                s1 += x->grad[j];
+                s2 += x->grad[j] * y->val.data[j];
+            }
+            T_NEAR(s1, 0.0, 1e-4);
+            T_NEAR(s2, 0.0, 1e-4);
+        }
+    /* accumulation, affine */
+    ag_graph_reset(&g);
+    x = ag_new(&g, 4, xs, 1, "x");
+    gm = ag_new(&g, 1, cs, 1, "gamma");
+    bt = ag_new(&g, 1, cs, 1, "beta");
+    fill_normal(&r, x->val.data, x->val.n, 1.0);
+    fill_normal(&r, gm->val.data, 6, 1.0);
+    fill_normal(&r, bt->val.data, 6, 1.0);
+    y2 = ag_groupnorm(&g, x, gm, bt, 2, (Scalar)1e-5);
+    dy = (Scalar *)arena_alloc(ar, y2->val.n * sizeof(Scalar));
+    fill_normal(&r, dy, y2->val.n, 1.0);
+    ag_backward_seed(&g, y2, dy);
+    leaves[0] = x;
+    leaves[1] = gm;
+    leaves[2] = bt;
+    for (k = 0; k < 3; k++) {
+        first[k] = (Scalar *)arena_alloc(ar, leaves[k]->val.n * sizeof(Scalar));
+        memcpy(first[k], leaves[k]->grad, leaves[k]->val.n * sizeof(Scalar));
+    }
+    ag_backward_seed(&g, y2, dy);
+    for (k = 0; k < 3; k++)
+        for (j = 0; j < leaves[k]->val.n; j++) T_OK(leaves[k]->grad[j] == 2 * first[k][j]);
+    arena_free(ar);
+}
+
+/* ---------------------------------------------------------------- threads */
+
+/* Forward values and input gradients of conv2d (im2col and 1x1 paths), GroupNorm,
+ * upsample2 and maxpool2 on sizes above the parallel threshold, with n threads. */
+static void run_image_ops(int threads, Scalar **vals, size_t *count)
+{
+    static const ConvCase big = {4, 16, 32, 32, 16, 3, 1, 1}, big1 = {4, 16, 32, 32, 16, 1, 1, 0};
+    Arena *ar = arena_new((size_t)1 << 24);
+    Graph g;
+    Rng r;
+    Var *x, *w, *b, *x1, *w1, *b1, *y, *y1, *gn, *up, *mp, *gm, *bt;
+    Var *outs[5], *ins[8];
+    Scalar *seed;
+    int cs[1] = {16}, k;
+    size_t n = 0, j;
+    plat_set_threads(threads);
+    ag_graph_init(&g, ar);
+    rng_seed(&r, 17, 0);
+    make_conv_leaves(&g, &r, &big, 1, 1, 1, &x, &w, &b);
+    make_conv_leaves(&g, &r, &big1, 1, 1, 1, &x1, &w1, &b1);
+    gm = ag_new(&g, 1, cs, 1, "gamma");
+    bt = ag_new(&g, 1, cs, 1, "beta");
+    fill_normal(&r, gm->val.data, 16, 1.0);
+    fill_normal(&r, bt->val.data, 16, 1.0);
+    y = ag_conv2d(&g, x, w, b, big.stride, big.pad);
+    y1 = ag_conv2d(&g, x1, w1, b1, 1, 0);
+    gn = ag_groupnorm(&g, ag_add(&g, y, y1), gm, bt, 4, (Scalar)1e-5);
+    up = ag_upsample2(&g, gn);
+    mp = ag_maxpool2(&g, up);
+    /* root: mp; seed it and walk back through everything */
+    seed = (Scalar *)arena_alloc(ar, mp->val.n * sizeof(Scalar));
+    fill_normal(&r, seed, mp->val.n, 1.0);
+    ag_backward_seed(&g, mp, seed);
+    outs[0] = y;
+    outs[1] = y1;
+    outs[2] = gn;
+    outs[3] = up;
+    outs[4] = mp;
+    ins[0] = x;
+    ins[1] = w;
+    ins[2] = b;
+    ins[3] = x1;
+    ins[4] = w1;
+    ins[5] = b1;
+    ins[6] = gm;
+    ins[7] = bt;
+    for (k = 0; k < 5; k++) n += outs[k]->val.n;
+    for (k = 0; k < 8; k++) n += ins[k]->val.n;
+    *vals = (Scalar *)xmalloc(n * sizeof(Scalar));
+    n = 0;
+    for (k = 0; k < 5; k++)
+        for (j = 0; j < outs[k]->val.n; j++) (*vals)[n++] = outs[k]->val.data[j];
+    for (k = 0; k < 8; k++)
+        for (j = 0; j < ins[k]->val.n; j++) (*vals)[n++] = ins[k]->grad[j];
+    *count = n;
+    arena_free(ar);
+}
+
+static void test_threads_bit_identical(void)
+{
+    int keep = plat_threads();
+    Scalar *one, *two;
+    size_t n1, n2;
+    run_image_ops(1, &one, &n1);
+    run_image_ops(2, &two, &n2);
+    plat_set_threads(keep);
+    T_OK(n1 == n2);
+    if (n1 == n2) T_OK(memcmp(one, two, n1 * sizeof(Scalar)) == 0);
+    free(one);
+    free(two);
+}
+
+const TestCase conv_tests[] = {
+    {"conv_forward_matches_reference", test_conv_forward_matches_reference},
+    {"conv_backward_matches_reference", test_conv_backward_matches_reference},
+    {"conv_backward_twice_doubles", test_conv_backward_twice_doubles},
+    {"conv_frozen", test_conv_frozen},
+    {"upsample2_values", test_upsample2_values},
+    {"maxpool2_values", test_maxpool2_values},
+    {"groupnorm_forward_matches_double_loop", test_groupnorm_forward_matches_double_loop},
+    {"groupnorm_backward_properties", test_groupnorm_backward_properties},
+    {"threads_bit_identical", test_threads_bit_identical},
+    {NULL, NULL},
+};
