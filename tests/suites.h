@@ -16,6 +16,7 @@ extern const TestCase conv_tests[];
 extern const TestCase gemm_tests[];
 extern const TestCase safetensors_tests[];
 extern const TestCase nn_tests[];
+extern const TestCase fused_tests[];
 extern const TestCase golden_tests[];
 
 static const Suite all_suites[] = {
@@ -25,6 +26,7 @@ static const Suite all_suites[] = {
     {"conv", conv_tests},
     {"gemm", gemm_tests},
     {"safetensors", safetensors_tests},
+    {"fused", fused_tests},
     {"nn", nn_tests},
     {"golden", golden_tests},
     {NULL, NULL},
