@@ -18,6 +18,7 @@ extern const TestCase safetensors_tests[];
 extern const TestCase nn_tests[];
 extern const TestCase fused_tests[];
 extern const TestCase golden_tests[];
+extern const TestCase control_tests[];
 
 static const Suite all_suites[] = {
     {"tensor", tensor_tests},
@@ -29,6 +30,7 @@ static const Suite all_suites[] = {
     {"fused", fused_tests},
     {"nn", nn_tests},
     {"golden", golden_tests},
+    {"control", control_tests},
     {NULL, NULL},
 };
 
