@@ -13,12 +13,14 @@ extern const TestCase tensor_tests[];
 extern const TestCase rng_tests[];
 extern const TestCase autograd_tests[];
 extern const TestCase safetensors_tests[];
+extern const TestCase data_tests[];
 
 static const Suite all_suites[] = {
     {"tensor", tensor_tests},
     {"rng", rng_tests},
     {"autograd", autograd_tests},
     {"safetensors", safetensors_tests},
+    {"data", data_tests},
     {NULL, NULL},
 };
 
