@@ -63,7 +63,7 @@ static unsigned char *finish_chunk(unsigned char *p, const char *type, size_t le
 int png_encode(int w, int h, int channels, const unsigned char *pix, unsigned char **out,
                size_t *outlen, char *err, size_t errcap)
 {
-    size_t row, raw, nblocks, zlen, total, y, done;
+    size_t row, raw, nblocks, zlen, total, done;
     unsigned char *buf, *p, *z;
     uint32_t adler = 1;
     *out = NULL;
@@ -104,7 +104,6 @@ int png_encode(int w, int h, int channels, const unsigned char *pix, unsigned ch
     *z++ = 0x78;                             /* CM 8 (deflate), CINFO 7 (32 KB window) */
     *z++ = 0x01;                             /* FLEVEL 0, no dictionary; 0x7801 % 31 == 0 */
     done = 0;
-    y = 0;
     while (done < raw) {
         size_t len = raw - done < 65535 ? raw - done : 65535, k = 0;
         *z++ = (unsigned char)(done + len == raw); /* BFINAL, BTYPE 00 */
@@ -114,8 +113,7 @@ int png_encode(int w, int h, int channels, const unsigned char *pix, unsigned ch
         z[3] = (unsigned char)(~len >> 8);
         z += 4;
         while (k < len) { /* copy raw bytes done..done+len: filter byte 0 at each row start */
-            size_t off = (done + k) % (row + 1), take;
-            y = (done + k) / (row + 1);
+            size_t off = (done + k) % (row + 1), y = (done + k) / (row + 1), take;
             if (off == 0) {
                 z[k++] = 0;
                 continue;
