@@ -238,8 +238,9 @@ static size_t put_utf8(unsigned char *o, unsigned cp)
     return 4;
 }
 
-/* Parses a string into a new NUL-terminated buffer *out (free() it).  Escapes: \" \\ \/ \b \f \n \r \t \uXXXX with surrogate pairs.  A string that
- * would contain NUL is refused, since names and metadata are C strings. */
+/* Parses a string into a new NUL-terminated buffer *out (free() it).  Escapes:
+ * \" \\ \/ \b \f \n \r \t \uXXXX with surrogate pairs.  A string that would contain NUL
+ * is refused, since names and metadata are C strings. */
 static int parse_string(Parser *P, char **out)
 {
     const unsigned char *q;
@@ -530,8 +531,9 @@ static int validate(SafeFile *f, char *err, size_t errcap)
         int d;
         for (d = 0; d < e->ndim; d++) {
             if (e->shape[d] < 0) {
-                st_fail(err, errcap, f->path, "tensor \"%.100s\": dimension %d is negative (%lld)",
-                        e->name, d, (long long)e->shape[d]);
+                st_fail(err, errcap, f->path,
+                        "tensor \"%.100s\": dimension %d is negative (%lld)", e->name, d,
+                        (long long)e->shape[d]);
                 return -1;
             }
             if (e->shape[d] != 0 && numel > (size_t)(ST_MAX_FILE / (uint64_t)e->shape[d])) {
