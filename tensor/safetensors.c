@@ -238,23 +238,21 @@ static size_t put_utf8(unsigned char *o, unsigned cp)
     return 4;
 }
 
-/* Parses a string into a new NUL-terminated buffer (or only validates it when out is
- * NULL).  Escapes: \" \\ \/ \b \f \n \r \t \uXXXX with surrogate pairs.  A string that
- * would contain NUL is refused, since names and metadata are C strings. */
+/* Parses a string into a new NUL-terminated buffer *out (free() it).  Escapes:
+ * \" \\ \/ \b \f \n \r \t \uXXXX with surrogate pairs.  A string that would contain NUL
+ * is refused, since names and metadata are C strings. */
 static int parse_string(Parser *P, char **out)
 {
     const unsigned char *q;
-    unsigned char *buf = NULL, *o;
-    if (out) *out = NULL;
+    unsigned char *buf, *o;
+    *out = NULL;
     if (expect(P, '"', "a string") < 0) return -1;
     /* find the closing quote; decoding never makes the text longer */
     for (q = P->p; q < P->end && *q != '"'; q++)
         if (*q == '\\' && q + 1 < P->end) q++;
     if (q >= P->end) return perr(P, "unterminated string");
-    if (out) {
-        buf = (unsigned char *)malloc((size_t)(q - P->p) + 1);
-        if (!buf) return perr(P, "out of memory");
-    }
+    buf = (unsigned char *)malloc((size_t)(q - P->p) + 1);
+    if (!buf) return perr(P, "out of memory");
     o = buf;
     while (*P->p != '"') {
         unsigned c = *P->p;
@@ -303,14 +301,15 @@ static int parse_string(Parser *P, char **out)
                 free(buf);
                 return perr(P, "unknown escape \\%c", e);
             }
-            if (o) o += put_utf8(o, cp);
+            o += put_utf8(o, cp);
         } else {
             int n = utf8_len(P->p, P->end);
             if (n == 0) {
                 free(buf);
                 return perr(P, "invalid UTF-8 inside a string");
             }
-            if (o) memcpy(o, P->p, (size_t)n), o += n;
+            memcpy(o, P->p, (size_t)n);
+            o += n;
             P->p += n;
         }
         if (P->p >= P->end) { /* only after a bad escape at the very end */
@@ -319,10 +318,8 @@ static int parse_string(Parser *P, char **out)
         }
     }
     P->p++; /* closing quote */
-    if (out) {
-        *o = '\0';
-        *out = (char *)buf;
-    }
+    *o = '\0';
+    *out = (char *)buf;
     return 0;
 }
 
@@ -412,11 +409,10 @@ static int parse_metadata(SafeFile *f, Parser *P)
 }
 
 /* {"dtype": ..., "shape": [...], "data_offsets": [b, e]} in any order, nothing else. */
-static int parse_entry(SafeFile *f, Parser *P, SafeEntry *e)
+static int parse_entry(Parser *P, SafeEntry *e)
 {
     int have_dtype = 0, have_shape = 0, have_off = 0;
     int64_t off[2];
-    (void)f;
     if (expect(P, '{', "'{' opening a tensor entry") < 0) return -1;
     for (;;) {
         char *k = NULL;
@@ -500,7 +496,7 @@ static int parse_header(SafeFile *f, Parser *P)
                 e = &f->entries[f->count++];
                 memset(e, 0, sizeof *e);
                 e->name = name;
-                if (parse_entry(f, P, e) < 0) return -1;
+                if (parse_entry(P, e) < 0) return -1;
             }
             skip_ws(P);
             if (P->p < P->end && *P->p == ',') { P->p++; continue; }
@@ -535,8 +531,9 @@ static int validate(SafeFile *f, char *err, size_t errcap)
         int d;
         for (d = 0; d < e->ndim; d++) {
             if (e->shape[d] < 0) {
-                st_fail(err, errcap, f->path, "tensor \"%.100s\": dimension %d is negative (%ld)",
-                        e->name, d, (long)e->shape[d]);
+                st_fail(err, errcap, f->path,
+                        "tensor \"%.100s\": dimension %d is negative (%lld)", e->name, d,
+                        (long long)e->shape[d]);
                 return -1;
             }
             if (e->shape[d] != 0 && numel > (size_t)(ST_MAX_FILE / (uint64_t)e->shape[d])) {
@@ -802,7 +799,7 @@ static void shape64_str(int ndim, const int64_t *s, char *buf, size_t cap)
     int i;
     k += (size_t)snprintf(buf, cap, "[");
     for (i = 0; i < ndim && k < cap; i++)
-        k += (size_t)snprintf(buf + k, cap - k, i ? ", %ld" : "%ld", (long)s[i]);
+        k += (size_t)snprintf(buf + k, cap - k, i ? ", %lld" : "%lld", (long long)s[i]);
     if (k < cap) snprintf(buf + k, cap - k, "]");
 }
 
@@ -1135,9 +1132,13 @@ int st_write(SafeWriter *w, const char *path, char *err, size_t errcap)
     put_le(len8, (uint64_t)h.n, 8);
 
     tmp = (char *)malloc(strlen(path) + 5);
-    CHECK(tmp, "out of memory");
-    strcpy(tmp, path);
-    strcat(tmp, ".tmp");
+    if (!tmp) {
+        st_fail(err, errcap, path, "out of memory");
+        free(h.p);
+        return -1;
+    }
+    memcpy(tmp, path, strlen(path));
+    memcpy(tmp + strlen(path), ".tmp", 5);
     fp = fopen(tmp, "wb");
     if (!fp) {
         st_fail(err, errcap, path, "cannot create %s for writing", tmp);

@@ -15,6 +15,7 @@ extern const TestCase autograd_tests[];
 extern const TestCase conv_tests[];
 extern const TestCase gemm_tests[];
 extern const TestCase safetensors_tests[];
+extern const TestCase data_tests[];
 extern const TestCase nn_tests[];
 extern const TestCase fused_tests[];
 extern const TestCase golden_tests[];
@@ -27,6 +28,7 @@ static const Suite all_suites[] = {
     {"conv", conv_tests},
     {"gemm", gemm_tests},
     {"safetensors", safetensors_tests},
+    {"data", data_tests},
     {"fused", fused_tests},
     {"nn", nn_tests},
     {"golden", golden_tests},
