@@ -3,5 +3,8 @@
 #define CMAD_APPS_H
 
 int cmd_gradcheck(int argc, char **argv);
+int cmd_train_score(int argc, char **argv);
+int cmd_train_classifier(int argc, char **argv);
+
 
 #endif

@@ -11,6 +11,8 @@ typedef struct Command {
 } Command;
 
 static const Command commands[] = {
+    {"train-score", cmd_train_score, "train the score network unet-s (DSM, VP SDE)"},
+    {"train-classifier", cmd_train_classifier, "train the objective MLP or cnn-eval"},
     {"gradcheck", cmd_gradcheck, "finite-difference audit of every autograd op"},
     {NULL, NULL, NULL},
 };

@@ -79,8 +79,7 @@ static void reduce_to_b(const Bcast *m, const Scalar *dy, const Scalar *a, Scala
                         Scalar *db)
 {
     long nb = (long)m->bs[0] * m->bs[1] * m->bs[2] * m->bs[3], j;
-    long total = (long)m->as[0] * m->as[1] * m->as[2] * m->as[3];
-    PAR_FOR(total)
+    PAR_FOR((long)m->as[0] * m->as[1] * m->as[2] * m->as[3])
     for (j = 0; j < nb; j++) {
         int b3 = (int)(j % m->bs[3]), b2 = (int)(j / m->bs[3] % m->bs[2]);
         int b1 = (int)(j / ((long)m->bs[3] * m->bs[2]) % m->bs[1]);

@@ -1,0 +1,352 @@
+/* cmd_train.c - `cmad train-score` (unet-s, optionally class-conditional, DSM loss) and
+ * `cmad train-classifier` (objective MLP or cnn-eval, cross-entropy).
+ *
+ * Both train with Adam, linear warm-up, global gradient clipping and an EMA of the
+ * weights, and save the whole training state (weights, EMA, Adam moments, step, RNG) so
+ * that `--resume` continues bit for bit.  Epoch e visits the training set in the order of
+ * a permutation drawn from its own stream (seed, 1000 + e), so the batch of a step
+ * depends on the step alone; the last partial batch of an epoch is dropped. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../autograd/ops.h"
+#include "../nn/checkpoint.h"
+#include "../sde/sde.h"
+#include "../tensor/platform.h"
+#include "apps.h"
+#include "args.h"
+#include "common.h"
+
+typedef struct TrainCfg {
+    const char *data, *out;
+    int epochs, batch, threads, resume, log_every, save_every, warmup;
+    long max_steps;
+    double lr, clip, ema, wd;
+    long seed;
+} TrainCfg;
+
+/* The images of step `step`: batch `b` of epoch `e` of the shuffled training set. */
+static void batch_of_step(const Mnist *m, long step, int batch, uint64_t seed, int *order,
+                          long *cached_epoch, int *idx)
+{
+    long spe = m->n / batch, e = step / spe, pos = (step % spe) * batch;
+    if (e != *cached_epoch) {
+        Rng r;
+        rng_seed(&r, seed, 1000 + (uint64_t)e);
+        mnist_shuffle(&r, order, m->n);
+        *cached_epoch = e;
+    }
+    memcpy(idx, order + pos, sizeof(int) * (size_t)batch);
+}
+
+static double lr_at(const TrainCfg *c, long step)
+{
+    return step < c->warmup ? c->lr * (double)(step + 1) / (double)c->warmup : c->lr;
+}
+
+/* Shared loop: `step_fn` builds the loss of one batch; returns it for the progress line. */
+typedef double (*StepFn)(void *ctx, Graph *g, const Scalar *x, const int *labels, int n, Rng *rng);
+
+static void train_loop(const char *cmd, const TrainCfg *c, const Mnist *m, Params *p,
+                       const char *model, const char *config, StepFn step_fn, void *ctx,
+                       void (*on_epoch)(void *ctx, long epoch))
+{
+    Adam opt = adam_default(c->lr);
+    Rng rng;
+    TrainState ts;
+    Arena *arena = arena_new((size_t)256 << 20);
+    Graph g;
+    long spe = m->n / c->batch, total = c->max_steps > 0 ? c->max_steps : spe * c->epochs;
+    long cached_epoch = -1, step;
+    int *order = (int *)xmalloc(sizeof(int) * (size_t)m->n);
+    int *idx = (int *)xmalloc(sizeof(int) * (size_t)c->batch);
+    int *labels = (int *)xmalloc(sizeof(int) * (size_t)c->batch);
+    Scalar *x = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)c->batch * MNIST_PIXELS);
+    double t0 = plat_now(), tlog = t0, loss_acc = 0.0, norm_acc = 0.0;
+    long nlog = 0, start;
+    char err[512], metrics[128];
+    CHECK(spe >= 1, "batch larger than the data set");
+    opt.weight_decay = c->wd;
+    rng_seed(&rng, (uint64_t)c->seed, 1);
+    ts.opt = &opt;
+    ts.rng = &rng;
+    ts.step = 0;
+    if (c->resume) {
+        if (ckpt_load(c->out, p, model, &ts, err, sizeof err)) app_fail(cmd, "--resume: %s", err);
+        fprintf(stderr, "cmad %s: resumed from %s at step %ld\n", cmd, c->out, ts.step);
+    }
+    start = ts.step;
+    ag_graph_init(&g, arena);
+    for (step = start; step < total; step++) {
+        double loss, norm;
+        batch_of_step(m, step, c->batch, (uint64_t)c->seed, order, &cached_epoch, idx);
+        mnist_batch(m, idx, c->batch, x, labels);
+        ag_graph_reset(&g);
+        params_zero_grad(p);
+        loss = step_fn(ctx, &g, x, labels, c->batch, &rng);
+        CHECK(isfinite(loss), "loss is %g at step %ld", loss, step);
+        norm = params_clip_grad(p, c->clip);
+        opt.lr = lr_at(c, step);
+        adam_step(&opt, p);
+        params_ema_update(p, c->ema);
+        loss_acc += loss;
+        norm_acc += norm;
+        nlog++;
+        ts.step = step + 1;
+        if ((step + 1) % c->log_every == 0 || step + 1 == total) {
+            double now = plat_now(), rate = (double)nlog * c->batch / (now - tlog);
+            snprintf(metrics, sizeof metrics, "loss %.5f gnorm %.3f lr %.2e", loss_acc / nlog,
+                     norm_acc / nlog, opt.lr);
+            app_progress(cmd, step / spe, step + 1, total, metrics, rate,
+                         (double)(total - step - 1) * c->batch / rate);
+            tlog = now;
+            loss_acc = norm_acc = 0.0;
+            nlog = 0;
+        }
+        if ((c->save_every > 0 && (step + 1) % c->save_every == 0) || step + 1 == total) {
+            char secs[32];
+            const char *meta[] = {"seed", NULL, "train_seconds", secs, NULL};
+            char seedbuf[32];
+            snprintf(seedbuf, sizeof seedbuf, "%ld", c->seed);
+            meta[1] = seedbuf;
+            snprintf(secs, sizeof secs, "%.1f", plat_now() - t0);
+            if (ckpt_save(c->out, p, model, config, &ts, meta, err, sizeof err))
+                app_fail(cmd, "%s", err);
+        }
+        if (on_epoch && ((step + 1) % spe == 0 || step + 1 == total)) on_epoch(ctx, step / spe);
+    }
+    fprintf(stderr, "cmad %s: %ld steps in %.1f s, arena high-water %.1f MB, peak RSS %.0f MB, saved %s\n",
+            cmd, total - start, plat_now() - t0, (double)arena_high_water(arena) / 1048576.0,
+            app_peak_mb(), c->out);
+    free(order);
+    free(idx);
+    free(labels);
+    free(x);
+    arena_free(arena);
+}
+
+/* ---------------------------------------------------------------- train-score */
+
+typedef struct ScoreCtx {
+    UNet *net;
+    Sde sde;
+    int cond;
+    double drop;
+    int *labels;
+} ScoreCtx;
+
+static double score_step(void *vctx, Graph *g, const Scalar *x, const int *labels, int n, Rng *rng)
+{
+    ScoreCtx *c = (ScoreCtx *)vctx;
+    int shape[4] = {0, 1, 28, 28}, i;
+    Var *xv, *loss;
+    shape[0] = n;
+    if (c->cond)
+        for (i = 0; i < n; i++) c->labels[i] = rng_uniform(rng) < c->drop ? 10 : labels[i];
+    xv = ag_leaf(g, (Scalar *)x, NULL, 0, 4, shape, "x0");
+    loss = sde_dsm_loss(g, &c->sde, c->net, xv, c->cond ? c->labels : NULL, rng);
+    ag_backward(g, loss);
+    return (double)loss->val.data[0];
+}
+
+static TrainCfg train_defaults(void)
+{
+    TrainCfg c;
+    memset(&c, 0, sizeof c);
+    c.data = "data/mnist";
+    c.batch = 64;
+    c.log_every = 100;
+    c.save_every = 1000;
+    c.warmup = 500;
+    c.clip = 1.0;
+    c.ema = 0.999;
+    c.seed = 1;
+    return c;
+}
+
+int cmd_train_score(int argc, char **argv)
+{
+    TrainCfg c = train_defaults();
+    ScoreCtx ctx;
+    UNet net;
+    UNetConfig cfg;
+    Mnist m;
+    Rng init;
+    char config[512];
+    int rc;
+    const Opt opts[] = {
+        {"--data", OPT_STR, &c.data, "folder with the raw MNIST files", 0, -1},
+        {"--out", OPT_STR, &c.out, "checkpoint to write (and to --resume from)", 0, -1},
+        {"--cond", OPT_FLAG, &ctx.cond, "class-conditional (label 10 = null, 10% dropped)", 0, -1},
+        {"--epochs", OPT_INT, &c.epochs, "passes over the 60000 training images", 1, 10000},
+        {"--steps", OPT_LONG, &c.max_steps, "stop after this many steps (0: use --epochs)", 0, 1e9},
+        {"--batch", OPT_INT, &c.batch, "images per step", 1, 60000},
+        {"--lr", OPT_DOUBLE, &c.lr, "Adam learning rate after warm-up", 1e-8, 1},
+        {"--warmup", OPT_INT, &c.warmup, "steps of linear learning-rate warm-up", 1, 1e9},
+        {"--clip", OPT_DOUBLE, &c.clip, "global gradient-norm clip (0: off)", 0, 1e9},
+        {"--ema", OPT_DOUBLE, &c.ema, "EMA decay of the weights", 0, 1},
+        {"--wd", OPT_DOUBLE, &c.wd, "weight decay", 0, 1},
+        {"--seed", OPT_LONG, &c.seed, "seed of initialisation, batches and noise", 0, 1e18},
+        {"--threads", OPT_INT, &c.threads, "threads (0: OpenMP default)", 0, 1024},
+        {"--log-every", OPT_INT, &c.log_every, "steps between progress lines", 1, 1e9},
+        {"--save-every", OPT_INT, &c.save_every, "steps between checkpoints (0: only at the end)", 0, 1e9},
+        {"--resume", OPT_FLAG, &c.resume, "continue from the checkpoint at --out", 0, -1},
+        {NULL, OPT_INT, NULL, NULL, 0, 0},
+    };
+    memset(&ctx, 0, sizeof ctx);
+    c.epochs = 10;
+    c.lr = 1e-3;
+    c.out = NULL;
+    rc = args_parse("train-score", "usage: cmad train-score [options]\n"
+                    "  Trains the score network unet-s on MNIST with denoising score matching (VP SDE).",
+                    opts, argc, argv);
+    if (rc) return rc == 1 ? 0 : 2;
+    if (!c.out) c.out = ctx.cond ? "models/unet-s-cond.safetensors" : "models/unet-s.safetensors";
+    app_start("train-score", c.threads, (uint64_t)c.seed);
+    app_load_mnist("train-score", c.data, "train", &m);
+    cfg = unet_s_config(ctx.cond);
+    unet_build(&net, &cfg);
+    rng_seed(&init, (uint64_t)c.seed, 0);
+    params_initialise(&net.params, &init);
+    unet_config_str(&cfg, config, sizeof config);
+    fprintf(stderr, "cmad train-score: %s, %lu parameters, batch %d, lr %g, warm-up %d, %d epochs\n",
+            unet_name(&cfg), (unsigned long)net.params.total, c.batch, c.lr, c.warmup, c.epochs);
+    ctx.net = &net;
+    ctx.sde = sde_vp();
+    ctx.drop = 0.1;
+    ctx.labels = (int *)xmalloc(sizeof(int) * (size_t)c.batch);
+    train_loop("train-score", &c, &m, &net.params, unet_name(&cfg), config, score_step, &ctx, NULL);
+    free(ctx.labels);
+    unet_free(&net);
+    mnist_free(&m);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- train-classifier */
+
+typedef struct ClsCtx {
+    Classifier *c;
+    Mnist test;
+    const char *cmd;
+} ClsCtx;
+
+static double cls_step(void *vctx, Graph *g, const Scalar *x, const int *labels, int n, Rng *rng)
+{
+    ClsCtx *c = (ClsCtx *)vctx;
+    int shape[4] = {0, 1, 28, 28};
+    Var *loss;
+    (void)rng;
+    shape[0] = n;
+    loss = ag_mean(g, ag_softmax_ce(g, classifier_forward(g, c->c, ag_leaf(g, (Scalar *)x, NULL, 0, 4, shape, "x"), NULL), labels));
+    ag_backward(g, loss);
+    return (double)loss->val.data[0];
+}
+
+double classifier_accuracy(Classifier *c, const Mnist *m, int use_ema)
+{
+    Arena *ar = arena_new((size_t)64 << 20);
+    Graph g;
+    int B = 500, i, correct = 0, b0;
+    int *idx = (int *)xmalloc(sizeof(int) * (size_t)B), *lab = (int *)xmalloc(sizeof(int) * (size_t)B);
+    Scalar *x = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)B * MNIST_PIXELS);
+    Scalar *keep = c->params.data;
+    if (use_ema) c->params.data = c->params.ema;
+    ag_graph_init(&g, ar);
+    ag_set_grad_enabled(&g, 0);
+    for (b0 = 0; b0 < m->n; b0 += B) {
+        int nb = m->n - b0 < B ? m->n - b0 : B, shape[4] = {0, 1, 28, 28};
+        Var *y;
+        for (i = 0; i < nb; i++) idx[i] = b0 + i;
+        mnist_batch(m, idx, nb, x, lab);
+        shape[0] = nb;
+        ag_graph_reset(&g);
+        y = classifier_forward(&g, c, ag_leaf(&g, x, NULL, 0, 4, shape, "x"), NULL);
+        for (i = 0; i < nb; i++) {
+            int j, best = 0;
+            for (j = 1; j < 10; j++)
+                if (y->val.data[i * 10 + j] > y->val.data[i * 10 + best]) best = j;
+            correct += best == lab[i];
+        }
+    }
+    c->params.data = keep;
+    free(idx);
+    free(lab);
+    free(x);
+    arena_free(ar);
+    return (double)correct / m->n;
+}
+
+static void cls_epoch(void *vctx, long epoch)
+{
+    ClsCtx *c = (ClsCtx *)vctx;
+    fprintf(stderr, "cmad %s: epoch %ld test accuracy %.2f%% (weights) %.2f%% (EMA)\n", c->cmd,
+            epoch, 100.0 * classifier_accuracy(c->c, &c->test, 0),
+            100.0 * classifier_accuracy(c->c, &c->test, 1));
+}
+
+int cmd_train_classifier(int argc, char **argv)
+{
+    TrainCfg c = train_defaults();
+    ClsCtx ctx;
+    Classifier cls;
+    Mnist m;
+    Rng init;
+    const char *arch = "mlp";
+    ClassifierArch a;
+    int rc;
+    const Opt opts[] = {
+        {"--arch", OPT_STR, &arch, "mlp (the objective classifier) or cnn (cnn-eval)", 0, -1},
+        {"--data", OPT_STR, &c.data, "folder with the raw MNIST files", 0, -1},
+        {"--out", OPT_STR, &c.out, "checkpoint to write (default models/<arch>.safetensors)", 0, -1},
+        {"--epochs", OPT_INT, &c.epochs, "passes over the 60000 training images", 1, 10000},
+        {"--steps", OPT_LONG, &c.max_steps, "stop after this many steps (0: use --epochs)", 0, 1e9},
+        {"--batch", OPT_INT, &c.batch, "images per step", 1, 60000},
+        {"--lr", OPT_DOUBLE, &c.lr, "Adam learning rate after warm-up", 1e-8, 1},
+        {"--warmup", OPT_INT, &c.warmup, "steps of linear learning-rate warm-up", 1, 1e9},
+        {"--clip", OPT_DOUBLE, &c.clip, "global gradient-norm clip (0: off)", 0, 1e9},
+        {"--ema", OPT_DOUBLE, &c.ema, "EMA decay of the weights", 0, 1},
+        {"--wd", OPT_DOUBLE, &c.wd, "weight decay", 0, 1},
+        {"--seed", OPT_LONG, &c.seed, "seed of initialisation and batches", 0, 1e18},
+        {"--threads", OPT_INT, &c.threads, "threads (0: OpenMP default)", 0, 1024},
+        {"--log-every", OPT_INT, &c.log_every, "steps between progress lines", 1, 1e9},
+        {"--save-every", OPT_INT, &c.save_every, "steps between checkpoints (0: only at the end)", 0, 1e9},
+        {"--resume", OPT_FLAG, &c.resume, "continue from the checkpoint at --out", 0, -1},
+        {NULL, OPT_INT, NULL, NULL, 0, 0},
+    };
+    c.epochs = 10;
+    c.batch = 128;
+    c.lr = 1e-3;
+    c.warmup = 100;
+    c.clip = 0;
+    c.ema = 0.999;
+    c.seed = 2;
+    rc = args_parse("train-classifier", "usage: cmad train-classifier [options]\n"
+                    "  Trains the objective MLP (--arch mlp) or the evaluation CNN (--arch cnn) on MNIST.",
+                    opts, argc, argv);
+    if (rc) return rc == 1 ? 0 : 2;
+    if (!strcmp(arch, "mlp")) a = ARCH_MLP;
+    else if (!strcmp(arch, "cnn") || !strcmp(arch, "cnn-eval")) a = ARCH_CNN;
+    else {
+        fprintf(stderr, "cmad train-classifier: option --arch wants mlp or cnn, got '%s'\n", arch);
+        return 2;
+    }
+    if (!c.out) c.out = a == ARCH_MLP ? "models/mlp.safetensors" : "models/cnn-eval.safetensors";
+    app_start("train-classifier", c.threads, (uint64_t)c.seed);
+    app_load_mnist("train-classifier", c.data, "train", &m);
+    app_load_mnist("train-classifier", c.data, "t10k", &ctx.test);
+    classifier_build(&cls, a);
+    rng_seed(&init, (uint64_t)c.seed, 0);
+    params_initialise(&cls.params, &init);
+    fprintf(stderr, "cmad train-classifier: %s, %lu parameters, batch %d, lr %g, %d epochs\n",
+            classifier_name(a), (unsigned long)cls.params.total, c.batch, c.lr, c.epochs);
+    ctx.c = &cls;
+    ctx.cmd = "train-classifier";
+    train_loop("train-classifier", &c, &m, &cls.params, classifier_name(a), classifier_name(a),
+               cls_step, &ctx, cls_epoch);
+    classifier_free(&cls);
+    mnist_free(&m);
+    mnist_free(&ctx.test);
+    return 0;
+}
