@@ -1,0 +1,134 @@
+/* cmad.c - the controlled rollout and J (see cmad.h). */
+#include "cmad.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "../autograd/ops.h"
+
+#define P_PIX 784
+
+void cmad_problem_init(CmadProblem *pr, const CmadSpec *spec)
+{
+    memset(pr, 0, sizeof *pr);
+    pr->spec = *spec;
+    pr->sde = sde_vp();
+    phi_init(&pr->phi, spec->agents, 28, spec->phi_mode, spec->overlap);
+}
+
+void cmad_noise_draw(const CmadSpec *s, const Sde *sde, uint64_t seed, long first, Scalar *x_init,
+                     Scalar *xi)
+{
+    int N = s->agents, B = s->batch, i, b, k, p;
+    double s1 = sde_std(sde, 1.0);
+    for (i = 0; i < N; i++)
+        for (b = 0; b < B; b++) {
+            Rng r;
+            rng_seed(&r, seed, (uint64_t)((first + b) * N + i));
+            for (p = 0; p < P_PIX; p++)
+                x_init[((size_t)i * B + b) * P_PIX + p] = (Scalar)(s1 * rng_normal(&r));
+            for (k = 0; k + 2 < s->K; k++)
+                for (p = 0; p < P_PIX; p++)
+                    xi[(((size_t)k * N + i) * B + b) * P_PIX + p] = (Scalar)rng_normal(&r);
+        }
+}
+
+/* G^i for every agent: per-sample gradient of l(phi(x0_hat)) at detached estimates. */
+static void guidance(Graph *gg, const CmadProblem *pr, Var *const *x0, const int *targets,
+                     Scalar *const *G)
+{
+    int N = pr->spec.agents, i;
+    Var *leaves[PHI_MAX_AGENTS], *l;
+    ag_graph_reset(gg);
+    for (i = 0; i < N; i++) {
+        Tensor t = tensor_new(gg->arena, 4, x0[i]->val.shape);
+        memcpy(t.data, x0[i]->val.data, t.n * sizeof(Scalar));
+        leaves[i] = ag_tensor(gg, t, 1, "x0_hat (detached)");
+    }
+    /* sum over samples of the per-sample loss: each sample's gradient is its own */
+    l = ag_sum(gg, task_loss(gg, &pr->phi, pr->cls, phi_apply(gg, &pr->phi, leaves), targets,
+                             NULL, NULL));
+    ag_backward(gg, l);
+    for (i = 0; i < N; i++) memcpy(G[i], leaves[i]->grad, x0[i]->val.n * sizeof(Scalar));
+}
+
+Var *cmad_objective(Graph *g, Graph *gg, const CmadProblem *pr, const CmadNoise *nz,
+                    const int *targets, int player, CmadTerms *terms, Scalar *y_final)
+{
+    const CmadSpec *s = &pr->spec;
+    const Sde *sde = &pr->sde;
+    int N = s->agents, B = s->batch, K = s->K, i, k;
+    int xs[4];
+    Var *X[PHI_MAX_AGENTS], *x0[PHI_MAX_AGENTS], *energy = NULL, *running = NULL, *J, *term;
+    Scalar *G[PHI_MAX_AGENTS];
+    Scalar *tt = (Scalar *)arena_alloc(g->arena, sizeof(Scalar) * (size_t)B);
+    int grad_on = g->grad_enabled;
+    xs[0] = B;
+    xs[1] = 1;
+    xs[2] = xs[3] = 28;
+    CHECK(N >= 1 && N <= PHI_MAX_AGENTS && K >= 2, "cmad: %d agents, K = %d", N, K);
+    for (i = 0; i < N; i++) {
+        X[i] = ag_leaf(g, (Scalar *)nz->x_init + (size_t)i * B * P_PIX, NULL, 0, 4, xs, "X(1)");
+        G[i] = (Scalar *)arena_calloc(g->arena, sizeof(Scalar) * (size_t)B * P_PIX);
+    }
+    for (k = 0; k + 1 < K; k++) {
+        double t = sde_grid_t(sde, K, k), dt = t - sde_grid_t(sde, K, k + 1);
+        double gt = sde_g(sde, t), g2 = gt * gt, fc = sde_fcoef(sde, t);
+        double gu = s->drift == DRIFT_G ? gt : g2, noise = gt * sqrt(dt);
+        int last = k + 2 == K;
+        Var *score[PHI_MAX_AGENTS], *Y;
+        for (i = 0; i < B; i++) tt[i] = (Scalar)t;
+        for (i = 0; i < N; i++) {
+            ag_set_grad_enabled(g, grad_on && (player < 0 || player == i));
+            score[i] = sde_score(g, sde, pr->score[i], X[i], tt, NULL);
+            x0[i] = sde_tweedie(g, sde, X[i], score[i], tt);
+        }
+        ag_set_grad_enabled(g, grad_on);
+        Y = phi_apply(g, &pr->phi, X);
+        if (s->rho != 0) {
+            Var *lr = ag_mean(g, task_loss(g, &pr->phi, pr->cls, phi_apply(g, &pr->phi, x0),
+                                           targets, NULL, NULL));
+            lr = ag_scale(g, lr, (Scalar)dt);
+            running = running ? ag_add(g, running, lr) : lr;
+            guidance(gg, pr, x0, targets, G);
+        }
+        for (i = 0; i < N; i++) {
+            Var *in, *u, *xn, *e;
+            ag_set_grad_enabled(g, grad_on && (player < 0 || player == i));
+            in = ag_concat(g, ag_concat(g, X[i], Y), ag_leaf(g, G[i], NULL, 0, 4, xs, "G"));
+            u = unet_forward(g, pr->ctrl[i], in, tt, s->amortised ? targets : NULL);
+            /* X <- X + [-f + g^2 score + g^m u] dt + g sqrt(dt) xi */
+            xn = ag_add(g, ag_affine(g, X[i], (Scalar)(1.0 - fc * dt), 0),
+                        ag_scale(g, score[i], (Scalar)(g2 * dt)));
+            xn = ag_add(g, xn, ag_scale(g, u, (Scalar)(gu * dt)));
+            if (!last) {
+                Var *z = ag_new(g, 4, xs, 0, "noise");
+                const Scalar *src = nz->xi + (((size_t)k * N + i) * B) * P_PIX;
+                size_t q;
+                for (q = 0; q < z->val.n; q++) z->val.data[q] = (Scalar)(noise * (double)src[q]);
+                xn = ag_add(g, xn, z);
+            }
+            if (player < 0 || player == i) {
+                e = ag_scale(g, ag_mean(g, ag_mul(g, u, u)), (Scalar)(dt / N));
+                ag_set_grad_enabled(g, grad_on);
+                energy = energy ? ag_add(g, energy, e) : e;
+            }
+            X[i] = xn;
+        }
+        ag_set_grad_enabled(g, grad_on);
+    }
+    {
+        Var *yT = phi_apply(g, &pr->phi, X);
+        term = ag_mean(g, task_loss(g, &pr->phi, pr->cls, yT, targets, NULL, NULL));
+        if (y_final) memcpy(y_final, yT->val.data, yT->val.n * sizeof(Scalar));
+    }
+    J = ag_add(g, ag_scale(g, energy, (Scalar)s->lambda), term);
+    if (running) J = ag_add(g, J, ag_scale(g, running, (Scalar)s->rho));
+    if (terms) {
+        terms->energy = (double)energy->val.data[0];
+        terms->terminal = (double)term->val.data[0];
+        terms->running = running ? (double)running->val.data[0] : 0.0;
+        terms->J = (double)J->val.data[0];
+    }
+    return J;
+}
