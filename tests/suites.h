@@ -20,6 +20,7 @@ extern const TestCase nn_tests[];
 extern const TestCase fused_tests[];
 extern const TestCase golden_tests[];
 extern const TestCase control_tests[];
+extern const TestCase cmad_tests[];
 
 static const Suite all_suites[] = {
     {"tensor", tensor_tests},
@@ -33,6 +34,7 @@ static const Suite all_suites[] = {
     {"nn", nn_tests},
     {"golden", golden_tests},
     {"control", control_tests},
+    {"cmad", cmad_tests},
     {NULL, NULL},
 };
 

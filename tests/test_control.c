@@ -71,3 +71,136 @@ const TestCase control_tests[] = {
     {"objective_n3", test_objective_n3},
     {NULL, NULL},
 };
+
+/* ---------------------------------------------------------------- the CMAD objective J */
+
+#include "../control/cmad.h"
+
+typedef struct CmadFixture {
+    UNet score, ctrl[2];
+    Classifier cls;
+    SafeFile *f;
+    Scalar *x_init, *xi;
+    int ok;
+} CmadFixture;
+
+static void fixture_open(CmadFixture *fx)
+{
+    SafeFile *fu = golden_open("unet_s"), *fm = golden_open("mlp");
+    UNetConfig us = unet_s_config(0), cs = ctrl_s_config(0);
+    int i;
+    memset(fx, 0, sizeof *fx);
+    fx->f = golden_open("cmad_objective");
+    unet_build(&fx->score, &us);
+    classifier_build(&fx->cls, ARCH_MLP);
+    for (i = 0; i < 2; i++) unet_build(&fx->ctrl[i], &cs);
+    if (!fu || !fm || !fx->f) goto done;
+    if (golden_load_params(fu, &fx->score.params, "") ||
+        golden_load_params(fm, &fx->cls.params, "") ||
+        golden_load_params(fx->f, &fx->ctrl[0].params, "ctrl0.") ||
+        golden_load_params(fx->f, &fx->ctrl[1].params, "ctrl1."))
+        goto done;
+    fx->score.params.trainable = 0;
+    fx->cls.params.trainable = 0;
+    fx->x_init = golden_read(fx->f, "input.x_init", 2 * 2 * 784);
+    fx->xi = golden_read(fx->f, "input.xi", 2 * 2 * 2 * 784);
+    fx->ok = fx->x_init && fx->xi;
+done:
+    st_close(fu);
+    st_close(fm);
+}
+
+static void fixture_close(CmadFixture *fx)
+{
+    unet_free(&fx->score);
+    unet_free(&fx->ctrl[0]);
+    unet_free(&fx->ctrl[1]);
+    classifier_free(&fx->cls);
+    free(fx->x_init);
+    free(fx->xi);
+    st_close(fx->f);
+}
+
+/* Runs one golden case; grads_for: bitmask of agents whose gradients the file stores. */
+static void check_cmad_case(CmadFixture *fx, const char *name, DriftForm drift, double rho,
+                            int player, int grads_for)
+{
+    CmadSpec spec;
+    CmadProblem pr;
+    CmadNoise nz;
+    CmadTerms tm;
+    Arena *a1 = arena_new((size_t)64 << 20), *a2 = arena_new((size_t)16 << 20);
+    Graph g, gg;
+    Var *J;
+    Scalar yf[2 * 784], v;
+    int targets[2] = {3, 3}, i, j;
+    char key[256];
+    memset(&spec, 0, sizeof spec);
+    spec.agents = 2;
+    spec.batch = 2;
+    spec.K = 4;
+    spec.lambda = 1;
+    spec.rho = rho;
+    spec.drift = drift;
+    spec.phi_mode = PHI_SPLIT;
+    cmad_problem_init(&pr, &spec);
+    pr.score[0] = pr.score[1] = &fx->score;
+    pr.ctrl[0] = &fx->ctrl[0];
+    pr.ctrl[1] = &fx->ctrl[1];
+    pr.cls = &fx->cls;
+    nz.x_init = fx->x_init;
+    nz.xi = fx->xi;
+    ag_graph_init(&g, a1);
+    ag_graph_init(&gg, a2);
+    params_zero_grad(&fx->ctrl[0].params);
+    params_zero_grad(&fx->ctrl[1].params);
+    J = cmad_objective(&g, &gg, &pr, &nz, targets, player, &tm, yf);
+    snprintf(key, sizeof key, "%s.J", name);
+    v = (Scalar)tm.J;
+    golden_compare(fx->f, key, &v, 1);
+    snprintf(key, sizeof key, "%s.energy", name);
+    v = (Scalar)tm.energy;
+    golden_compare(fx->f, key, &v, 1);
+    snprintf(key, sizeof key, "%s.terminal", name);
+    v = (Scalar)tm.terminal;
+    golden_compare(fx->f, key, &v, 1);
+    snprintf(key, sizeof key, "%s.running", name);
+    v = (Scalar)tm.running;
+    golden_compare(fx->f, key, &v, 1);
+    snprintf(key, sizeof key, "%s.y_final", name);
+    golden_compare(fx->f, key, yf, 2 * 784);
+    if (grads_for) {
+        ag_backward(&g, J);
+        for (i = 0; i < 2; i++) {
+            if (!(grads_for & (1 << i))) continue;
+            for (j = 0; j < fx->ctrl[i].params.count; j++) {
+                const ParamInfo *pi = &fx->ctrl[i].params.info[j];
+                snprintf(key, sizeof key, "%s.grad.ctrl%d.%s", name, i, pi->name);
+                golden_compare(fx->f, key, fx->ctrl[i].params.grad + pi->offset, pi->n);
+            }
+        }
+    }
+    arena_free(a1);
+    arena_free(a2);
+}
+
+static void test_cmad_objective(void)
+{
+    CmadFixture fx;
+    fixture_open(&fx);
+    if (fx.ok) {
+        check_cmad_case(&fx, "joint_g", DRIFT_G, 1, -1, 3);
+        check_cmad_case(&fx, "joint_g2", DRIFT_G2, 1, -1, 0);
+        check_cmad_case(&fx, "joint_norun", DRIFT_G, 0, -1, 0);
+        check_cmad_case(&fx, "ido_p0", DRIFT_G, 1, 0, 1);
+        check_cmad_case(&fx, "ido_p1", DRIFT_G, 1, 1, 0);
+    } else {
+        T_OK(fx.ok);
+    }
+    fixture_close(&fx);
+}
+
+const TestCase cmad_tests[] = {
+    {"objective_golden", test_cmad_objective},
+    {NULL, NULL},
+};
