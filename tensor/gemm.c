@@ -332,8 +332,10 @@ static void gemm_small(int ta, int tb, int M, int N, int K, Scalar alpha, const 
         }
 }
 
+#ifdef _OPENMP
 /* Splits C into tm x tn tiles (tm * tn = T) whose borders are multiples of MR / NR,
- * choosing the factorisation with the least packing (most square tiles). */
+ * choosing the factorisation that packs least: a tile of h x w packs its A rows and its
+ * B columns, so the total is K (tn M + tm N), smallest for the most square tiles. */
 static void gemm_grid(int M, int N, int T, int *tm, int *tn)
 {
     int pm = (M + MR - 1) / MR, pn = (N + NR - 1) / NR, a, best = -1;
@@ -342,11 +344,8 @@ static void gemm_grid(int M, int N, int T, int *tm, int *tn)
     *tn = 1;
     for (a = 1; a <= T; a++) {
         int b = T / a;
-        double h, w, cost;
+        double cost = (double)b * M + (double)a * N;
         if (a * b != T || a > pm || b > pn) continue;
-        h = (double)M / a;
-        w = (double)N / b;
-        cost = h + w; /* packed A rows + packed B columns per unit of depth, per tile */
         if (best < 0 || cost < best_cost) {
             best = a;
             best_cost = cost;
@@ -362,7 +361,7 @@ static void gemm_grid(int M, int N, int T, int *tm, int *tn)
     }
 }
 
-/* Runs tile t of a tm x tn grid. */
+/* Runs tile t (row-major numbering) of a tm x tn grid of C. */
 static void gemm_grid_tile(int t, int tm, int tn, int ta, int tb, int M, int N, int K,
                            Scalar alpha, const Scalar *A, int lda, const Scalar *B, int ldb,
                            Scalar beta, Scalar *C, int ldc, GemmBuf *buf)
@@ -376,12 +375,13 @@ static void gemm_grid_tile(int t, int tm, int tn, int ta, int tb, int M, int N, 
     if (m0 < m1 && n0 < n1)
         gemm_tile(ta, tb, m0, m1, n0, n1, K, alpha, A, lda, B, ldb, beta, C, ldc, buf);
 }
+#endif
 
 void gemm(int ta, int tb, int M, int N, int K, Scalar alpha, const Scalar *A, int lda,
           const Scalar *B, int ldb, Scalar beta, Scalar *C, int ldc)
 {
     double work = (double)M * N * K;
-    int threads = 1, slot = 0, tm = 1, tn = 1;
+    int slot = 0;
     if (M <= 0 || N <= 0) return;
     if (K <= 0) { /* C = beta * C */
         int i, j;
@@ -404,9 +404,20 @@ void gemm(int ta, int tb, int M, int N, int K, Scalar alpha, const Scalar *A, in
         for (l = 1; l <= level && id < GEMM_SLOTS; l++)
             id = id * omp_get_team_size(l) + omp_get_ancestor_thread_num(l);
         slot = id < GEMM_SLOTS ? (int)id : -1;
-    } else if (work >= GEMM_PAR_MIN) {
-        threads = omp_get_max_threads();
-        if (threads > GEMM_SLOTS) threads = GEMM_SLOTS;
+    } else if (work >= GEMM_PAR_MIN && omp_get_max_threads() > 1) {
+        int tm = 1, tn = 1, T = omp_get_max_threads();
+        gemm_grid(M, N, T < GEMM_SLOTS ? T : GEMM_SLOTS, &tm, &tn);
+        if (tm * tn > 1) {
+#pragma omp parallel num_threads(tm * tn)
+            {
+                int t, me = omp_get_thread_num(), nth = omp_get_num_threads();
+                if (!gemm_bufs[me].raw) gemm_buf_alloc(&gemm_bufs[me]);
+                for (t = me; t < tm * tn; t += nth)
+                    gemm_grid_tile(t, tm, tn, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta,
+                                   C, ldc, &gemm_bufs[me]);
+            }
+            return;
+        }
     }
 #endif
     if (slot < 0) { /* more nested threads than slots: a buffer for this call only */
@@ -416,21 +427,6 @@ void gemm(int ta, int tb, int M, int N, int K, Scalar alpha, const Scalar *A, in
         free(tmp.raw);
         return;
     }
-    if (threads > 1) gemm_grid(M, N, threads, &tm, &tn);
-    if (tm * tn <= 1) {
-        if (!gemm_bufs[slot].raw) gemm_buf_alloc(&gemm_bufs[slot]);
-        gemm_tile(ta, tb, 0, M, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
-                  &gemm_bufs[slot]);
-        return;
-    }
-#ifdef _OPENMP
-#pragma omp parallel num_threads(tm * tn)
-    {
-        int t, me = omp_get_thread_num(), nth = omp_get_num_threads();
-        if (!gemm_bufs[me].raw) gemm_buf_alloc(&gemm_bufs[me]);
-        for (t = me; t < tm * tn; t += nth)
-            gemm_grid_tile(t, tm, tn, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
-                           &gemm_bufs[me]);
-    }
-#endif
+    if (!gemm_bufs[slot].raw) gemm_buf_alloc(&gemm_bufs[slot]);
+    gemm_tile(ta, tb, 0, M, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc, &gemm_bufs[slot]);
 }
