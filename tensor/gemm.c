@@ -63,17 +63,27 @@
 #define GEMM_VLEN (GEMM_VBYTES / 4)
 #endif
 
-/* NR = two vectors; MR rows so that MR*2 accumulators + 2 B vectors + broadcasts fit the
- * register file (with 32 registers MR = 12 would fit on paper, but gcc then spills the
- * broadcasts; 8 x 32 measured fastest on AVX-512). */
+/* The register tile MR x NR: MR*NR/VLEN accumulators + NR/VLEN B vectors + a broadcast
+ * must fit the register file, and the compiler must keep them there.  gcc and clang do
+ * that for different shapes; these were measured (1024^3, one thread, EPYC Zen 4):
+ *   AVX-512 float 8 x 32 (gcc and clang ~105 GFLOP/s; 12 x 32 spills in gcc)
+ *   AVX-512 double 4 x 32 (clang falls apart at 8 x 16, gcc ~10% slower than its best)
+ *   AVX2 4 x 2 vectors; SSE2 4 x 2 vectors, but 6 x 8 for clang float.
+ * Both can be overridden with -DGEMM_MR=.. -DGEMM_NR=.. (NR a multiple of VLEN). */
 #ifndef GEMM_NR
+#if GEMM_NREG >= 32 && defined(CMAD_DOUBLE)
+#define GEMM_NR (4 * GEMM_VLEN)
+#else
 #define GEMM_NR (2 * GEMM_VLEN)
 #endif
+#endif
 #ifndef GEMM_MR
-#if GEMM_NREG >= 32
+#if GEMM_NREG >= 32 && !defined(CMAD_DOUBLE)
 #define GEMM_MR 8
-#else
+#elif GEMM_VBYTES == 16 && defined(__clang__) && !defined(CMAD_DOUBLE)
 #define GEMM_MR 6
+#else
+#define GEMM_MR 4
 #endif
 #endif
 #define MR GEMM_MR
@@ -85,10 +95,10 @@
 #define GEMM_KC 256
 #endif
 #ifndef GEMM_MC
-#define GEMM_MC (MR * 16)
+#define GEMM_MC ((128 / MR) * MR)
 #endif
 #ifndef GEMM_NC
-#define GEMM_NC (NR * 32)
+#define GEMM_NC ((1024 / NR) * NR)
 #endif
 #define KC GEMM_KC
 #define MC GEMM_MC
