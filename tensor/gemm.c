@@ -63,15 +63,27 @@
 #define GEMM_VLEN (GEMM_VBYTES / 4)
 #endif
 
-/* NR = two vectors; MR rows so that MR*2 accumulators + 2 B vectors + 1 broadcast fit. */
+/* The register tile MR x NR: MR*NR/VLEN accumulators + NR/VLEN B vectors + a broadcast
+ * must fit the register file, and the compiler must keep them there.  gcc and clang do
+ * that for different shapes; these were measured (1024^3, one thread, EPYC Zen 4):
+ *   AVX-512 float 8 x 32 (gcc and clang ~105 GFLOP/s; 12 x 32 spills in gcc)
+ *   AVX-512 double 4 x 32 (clang falls apart at 8 x 16, gcc ~10% slower than its best)
+ *   AVX2 4 x 2 vectors; SSE2 4 x 2 vectors, but 6 x 8 for clang float.
+ * Both can be overridden with -DGEMM_MR=.. -DGEMM_NR=.. (NR a multiple of VLEN). */
 #ifndef GEMM_NR
+#if GEMM_NREG >= 32 && defined(CMAD_DOUBLE)
+#define GEMM_NR (4 * GEMM_VLEN)
+#else
 #define GEMM_NR (2 * GEMM_VLEN)
 #endif
+#endif
 #ifndef GEMM_MR
-#if GEMM_NREG >= 32
-#define GEMM_MR 12
-#else
+#if GEMM_NREG >= 32 && !defined(CMAD_DOUBLE)
+#define GEMM_MR 8
+#elif GEMM_VBYTES == 16 && defined(__clang__) && !defined(CMAD_DOUBLE)
 #define GEMM_MR 6
+#else
+#define GEMM_MR 4
 #endif
 #endif
 #define MR GEMM_MR
@@ -83,10 +95,10 @@
 #define GEMM_KC 256
 #endif
 #ifndef GEMM_MC
-#define GEMM_MC (MR * 16)
+#define GEMM_MC ((128 / MR) * MR)
 #endif
 #ifndef GEMM_NC
-#define GEMM_NC (NR * 64)
+#define GEMM_NC ((1024 / NR) * NR)
 #endif
 #define KC GEMM_KC
 #define MC GEMM_MC
@@ -136,58 +148,79 @@ void gemm_ref(int ta, int tb, int M, int N, int K, Scalar alpha, const Scalar *A
 
 /* ---------------------------------------------------------------- packing */
 
-/* Ap[panel][p][i] = op(A)[r0 + panel*MR + i, p0 + p] for i < MR, zero past row m. */
-static void pack_a(int ta, const Scalar *A, int lda, int r0, int m, int p0, int kc,
-                   Scalar *restrict Ap)
+/* Packing reads the source in long contiguous runs (friendly to the hardware prefetcher)
+ * and, where the panel layout transposes the source, goes by GEMM_TB-deep slices so that
+ * the panel lines being written stay in L1. */
+#define GEMM_TB 16
+
+#if defined(__GNUC__) && !defined(__TINYC__)
+#define GEMM_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define GEMM_PREFETCH(p) ((void)0)
+#endif
+
+/* Copies a rows x cols block (source row stride ld) into panels of width W:
+ *   dst[panel][c][r % W] = src[r][c] for r < rows, zero up to a whole panel,
+ * i.e. each source row becomes one lane of a [cols][W] panel (a transpose). */
+static void pack_transpose(const Scalar *src, size_t ld, int rows, int cols, int W,
+                           Scalar *restrict dst)
 {
-    int ir, i, p;
-    for (ir = 0; ir < m; ir += MR) {
-        int mr = m - ir < MR ? m - ir : MR;
-        if (ta) { /* A is K x M: MR contiguous values per p */
-            for (p = 0; p < kc; p++) {
-                const Scalar *src = A + (size_t)(p0 + p) * lda + r0 + ir;
-                for (i = 0; i < mr; i++) Ap[p * MR + i] = src[i];
-                for (; i < MR; i++) Ap[p * MR + i] = 0;
+    int r0, c0, r, c;
+    for (r0 = 0; r0 < rows; r0 += W) {
+        int w = rows - r0 < W ? rows - r0 : W;
+        for (c0 = 0; c0 < cols; c0 += GEMM_TB) {
+            int tb = cols - c0 < GEMM_TB ? cols - c0 : GEMM_TB;
+            for (r = 0; r < w; r++) {
+                const Scalar *s = src + (size_t)(r0 + r) * ld + c0;
+                Scalar *d = dst + (size_t)c0 * W + r;
+                GEMM_PREFETCH(s + 4 * GEMM_TB);
+                for (c = 0; c < tb; c++) d[(size_t)c * W] = s[c];
             }
-        } else { /* A is M x K: a row of kc values per i */
-            for (i = 0; i < mr; i++) {
-                const Scalar *src = A + (size_t)(r0 + ir + i) * lda + p0;
-                for (p = 0; p < kc; p++) Ap[p * MR + i] = src[p];
-            }
-            for (; i < MR; i++)
-                for (p = 0; p < kc; p++) Ap[p * MR + i] = 0;
+            for (; r < W; r++)
+                for (c = 0; c < tb; c++) dst[(size_t)(c0 + c) * W + r] = 0;
         }
-        Ap += (size_t)kc * MR;
+        dst += (size_t)cols * W;
     }
 }
 
-/* Bp[panel][p][j] = op(B)[p0 + p, c0 + panel*NR + j] for j < NR, zero past column n. */
+/* Copies a rows x cols block (source row stride ld) into panels of width W without
+ * transposing: dst[panel][r][c % W] = src[r][c], zero past column cols. */
+static void pack_straight(const Scalar *src, size_t ld, int rows, int cols, int W,
+                          Scalar *restrict dst)
+{
+    int r, c0, c;
+    for (r = 0; r < rows; r++) {
+        const Scalar *s = src + (size_t)r * ld;
+        Scalar *d = dst + (size_t)r * W;
+        for (c0 = 0; c0 + W <= cols; c0 += W) {
+            for (c = 0; c < W; c++) d[c] = s[c0 + c];
+            d += (size_t)rows * W;
+        }
+        if (c0 < cols) {
+            for (c = 0; c < cols - c0; c++) d[c] = s[c0 + c];
+            for (; c < W; c++) d[c] = 0;
+        }
+    }
+}
+
+/* Ap[panel][p][i] = op(A)[r0 + panel*MR + i, p0 + p], zero past row m. */
+static void pack_a(int ta, const Scalar *A, int lda, int r0, int m, int p0, int kc,
+                   Scalar *restrict Ap)
+{
+    if (ta) /* A is K x M */
+        pack_straight(A + (size_t)p0 * lda + r0, (size_t)lda, kc, m, MR, Ap);
+    else    /* A is M x K */
+        pack_transpose(A + (size_t)r0 * lda + p0, (size_t)lda, m, kc, MR, Ap);
+}
+
+/* Bp[panel][p][j] = op(B)[p0 + p, c0 + panel*NR + j], zero past column n. */
 static void pack_b(int tb, const Scalar *B, int ldb, int p0, int kc, int c0, int n,
                    Scalar *restrict Bp)
 {
-    int jr, j, p;
-    for (jr = 0; jr < n; jr += NR) {
-        int nr = n - jr < NR ? n - jr : NR;
-        if (!tb) { /* B is K x N: NR contiguous values per p */
-            for (p = 0; p < kc; p++) {
-                const Scalar *src = B + (size_t)(p0 + p) * ldb + c0 + jr;
-                if (nr == NR) {
-                    for (j = 0; j < NR; j++) Bp[p * NR + j] = src[j];
-                } else {
-                    for (j = 0; j < nr; j++) Bp[p * NR + j] = src[j];
-                    for (; j < NR; j++) Bp[p * NR + j] = 0;
-                }
-            }
-        } else { /* B is N x K: a row of kc values per j */
-            for (j = 0; j < nr; j++) {
-                const Scalar *src = B + (size_t)(c0 + jr + j) * ldb + p0;
-                for (p = 0; p < kc; p++) Bp[p * NR + j] = src[p];
-            }
-            for (; j < NR; j++)
-                for (p = 0; p < kc; p++) Bp[p * NR + j] = 0;
-        }
-        Bp += (size_t)kc * NR;
-    }
+    if (tb) /* B is N x K */
+        pack_transpose(B + (size_t)c0 * ldb + p0, (size_t)ldb, n, kc, NR, Bp);
+    else    /* B is K x N */
+        pack_straight(B + (size_t)p0 * ldb + c0, (size_t)ldb, kc, n, NR, Bp);
 }
 
 /* ---------------------------------------------------------------- micro-kernel */
@@ -200,10 +233,8 @@ static void kernel(int kc, const Scalar *restrict Ap, const Scalar *restrict Bp,
 {
     Scalar acc[MR][NR];
     int i, j, p;
-    GEMM_UNROLL
     for (i = 0; i < MR; i++) {
-        GEMM_UNROLL
-        for (j = 0; j < NR; j++) acc[i][j] = 0;
+            for (j = 0; j < NR; j++) acc[i][j] = 0;
     }
     for (p = 0; p < kc; p++) {
         const Scalar *a = Ap + (size_t)p * MR, *b = Bp + (size_t)p * NR;
@@ -216,25 +247,19 @@ static void kernel(int kc, const Scalar *restrict Ap, const Scalar *restrict Bp,
     }
     if (mr == MR && nr == NR) {
         if (!first) {
-            GEMM_UNROLL
             for (i = 0; i < MR; i++) {
                 Scalar *c = C + (size_t)i * ldc;
-                GEMM_UNROLL
-                for (j = 0; j < NR; j++) c[j] += alpha * acc[i][j];
+                    for (j = 0; j < NR; j++) c[j] += alpha * acc[i][j];
             }
         } else if (beta == 0) {
-            GEMM_UNROLL
             for (i = 0; i < MR; i++) {
                 Scalar *c = C + (size_t)i * ldc;
-                GEMM_UNROLL
-                for (j = 0; j < NR; j++) c[j] = alpha * acc[i][j];
+                    for (j = 0; j < NR; j++) c[j] = alpha * acc[i][j];
             }
         } else {
-            GEMM_UNROLL
             for (i = 0; i < MR; i++) {
                 Scalar *c = C + (size_t)i * ldc;
-                GEMM_UNROLL
-                for (j = 0; j < NR; j++) c[j] = beta * c[j] + alpha * acc[i][j];
+                    for (j = 0; j < NR; j++) c[j] = beta * c[j] + alpha * acc[i][j];
             }
         }
     } else {
@@ -317,8 +342,10 @@ static void gemm_small(int ta, int tb, int M, int N, int K, Scalar alpha, const 
         }
 }
 
+#ifdef _OPENMP
 /* Splits C into tm x tn tiles (tm * tn = T) whose borders are multiples of MR / NR,
- * choosing the factorisation with the least packing (most square tiles). */
+ * choosing the factorisation that packs least: a tile of h x w packs its A rows and its
+ * B columns, so the total is K (tn M + tm N), smallest for the most square tiles. */
 static void gemm_grid(int M, int N, int T, int *tm, int *tn)
 {
     int pm = (M + MR - 1) / MR, pn = (N + NR - 1) / NR, a, best = -1;
@@ -327,11 +354,8 @@ static void gemm_grid(int M, int N, int T, int *tm, int *tn)
     *tn = 1;
     for (a = 1; a <= T; a++) {
         int b = T / a;
-        double h, w, cost;
+        double cost = (double)b * M + (double)a * N;
         if (a * b != T || a > pm || b > pn) continue;
-        h = (double)M / a;
-        w = (double)N / b;
-        cost = h + w; /* packed A rows + packed B columns per unit of depth, per tile */
         if (best < 0 || cost < best_cost) {
             best = a;
             best_cost = cost;
@@ -347,7 +371,7 @@ static void gemm_grid(int M, int N, int T, int *tm, int *tn)
     }
 }
 
-/* Runs tile t of a tm x tn grid. */
+/* Runs tile t (row-major numbering) of a tm x tn grid of C. */
 static void gemm_grid_tile(int t, int tm, int tn, int ta, int tb, int M, int N, int K,
                            Scalar alpha, const Scalar *A, int lda, const Scalar *B, int ldb,
                            Scalar beta, Scalar *C, int ldc, GemmBuf *buf)
@@ -361,12 +385,13 @@ static void gemm_grid_tile(int t, int tm, int tn, int ta, int tb, int M, int N, 
     if (m0 < m1 && n0 < n1)
         gemm_tile(ta, tb, m0, m1, n0, n1, K, alpha, A, lda, B, ldb, beta, C, ldc, buf);
 }
+#endif
 
 void gemm(int ta, int tb, int M, int N, int K, Scalar alpha, const Scalar *A, int lda,
           const Scalar *B, int ldb, Scalar beta, Scalar *C, int ldc)
 {
     double work = (double)M * N * K;
-    int threads = 1, slot = 0, tm = 1, tn = 1;
+    int slot = 0;
     if (M <= 0 || N <= 0) return;
     if (K <= 0) { /* C = beta * C */
         int i, j;
@@ -389,9 +414,20 @@ void gemm(int ta, int tb, int M, int N, int K, Scalar alpha, const Scalar *A, in
         for (l = 1; l <= level && id < GEMM_SLOTS; l++)
             id = id * omp_get_team_size(l) + omp_get_ancestor_thread_num(l);
         slot = id < GEMM_SLOTS ? (int)id : -1;
-    } else if (work >= GEMM_PAR_MIN) {
-        threads = omp_get_max_threads();
-        if (threads > GEMM_SLOTS) threads = GEMM_SLOTS;
+    } else if (work >= GEMM_PAR_MIN && omp_get_max_threads() > 1) {
+        int tm = 1, tn = 1, T = omp_get_max_threads();
+        gemm_grid(M, N, T < GEMM_SLOTS ? T : GEMM_SLOTS, &tm, &tn);
+        if (tm * tn > 1) {
+#pragma omp parallel num_threads(tm * tn)
+            {
+                int t, me = omp_get_thread_num(), nth = omp_get_num_threads();
+                if (!gemm_bufs[me].raw) gemm_buf_alloc(&gemm_bufs[me]);
+                for (t = me; t < tm * tn; t += nth)
+                    gemm_grid_tile(t, tm, tn, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta,
+                                   C, ldc, &gemm_bufs[me]);
+            }
+            return;
+        }
     }
 #endif
     if (slot < 0) { /* more nested threads than slots: a buffer for this call only */
@@ -401,21 +437,6 @@ void gemm(int ta, int tb, int M, int N, int K, Scalar alpha, const Scalar *A, in
         free(tmp.raw);
         return;
     }
-    if (threads > 1) gemm_grid(M, N, threads, &tm, &tn);
-    if (tm * tn <= 1) {
-        if (!gemm_bufs[slot].raw) gemm_buf_alloc(&gemm_bufs[slot]);
-        gemm_tile(ta, tb, 0, M, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
-                  &gemm_bufs[slot]);
-        return;
-    }
-#ifdef _OPENMP
-#pragma omp parallel num_threads(tm * tn)
-    {
-        int t, me = omp_get_thread_num(), nth = omp_get_num_threads();
-        if (!gemm_bufs[me].raw) gemm_buf_alloc(&gemm_bufs[me]);
-        for (t = me; t < tm * tn; t += nth)
-            gemm_grid_tile(t, tm, tn, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
-                           &gemm_bufs[me]);
-    }
-#endif
+    if (!gemm_bufs[slot].raw) gemm_buf_alloc(&gemm_bufs[slot]);
+    gemm_tile(ta, tb, 0, M, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc, &gemm_bufs[slot]);
 }

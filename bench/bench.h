@@ -1,0 +1,44 @@
+/* bench.h - the benchmark runner's shared pieces.
+ *
+ * A section is one function in its own file (bench_gemm.c, ...) listed in the table in
+ * bench_main.c.  It times its kernels, checks each result against a slow reference before
+ * reporting it, and adds one BenchResult per (case, thread count) to the report; the runner
+ * prints the tables as it goes and writes every result to bench/results.json at the end.
+ * A section returns non-zero when a kernel failed its check: the runner then exits 1. */
+#ifndef CMAD_BENCH_H
+#define CMAD_BENCH_H
+
+#define BENCH_MAX_RESULTS 512
+
+typedef struct BenchResult {
+    char section[24];   /* "gemm" */
+    char name[48];      /* case name, e.g. "conv1_fwd" */
+    char params[96];    /* shape and variant, e.g. "NN M=64 N=12544 K=576" */
+    int threads;
+    int reps;
+    double ms_median, ms_min;
+    double rate;        /* in rate_unit, from the median time */
+    const char *rate_unit;
+    double max_err, tol; /* worst checked |fast - ref| and its bound */
+    int same_bits;      /* -1 not compared, 0/1 against the 1-thread result */
+} BenchResult;
+
+typedef struct BenchReport {
+    BenchResult r[BENCH_MAX_RESULTS];
+    int n;
+    int reps;           /* timed repeats per case (>= 5), after one warm-up run */
+} BenchReport;
+
+typedef struct BenchSection {
+    const char *name;
+    int (*run)(BenchReport *rep);
+} BenchSection;
+
+/* Adds a result (NULL when the report is full). */
+BenchResult *bench_add(BenchReport *rep, const char *section, const char *name);
+/* Median of n timings (sorts t in place). */
+double bench_median(double *t, int n);
+
+int bench_gemm(BenchReport *rep);
+
+#endif
