@@ -20,7 +20,7 @@
 #include "common.h"
 
 typedef struct TrainCfg {
-    const char *data, *out;
+    const char *data, *out, *state;
     int epochs, batch, threads, resume, log_every, save_every, warmup;
     long max_steps;
     double lr, clip, ema, wd;
@@ -74,8 +74,8 @@ static void train_loop(const char *cmd, const TrainCfg *c, const Mnist *m, Param
     ts.rng = &rng;
     ts.step = 0;
     if (c->resume) {
-        if (ckpt_load(c->out, p, model, &ts, err, sizeof err)) app_fail(cmd, "--resume: %s", err);
-        fprintf(stderr, "cmad %s: resumed from %s at step %ld\n", cmd, c->out, ts.step);
+        if (ckpt_load(c->state, p, model, &ts, err, sizeof err)) app_fail(cmd, "--resume: %s", err);
+        fprintf(stderr, "cmad %s: resumed from %s at step %ld\n", cmd, c->state, ts.step);
     }
     start = ts.step;
     ag_graph_init(&g, arena);
@@ -112,14 +112,16 @@ static void train_loop(const char *cmd, const TrainCfg *c, const Mnist *m, Param
             snprintf(seedbuf, sizeof seedbuf, "%ld", c->seed);
             meta[1] = seedbuf;
             snprintf(secs, sizeof secs, "%.1f", plat_now() - t0);
-            if (ckpt_save(c->out, p, model, config, &ts, meta, err, sizeof err))
+            /* the training state (with Adam) and the model file (weights and EMA) */
+            if (ckpt_save(c->state, p, model, config, &ts, meta, err, sizeof err) ||
+                ckpt_save(c->out, p, model, config, NULL, meta, err, sizeof err))
                 app_fail(cmd, "%s", err);
         }
         if (on_epoch && ((step + 1) % spe == 0 || step + 1 == total)) on_epoch(ctx, step / spe);
     }
-    fprintf(stderr, "cmad %s: %ld steps in %.1f s, arena high-water %.1f MB, peak RSS %.0f MB, saved %s\n",
+    fprintf(stderr, "cmad %s: %ld steps in %.1f s, arena high-water %.1f MB, peak RSS %.0f MB, saved %s and %s\n",
             cmd, total - start, plat_now() - t0, (double)arena_high_water(arena) / 1048576.0,
-            app_peak_mb(), c->out);
+            app_peak_mb(), c->out, c->state);
     free(order);
     free(idx);
     free(labels);
@@ -151,6 +153,18 @@ static double score_step(void *vctx, Graph *g, const Scalar *x, const int *label
     return (double)loss->val.data[0];
 }
 
+/* Default training-state path: the model path with ".state" before ".safetensors". */
+static void state_path(TrainCfg *c, char *buf, size_t cap)
+{
+    size_t n = strlen(c->out), ext = strlen(".safetensors");
+    if (c->state) return;
+    if (n > ext && !strcmp(c->out + n - ext, ".safetensors"))
+        snprintf(buf, cap, "%.*s.state.safetensors", (int)(n - ext), c->out);
+    else
+        snprintf(buf, cap, "%s.state", c->out);
+    c->state = buf;
+}
+
 static TrainCfg train_defaults(void)
 {
     TrainCfg c;
@@ -174,11 +188,12 @@ int cmd_train_score(int argc, char **argv)
     UNetConfig cfg;
     Mnist m;
     Rng init;
-    char config[512];
+    char config[512], statebuf[1024];
     int rc;
     const Opt opts[] = {
         {"--data", OPT_STR, &c.data, "folder with the raw MNIST files", 0, -1},
-        {"--out", OPT_STR, &c.out, "checkpoint to write (and to --resume from)", 0, -1},
+        {"--out", OPT_STR, &c.out, "model file to write: weights and EMA", 0, -1},
+        {"--state", OPT_STR, &c.state, "training-state file (adds Adam, step, RNG; --resume reads it)", 0, -1},
         {"--cond", OPT_FLAG, &ctx.cond, "class-conditional (label 10 = null, 10% dropped)", 0, -1},
         {"--epochs", OPT_INT, &c.epochs, "passes over the 60000 training images", 1, 10000},
         {"--steps", OPT_LONG, &c.max_steps, "stop after this many steps (0: use --epochs)", 0, 1e9},
@@ -192,7 +207,7 @@ int cmd_train_score(int argc, char **argv)
         {"--threads", OPT_INT, &c.threads, "threads (0: OpenMP default)", 0, 1024},
         {"--log-every", OPT_INT, &c.log_every, "steps between progress lines", 1, 1e9},
         {"--save-every", OPT_INT, &c.save_every, "steps between checkpoints (0: only at the end)", 0, 1e9},
-        {"--resume", OPT_FLAG, &c.resume, "continue from the checkpoint at --out", 0, -1},
+        {"--resume", OPT_FLAG, &c.resume, "continue from the training state at --state", 0, -1},
         {NULL, OPT_INT, NULL, NULL, 0, 0},
     };
     memset(&ctx, 0, sizeof ctx);
@@ -204,6 +219,7 @@ int cmd_train_score(int argc, char **argv)
                     opts, argc, argv);
     if (rc) return rc == 1 ? 0 : 2;
     if (!c.out) c.out = ctx.cond ? "models/unet-s-cond.safetensors" : "models/unet-s.safetensors";
+    state_path(&c, statebuf, sizeof statebuf);
     app_start("train-score", c.threads, (uint64_t)c.seed);
     app_load_mnist("train-score", c.data, "train", &m);
     cfg = unet_s_config(ctx.cond);
@@ -295,11 +311,13 @@ int cmd_train_classifier(int argc, char **argv)
     Rng init;
     const char *arch = "mlp";
     ClassifierArch a;
+    char statebuf[1024];
     int rc;
     const Opt opts[] = {
         {"--arch", OPT_STR, &arch, "mlp (the objective classifier) or cnn (cnn-eval)", 0, -1},
         {"--data", OPT_STR, &c.data, "folder with the raw MNIST files", 0, -1},
-        {"--out", OPT_STR, &c.out, "checkpoint to write (default models/<arch>.safetensors)", 0, -1},
+        {"--out", OPT_STR, &c.out, "model file to write: weights and EMA", 0, -1},
+        {"--state", OPT_STR, &c.state, "training-state file (adds Adam, step, RNG; --resume reads it)", 0, -1},
         {"--epochs", OPT_INT, &c.epochs, "passes over the 60000 training images", 1, 10000},
         {"--steps", OPT_LONG, &c.max_steps, "stop after this many steps (0: use --epochs)", 0, 1e9},
         {"--batch", OPT_INT, &c.batch, "images per step", 1, 60000},
@@ -312,7 +330,7 @@ int cmd_train_classifier(int argc, char **argv)
         {"--threads", OPT_INT, &c.threads, "threads (0: OpenMP default)", 0, 1024},
         {"--log-every", OPT_INT, &c.log_every, "steps between progress lines", 1, 1e9},
         {"--save-every", OPT_INT, &c.save_every, "steps between checkpoints (0: only at the end)", 0, 1e9},
-        {"--resume", OPT_FLAG, &c.resume, "continue from the checkpoint at --out", 0, -1},
+        {"--resume", OPT_FLAG, &c.resume, "continue from the training state at --state", 0, -1},
         {NULL, OPT_INT, NULL, NULL, 0, 0},
     };
     c.epochs = 10;
@@ -333,6 +351,7 @@ int cmd_train_classifier(int argc, char **argv)
         return 2;
     }
     if (!c.out) c.out = a == ARCH_MLP ? "models/mlp.safetensors" : "models/cnn-eval.safetensors";
+    state_path(&c, statebuf, sizeof statebuf);
     app_start("train-classifier", c.threads, (uint64_t)c.seed);
     app_load_mnist("train-classifier", c.data, "train", &m);
     app_load_mnist("train-classifier", c.data, "t10k", &ctx.test);
