@@ -200,7 +200,142 @@ static void test_cmad_objective(void)
     fixture_close(&fx);
 }
 
+
+/* ---------------------------------------------------------------- baselines */
+
+#include "../control/baselines.h"
+
+static void test_cdps_step_golden(void)
+{
+    CmadFixture fx;
+    SafeFile *f;
+    CmadSpec spec;
+    CmadProblem pr;
+    CdpsStep cs;
+    Arena *ar;
+    Graph g;
+    Scalar *x = NULL, *xi = NULL, *grad = NULL, *X[2], *XI[2], *GR[2], lv;
+    double loss, eps = 1e-3, dt = (1.0 - eps) / 499.0;
+    int targets[2] = {3, 3};
+    fixture_open(&fx);
+    f = golden_open("cdps_step");
+    if (!fx.ok || !f) {
+        T_OK(0);
+        goto done;
+    }
+    memset(&spec, 0, sizeof spec);
+    spec.agents = 2;
+    spec.batch = 2;
+    spec.K = 500;
+    cmad_problem_init(&pr, &spec);
+    pr.score[0] = pr.score[1] = &fx.score;
+    pr.cls = &fx.cls;
+    x = golden_read(f, "input.x", 4 * 784);
+    xi = golden_read(f, "input.xi", 4 * 784);
+    grad = (Scalar *)malloc(sizeof(Scalar) * 4 * 784);
+    if (!x || !xi || !grad) goto done;
+    X[0] = x;
+    X[1] = x + 2 * 784;
+    XI[0] = xi;
+    XI[1] = xi + 2 * 784;
+    GR[0] = grad;
+    GR[1] = grad + 2 * 784;
+    cs.mode = CDPS_PARITY;
+    cs.gamma = 100;
+    cs.zeta = 0;
+    ar = arena_new((size_t)32 << 20);
+    ag_graph_init(&g, ar);
+    cdps_step(&g, &pr, &cs, X, 0.5, dt, (const Scalar *const *)XI, targets, &loss, GR);
+    lv = (Scalar)loss;
+    golden_compare(f, "output.loss", &lv, 1);
+    golden_compare(f, "output.grad", grad, 4 * 784);
+    golden_compare(f, "output.x_next", x, 4 * 784);
+    arena_free(ar);
+done:
+    free(x);
+    free(xi);
+    free(grad);
+    st_close(f);
+    fixture_close(&fx);
+}
+
+static void test_amdm_step_golden(void)
+{
+    SafeFile *f = golden_open("amdm_step");
+    Scalar *x, *m, xbar[2 * 784], xt[3 * 2 * 784];
+    const Scalar *xs[3];
+    int i;
+    if (!f) return;
+    x = golden_read(f, "input.x", 3 * 2 * 784);
+    m = golden_read(f, "input.m", 3 * 2 * 784);
+    if (x && m) {
+        for (i = 0; i < 3; i++) xs[i] = x + (size_t)i * 2 * 784;
+        amdm_aggregate(xs, 3, 2, 784, 0.5, xbar);
+        golden_compare(f, "output.xbar", xbar, 2 * 784);
+        for (i = 0; i < 3; i++)
+            amdm_deviate(xbar, m + (size_t)i * 2 * 784, 2, 784, 0.05, 0.3, xt + (size_t)i * 2 * 784);
+        golden_compare(f, "output.x_tilde", xt, 3 * 2 * 784);
+    }
+    free(x);
+    free(m);
+    st_close(f);
+}
+
+static double norm_of(const Scalar *a, int n)
+{
+    double s = 0;
+    int j;
+    for (j = 0; j < n; j++) s += (double)a[j] * a[j];
+    return sqrt(s);
+}
+
+static void test_slerp_properties(void)
+{
+    Scalar a[64], b[64], o[64];
+    Rng r;
+    int j;
+    double na, nb;
+    rng_seed(&r, 21, 0);
+    for (j = 0; j < 64; j++) {
+        a[j] = (Scalar)rng_normal(&r);
+        b[j] = (Scalar)rng_normal(&r);
+    }
+    na = norm_of(a, 64);
+    nb = norm_of(b, 64);
+    for (j = 0; j < 64; j++) b[j] = (Scalar)(b[j] * na / nb); /* equal norms */
+    amdm_slerp(a, b, 64, 0.0, o);
+    for (j = 0; j < 64; j++) T_NEAR(o[j], a[j], 1e-5);
+    amdm_slerp(a, b, 64, 1.0, o);
+    for (j = 0; j < 64; j++) T_NEAR(o[j], b[j], 1e-5);
+    amdm_slerp(a, b, 64, 0.5, o);
+    T_NEAR(norm_of(o, 64), na, 1e-4 * na);  /* the norm is preserved */
+    amdm_slerp(a, a, 64, 0.5, o);           /* theta = 0: linear fallback, no NaN */
+    for (j = 0; j < 64; j++) T_NEAR(o[j], a[j], 1e-6);
+}
+
+static void test_deviation_properties(void)
+{
+    Scalar xbar[2 * 16], m[2 * 16], o[2 * 16];
+    Rng r;
+    int j;
+    double sd = 0.1, d2 = 0;
+    rng_seed(&r, 22, 0);
+    for (j = 0; j < 32; j++) {
+        xbar[j] = (Scalar)rng_normal(&r);
+        m[j] = (Scalar)rng_normal(&r);
+    }
+    amdm_deviate(xbar, m, 2, 16, sd, 1.0, o); /* eta = 1 lands on the shell */
+    for (j = 0; j < 16; j++) d2 += ((double)o[j] - m[j]) * ((double)o[j] - m[j]);
+    T_NEAR(sqrt(d2), sqrt(16.0) * sd, 1e-5);
+    amdm_deviate(xbar, xbar, 2, 16, sd, 0.3, o); /* r = 0: stays at xbar */
+    for (j = 0; j < 32; j++) T_OK(o[j] == xbar[j]);
+}
+
 const TestCase cmad_tests[] = {
     {"objective_golden", test_cmad_objective},
+    {"cdps_step_golden", test_cdps_step_golden},
+    {"amdm_step_golden", test_amdm_step_golden},
+    {"slerp_properties", test_slerp_properties},
+    {"deviation_properties", test_deviation_properties},
     {NULL, NULL},
 };
