@@ -34,6 +34,19 @@ void cmad_noise_draw(const CmadSpec *s, const Sde *sde, uint64_t seed, long firs
 }
 
 /* G^i for every agent: per-sample gradient of l(phi(x0_hat)) at detached estimates. */
+/* Records the states of step k, or replaces the non-player states by recorded ones. */
+static void record_states(Graph *g, const CmadNoise *nz, int k, int N, int B, int player,
+                          Var **X, const int *xs)
+{
+    int i;
+    for (i = 0; i < N; i++) {
+        size_t off = (((size_t)k * N + i) * B) * P_PIX;
+        if (nz->x_record) memcpy(nz->x_record + off, X[i]->val.data, X[i]->val.n * sizeof(Scalar));
+        if (nz->x_replay && player >= 0 && i != player)
+            X[i] = ag_leaf(g, (Scalar *)nz->x_replay + off, NULL, 0, 4, xs, "X (replayed)");
+    }
+}
+
 static void guidance(Graph *gg, const CmadProblem *pr, Var *const *x0, const int *targets,
                      Scalar *const *G)
 {
@@ -78,6 +91,7 @@ Var *cmad_objective(Graph *g, Graph *gg, const CmadProblem *pr, const CmadNoise 
         int last = k + 2 == K;
         Var *score[PHI_MAX_AGENTS], *Y;
         for (i = 0; i < B; i++) tt[i] = (Scalar)t;
+        record_states(g, nz, k, N, B, player, X, xs);
         for (i = 0; i < N; i++) {
             ag_set_grad_enabled(g, grad_on && (player < 0 || player == i));
             score[i] = sde_score(g, sde, pr->score[i], X[i], tt, NULL);
@@ -90,7 +104,17 @@ Var *cmad_objective(Graph *g, Graph *gg, const CmadProblem *pr, const CmadNoise 
                                            targets, NULL, NULL));
             lr = ag_scale(g, lr, (Scalar)dt);
             running = running ? ag_add(g, running, lr) : lr;
-            guidance(gg, pr, x0, targets, G);
+            if (nz->g_replay) {
+                for (i = 0; i < N; i++)
+                    memcpy(G[i], nz->g_replay + (((size_t)k * N + i) * B) * P_PIX,
+                           sizeof(Scalar) * (size_t)B * P_PIX);
+            } else {
+                guidance(gg, pr, x0, targets, G);
+            }
+            if (nz->g_record)
+                for (i = 0; i < N; i++)
+                    memcpy(nz->g_record + (((size_t)k * N + i) * B) * P_PIX, G[i],
+                           sizeof(Scalar) * (size_t)B * P_PIX);
         }
         for (i = 0; i < N; i++) {
             Var *in, *u, *xn, *e;
@@ -117,6 +141,7 @@ Var *cmad_objective(Graph *g, Graph *gg, const CmadProblem *pr, const CmadNoise 
         }
         ag_set_grad_enabled(g, grad_on);
     }
+    record_states(g, nz, K - 1, N, B, player, X, xs);
     {
         Var *yT = phi_apply(g, &pr->phi, X);
         term = ag_mean(g, task_loss(g, &pr->phi, pr->cls, yT, targets, NULL, NULL));

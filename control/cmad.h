@@ -42,10 +42,18 @@ typedef struct CmadTerms {
     double J, energy, terminal, running;
 } CmadTerms;
 
-/* Pre-sampled noise: x_init [N, B, P] and xi [K-2, N, B, P] (P = 784). */
+/* Pre-sampled noise: x_init [N, B, P] and xi [K-2, N, B, P] (P = 784).
+ * The guidance channel is a constant of the objective; to audit dJ/dparams by finite
+ * differences it must stay the constant of the unperturbed rollout: g_record (when not
+ * NULL) receives every G [K-1, N, B, P], and g_replay (when not NULL) is used instead of
+ * computing G.  Likewise IDO's J_p treats the other agents' trajectories as constants:
+ * x_record receives every agent's state at t_0..t_{K-1} [K, N, B, P], and with x_replay
+ * the agents other than the player take their states from it. */
 typedef struct CmadNoise {
     const Scalar *x_init;
     const Scalar *xi;
+    Scalar *g_record, *x_record;
+    const Scalar *g_replay, *x_replay;
 } CmadNoise;
 
 void cmad_problem_init(CmadProblem *pr, const CmadSpec *spec);

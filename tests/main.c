@@ -1,4 +1,4 @@
-/* main.c - the test runner: runs every suite (or those whose test names contain argv[1])
+/* main.c - the test runner: runs every test (or those whose names contain one of the args)
  * and ends with "N passed, N failed". */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -40,16 +40,25 @@ int t_quick(void)
     return q && *q && strcmp(q, "0") != 0;
 }
 
+/* 1 when the test's full name contains one of the filters (or there are none). */
+static int selected(const char *full, int argc, char **argv)
+{
+    int i;
+    if (argc < 2) return 1;
+    for (i = 1; i < argc; i++)
+        if (strstr(full, argv[i])) return 1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    const char *filter = argc > 1 ? argv[1] : NULL;
     int passed = 0, failed = 0, s;
     for (s = 0; all_suites[s].tests; s++) {
         const TestCase *t;
         for (t = all_suites[s].tests; t->name; t++) {
             char full[256];
             snprintf(full, sizeof full, "%s.%s", all_suites[s].name, t->name);
-            if (filter && !strstr(full, filter)) continue;
+            if (!selected(full, argc, argv)) continue;
             t_fail_count = 0;
             t->fn();
             if (t_fail_count == 0) {

@@ -21,6 +21,7 @@ extern const TestCase fused_tests[];
 extern const TestCase golden_tests[];
 extern const TestCase control_tests[];
 extern const TestCase cmad_tests[];
+extern const TestCase rollout_fd_tests[];
 
 static const Suite all_suites[] = {
     {"tensor", tensor_tests},
@@ -35,6 +36,7 @@ static const Suite all_suites[] = {
     {"golden", golden_tests},
     {"control", control_tests},
     {"cmad", cmad_tests},
+    {"rollout_fd", rollout_fd_tests},
     {NULL, NULL},
 };
 

@@ -148,6 +148,7 @@ static void check_cmad_case(CmadFixture *fx, const char *name, DriftForm drift, 
     pr.ctrl[0] = &fx->ctrl[0];
     pr.ctrl[1] = &fx->ctrl[1];
     pr.cls = &fx->cls;
+    memset(&nz, 0, sizeof nz);
     nz.x_init = fx->x_init;
     nz.xi = fx->xi;
     ag_graph_init(&g, a1);
