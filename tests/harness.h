@@ -14,6 +14,10 @@ typedef struct TestCase {
 } TestCase;
 
 extern int t_fail_count; /* failures recorded in the running test */
+extern const char *t_skip_reason; /* set by t_skip: the test did not run here */
+
+/* Marks the running test as skipped (counted apart from passed and failed). */
+void t_skip(const char *reason);
 
 void t_report(const char *file, int line, const char *fmt, ...);
 /* Folder of ../shared beside the repo (or $CMAD_SHARED), with a trailing slash. */

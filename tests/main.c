@@ -8,6 +8,9 @@
 #include "suites.h"
 
 int t_fail_count;
+const char *t_skip_reason;
+
+void t_skip(const char *reason) { t_skip_reason = reason; }
 
 void t_report(const char *file, int line, const char *fmt, ...)
 {
@@ -52,7 +55,7 @@ static int selected(const char *full, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    int passed = 0, failed = 0, s;
+    int passed = 0, failed = 0, skipped = 0, s;
     for (s = 0; all_suites[s].tests; s++) {
         const TestCase *t;
         for (t = all_suites[s].tests; t->name; t++) {
@@ -60,8 +63,12 @@ int main(int argc, char **argv)
             snprintf(full, sizeof full, "%s.%s", all_suites[s].name, t->name);
             if (!selected(full, argc, argv)) continue;
             t_fail_count = 0;
+            t_skip_reason = NULL;
             t->fn();
-            if (t_fail_count == 0) {
+            if (t_fail_count == 0 && t_skip_reason) {
+                printf("skip  %s (%s)\n", full, t_skip_reason);
+                skipped++;
+            } else if (t_fail_count == 0) {
                 printf("ok    %s\n", full);
                 passed++;
             } else {
@@ -71,6 +78,7 @@ int main(int argc, char **argv)
             fflush(stdout);
         }
     }
-    printf("%d passed, %d failed\n", passed, failed);
+    if (skipped) printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+    else printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
