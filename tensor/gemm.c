@@ -28,9 +28,8 @@
  *
  * Determinism: C[i,j] is sum over the KC-blocks in order of (sum over p in the block, in
  * order, one accumulator), independent of where tile borders fall.  Threads (OpenMP) own
- * rectangular tiles of C whose borders are multiples of MR / NR (up to 4 tiles per thread,
- * handed out dynamically); KC does not depend on the thread count, so 1 and T threads give
- * the same bits.
+ * rectangular tiles of C whose borders are multiples of MR / NR; KC does not depend on the
+ * thread count, so 1 and T threads give the same bits.
  *
  * Memory: each thread packs into its own buffers (MC*KC + KC*NC scalars), allocated on
  * first use and kept: steady-state calls do not malloc.  Called from inside an active
@@ -419,30 +418,14 @@ void gemm(int ta, int tb, int M, int N, int K, Scalar alpha, const Scalar *A, in
             id = id * omp_get_team_size(l) + omp_get_ancestor_thread_num(l);
         slot = id < GEMM_SLOTS ? (int)id : -1;
     } else if (work >= GEMM_PAR_MIN && omp_get_max_threads() > 1) {
-        int tm = 1, tn = 1, T = omp_get_max_threads(), nt;
-        if (T > GEMM_SLOTS) T = GEMM_SLOTS;
-        /* Up to 4 tiles per thread, handed out dynamically, so that a thread whose core
-         * is busy with something else does not hold the others up; more tiles pack more
-         * (each tile packs its own rows of A and columns of B), so take the most tiles
-         * whose extra packing stays below one packed value per 512 flops. */
-        for (nt = 4 * T; nt >= T; nt /= 2) {
-            int am, an, bm, bn;
-            gemm_grid(M, N, nt, &am, &an);
-            gemm_grid(M, N, T, &bm, &bn);
-            if (nt == T || (double)K * ((double)(an - bn) * M + (double)(am - bm) * N) <=
-                               2.0 * work / 512) {
-                tm = am;
-                tn = an;
-                break;
-            }
-        }
+        int tm = 1, tn = 1, T = omp_get_max_threads();
+        gemm_grid(M, N, T < GEMM_SLOTS ? T : GEMM_SLOTS, &tm, &tn);
         if (tm * tn > 1) {
-#pragma omp parallel num_threads(tm * tn < T ? tm * tn : T)
+#pragma omp parallel num_threads(tm * tn)
             {
-                int t, me = omp_get_thread_num();
+                int t, me = omp_get_thread_num(), nth = omp_get_num_threads();
                 if (!gemm_bufs[me].raw) gemm_buf_alloc(&gemm_bufs[me]);
-#pragma omp for schedule(dynamic, 1)
-                for (t = 0; t < tm * tn; t++)
+                for (t = me; t < tm * tn; t += nth)
                     gemm_grid_tile(t, tm, tn, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta,
                                    C, ldc, &gemm_bufs[me]);
             }
