@@ -9,17 +9,20 @@
  *       Bp <- op(B)[pc:pc+KC, jc:jc+NC]         packed as NC/NR panels, each [KC][NR]
  *       for ic in 0..M step MC                  row block
  *         Ap <- op(A)[ic:ic+MC, pc:pc+KC]       packed as MC/MR panels, each [KC][MR]
- *         for ir in 0..MC step MR               one A panel stays in L1 ...
- *           for jr in 0..NC step NR             ... while B panels stream from L2
+ *         for ir in 0..MC step MR               one A panel [KC][MR] stays in L1 ...
+ *           for jr in 0..NC step NR             ... while B panels stream from L2/L3
  *             acc[MR][NR] = sum_{p < KC} Ap[p][0:MR]^T x Bp[p][0:NR]   (outer products)
  *             C[ic+ir.., jc+jr..] = (pc == 0 ? beta*C : C) + alpha * acc
  *
  * The micro-kernel holds MR x NR accumulators in registers: per step p it broadcasts MR
  * values of A and multiplies them with the NR-wide row of B (NR is a whole number of SIMD
  * vectors; MR*NR/VLEN accumulators + NR/VLEN B vectors + 1 broadcast fit the register
- * file).  It is plain C: a fixed-size loop nest that gcc (with an unroll pragma) and clang
- * unroll completely and vectorise; fmaf()/fma() is used when the target has a fast fused
- * multiply-add (FP_FAST_FMAF, __FMA__), so -march=native builds emit vfmadd.
+ * file; the sizes per target are in the tile-size section).  It is plain C, no
+ * intrinsics: a fixed-size loop nest that gcc (with an unroll pragma) and clang unroll
+ * completely and vectorise.  fmaf()/fma() is used when the target has a fast fused
+ * multiply-add (FP_FAST_FMAF, __FMA__), so -march=native builds emit vfmadd (gcc's
+ * -std=c99 implies -ffp-contract=off, so a*b+c would never fuse); elsewhere a*b+c.
+ * Defaults: KC = 256, MC = 128 rows, NC = 1024 columns; AVX-512 float MR x NR = 8 x 32.
  * Edges: panels are zero-padded to MR/NR, the kernel always runs full size and the
  * write-back only stores the valid part, so every C element goes through the same code.
  *
@@ -288,11 +291,11 @@ static GemmBuf gemm_bufs[GEMM_SLOTS];
 
 static void gemm_buf_alloc(GemmBuf *g)
 {
-    size_t na = (size_t)MC * KC, nb = (size_t)KC * NC;
-    char *p = (char *)xmalloc((na + nb) * sizeof(Scalar) + 128);
+    size_t na = (size_t)MC * KC, nb = (size_t)KC * NC, mis;
+    Scalar *p = (Scalar *)xmalloc((na + nb) * sizeof(Scalar) + 64);
     g->raw = p;
-    p += 64 - (size_t)p % 64; /* 64-byte aligned panels */
-    g->a = (Scalar *)p;
+    mis = (size_t)p % 64; /* a multiple of sizeof(Scalar): malloc aligns for it */
+    g->a = p + (mis ? (64 - mis) / sizeof(Scalar) : 0); /* 64-byte aligned panels */
     g->b = g->a + na;
 }
 

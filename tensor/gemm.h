@@ -8,7 +8,10 @@
  * gemm() is the fast kernel (cache-blocked, packed panels, a register-tiled micro-kernel
  * the compiler vectorises); OpenMP splits the output into tiles that each thread owns and
  * every C element sums over k in the same order, so the result does not depend on the
- * number of threads.  gemm_ref() is the naive triple loop it is tested against. */
+ * number of threads.  Products below ~2M multiply-adds stay on the calling thread.  Safe
+ * to call from inside an OpenMP parallel region (it then runs serially in the caller);
+ * not from several non-OpenMP threads at once (pack buffers are per OpenMP thread).
+ * gemm_ref() is the naive triple loop it is tested against (double accumulator). */
 #ifndef CMAD_GEMM_H
 #define CMAD_GEMM_H
 
