@@ -40,5 +40,7 @@ BenchResult *bench_add(BenchReport *rep, const char *section, const char *name);
 double bench_median(double *t, int n);
 
 int bench_gemm(BenchReport *rep);
+int bench_train(BenchReport *rep);
+int bench_step(BenchReport *rep);
 
 #endif

@@ -1,6 +1,8 @@
 /* bench_main.c - runs the benchmark sections and writes bench/results.json.
  *
  *   build-native/bench [--reps N] [--json PATH] [SECTION...]
+ *   build-native/bench train     (training step, sampler step, conv layers)
+ *   build-native/bench step      (training and sampler steps only)
  *
  * With no SECTION every section in the table runs.  The exit status is 1 when any kernel
  * failed its check against the reference (its figures are then not reported). */
@@ -14,6 +16,8 @@
 
 static const BenchSection sections[] = {
     {"gemm", bench_gemm},
+    {"train", bench_train},
+    {"step", bench_step},
 };
 #define N_SECTIONS ((int)(sizeof sections / sizeof sections[0]))
 
