@@ -27,6 +27,7 @@ typedef struct BenchReport {
     BenchResult r[BENCH_MAX_RESULTS];
     int n;
     int reps;           /* timed repeats per case (>= 5), after one warm-up run */
+    int only_threads;   /* --threads N: time only this thread count (0: every count) */
 } BenchReport;
 
 typedef struct BenchSection {

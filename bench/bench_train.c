@@ -101,6 +101,7 @@ static int bench_train_steps(BenchReport *rep, int N)
         int k, reps = rep->reps < MAX_REPS ? rep->reps : MAX_REPS;
         size_t chunks;
         BenchResult *res;
+        if (rep->only_threads && rep->only_threads != thread_counts[ti]) continue;
         plat_set_threads(thread_counts[ti]);
         unet_build(&net, &cfg);
         rng_seed(&init, 1, 0);
@@ -123,7 +124,7 @@ static int bench_train_steps(BenchReport *rep, int N)
             if (ti == 0) {
                 first_loss = loss;
                 first_norm = norm;
-            } else {
+            } else if (first_norm != 0) { /* the 1-thread run took place */
                 res->same_bits = loss == first_loss && norm == first_norm;
                 if (!res->same_bits) {
                     fprintf(stderr, "bench train: %s: %d threads give loss %.9g norm %.9g, "
@@ -174,6 +175,7 @@ static void bench_sample_step(BenchReport *rep)
         double t[MAX_REPS];
         int k, reps = rep->reps < MAX_REPS ? rep->reps : MAX_REPS;
         BenchResult *res;
+        if (rep->only_threads && rep->only_threads != thread_counts[ti]) continue;
         plat_set_threads(thread_counts[ti]);
         for (k = -1; k < reps; k++) { /* k = -1: warm-up */
             double t0 = plat_now();
@@ -270,6 +272,7 @@ static void bench_convs(BenchReport *rep)
             double tf[MAX_REPS], tb[MAX_REPS];
             int k, reps = rep->reps < MAX_REPS ? rep->reps : MAX_REPS;
             BenchResult *res;
+            if (rep->only_threads && rep->only_threads != thread_counts[ti]) continue;
             plat_set_threads(thread_counts[ti]);
             for (k = -1; k < reps; k++) { /* k = -1: warm-up */
                 double t0 = plat_now(), t1;
