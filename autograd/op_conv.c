@@ -226,11 +226,8 @@ void op_conv2d_backward(Graph *g, Var *out)
         PAR_FOR((long)out->val.n)
         for (t = 0; t < no; t++) {
             double acc = 0.0;
-            int n, p;
-            for (n = 0; n < s.N; n++) {
-                const Scalar *dp = dy + ((size_t)n * s.O + (size_t)t) * P;
-                for (p = 0; p < P; p++) acc += (double)dp[p];
-            }
+            int n;
+            for (n = 0; n < s.N; n++) acc += sum_lanes(dy + ((size_t)n * s.O + (size_t)t) * P, (size_t)P);
             db[t] += (Scalar)acc;
         }
     }
