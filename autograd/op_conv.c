@@ -61,41 +61,67 @@ static int conv_chunk(const ConvShape *s)
     return (int)m;
 }
 
+/* Output positions whose input tap is inside the image, for a tap at offset k of a
+ * kernel: o in [*lo, *hi) has 0 <= o s - p + k < n (an empty range when *lo >= *hi). */
+static void tap_range(int n, int no, int s, int p, int k, int *lo, int *hi)
+{
+    int a = p - k > 0 ? (p - k + s - 1) / s : 0; /* first o with o s - p + k >= 0 */
+    int b = n + p - k > 0 ? (n + p - k + s - 1) / s : 0; /* first o with o s - p + k >= n */
+    *lo = a < no ? a : no;
+    *hi = b < no ? b : no;
+    if (*hi < *lo) *hi = *lo;
+}
+
 /* cols [K, m P] from x [m, C, H, W]: row (c, ki, kj), column j P + i Wo + jo holds
- * x[j, c, i s - p + ki, jo s - p + kj] or 0 in the padding.  Parallel over (j, c). */
+ * x[j, c, i s - p + ki, jo s - p + kj] or 0 in the padding.  Parallel over (j, c).
+ * Each output row is a zeroed border, a copied middle (one memcpy at stride 1) and a
+ * zeroed border; the ranges come from tap_range, not from a test per element. */
 static void im2col(const ConvShape *s, const Scalar *x, int m, Scalar *cols)
 {
-    const int P = s->Ho * s->Wo;
+    const int P = s->Ho * s->Wo, st = s->stride, pd = s->pad;
     const size_t ld = (size_t)m * P;
     long t, nt = (long)m * s->C;
     PAR_FOR((long)ld * s->C * s->kh * s->kw)
     for (t = 0; t < nt; t++) {
         int j = (int)(t / s->C), c = (int)(t % s->C), ki, kj, i, jo;
         const Scalar *xp = x + ((size_t)j * s->C + c) * s->H * s->W;
-        for (ki = 0; ki < s->kh; ki++)
+        for (ki = 0; ki < s->kh; ki++) {
+            int ilo, ihi;
+            tap_range(s->H, s->Ho, st, pd, ki, &ilo, &ihi);
             for (kj = 0; kj < s->kw; kj++) {
                 Scalar *row = cols + ((size_t)(c * s->kh + ki) * s->kw + kj) * ld + (size_t)j * P;
-                for (i = 0; i < s->Ho; i++) {
-                    int ih = i * s->stride - s->pad + ki;
+                int jlo, jhi;
+                tap_range(s->W, s->Wo, st, pd, kj, &jlo, &jhi);
+                if (ilo > 0) memset(row, 0, (size_t)ilo * s->Wo * sizeof(Scalar));
+                for (i = ilo; i < ihi; i++) {
                     Scalar *r = row + (size_t)i * s->Wo;
-                    if (ih < 0 || ih >= s->H) {
-                        for (jo = 0; jo < s->Wo; jo++) r[jo] = 0;
-                        continue;
+                    /* x row i s - p + ki; tap jo reads column jo s - p + kj (>= 0 for jo >= jlo) */
+                    const Scalar *xr = xp + (size_t)(i * st - pd + ki) * s->W;
+                    for (jo = 0; jo < jlo; jo++) r[jo] = 0;
+                    if (st == 1) {
+                        if (jhi > jlo)
+                            memcpy(r + jlo, xr + (jlo - pd + kj),
+                                   (size_t)(jhi - jlo) * sizeof(Scalar));
+                    } else {
+                        for (jo = jlo; jo < jhi; jo++) r[jo] = xr[jo * st - pd + kj];
                     }
-                    for (jo = 0; jo < s->Wo; jo++) {
-                        int iw = jo * s->stride - s->pad + kj;
-                        r[jo] = iw >= 0 && iw < s->W ? xp[(size_t)ih * s->W + iw] : 0;
-                    }
+                    for (jo = jhi; jo < s->Wo; jo++) r[jo] = 0;
                 }
+                if (ihi < s->Ho)
+                    memset(row + (size_t)ihi * s->Wo, 0,
+                           (size_t)(s->Ho - ihi) * s->Wo * sizeof(Scalar));
             }
+        }
     }
 }
 
 /* dx [m, C, H, W] = col2im(dcols [K, m P]), the adjoint of im2col.  Each (j, c) plane is
- * owned by one thread, zeroed, then summed over (ki, kj, i, jo) in that fixed order. */
+ * owned by one thread, zeroed, then summed over (ki, kj, i, jo) in that fixed order; the
+ * taps that fall in the padding are skipped by range (tap_range), so the inner loop is a
+ * shifted (stride 1) or strided row addition. */
 static void col2im(const ConvShape *s, const Scalar *dcols, int m, Scalar *dx)
 {
-    const int P = s->Ho * s->Wo;
+    const int P = s->Ho * s->Wo, st = s->stride, pd = s->pad;
     const size_t ld = (size_t)m * P;
     long t, nt = (long)m * s->C;
     PAR_FOR((long)ld * s->C * s->kh * s->kw)
@@ -103,20 +129,29 @@ static void col2im(const ConvShape *s, const Scalar *dcols, int m, Scalar *dx)
         int j = (int)(t / s->C), c = (int)(t % s->C), ki, kj, i, jo;
         Scalar *dp = dx + ((size_t)j * s->C + c) * s->H * s->W;
         memset(dp, 0, (size_t)s->H * s->W * sizeof(Scalar));
-        for (ki = 0; ki < s->kh; ki++)
+        for (ki = 0; ki < s->kh; ki++) {
+            int ilo, ihi;
+            tap_range(s->H, s->Ho, st, pd, ki, &ilo, &ihi);
             for (kj = 0; kj < s->kw; kj++) {
                 const Scalar *row =
                     dcols + ((size_t)(c * s->kh + ki) * s->kw + kj) * ld + (size_t)j * P;
-                for (i = 0; i < s->Ho; i++) {
-                    int ih = i * s->stride - s->pad + ki;
+                int jlo, jhi;
+                tap_range(s->W, s->Wo, st, pd, kj, &jlo, &jhi);
+                for (i = ilo; i < ihi; i++) {
                     const Scalar *r = row + (size_t)i * s->Wo;
-                    if (ih < 0 || ih >= s->H) continue;
-                    for (jo = 0; jo < s->Wo; jo++) {
-                        int iw = jo * s->stride - s->pad + kj;
-                        if (iw >= 0 && iw < s->W) dp[(size_t)ih * s->W + iw] += r[jo];
+                    /* dx row i s - p + ki, column jo s - p + kj, for jo in [jlo, jhi) */
+                    Scalar *d = dp + (size_t)(i * st - pd + ki) * s->W;
+                    if (st == 1) {
+                        Scalar *d1 = d + (jlo - pd + kj);
+                        const Scalar *r1 = r + jlo;
+                        int n1 = jhi - jlo;
+                        for (jo = 0; jo < n1; jo++) d1[jo] += r1[jo];
+                    } else {
+                        for (jo = jlo; jo < jhi; jo++) d[jo * st - pd + kj] += r[jo];
                     }
                 }
             }
+        }
     }
 }
 
@@ -191,11 +226,8 @@ void op_conv2d_backward(Graph *g, Var *out)
         PAR_FOR((long)out->val.n)
         for (t = 0; t < no; t++) {
             double acc = 0.0;
-            int n, p;
-            for (n = 0; n < s.N; n++) {
-                const Scalar *dp = dy + ((size_t)n * s.O + (size_t)t) * P;
-                for (p = 0; p < P; p++) acc += (double)dp[p];
-            }
+            int n;
+            for (n = 0; n < s.N; n++) acc += sum_lanes(dy + ((size_t)n * s.O + (size_t)t) * P, (size_t)P);
             db[t] += (Scalar)acc;
         }
     }

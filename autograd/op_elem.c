@@ -200,7 +200,9 @@ Var *ag_scale(Graph *g, Var *a, Scalar alpha) { return ag_affine(g, a, alpha, 0)
 
 enum { UN_SILU, UN_RELU, UN_EXP, UN_LOG, UN_SQRT };
 
-static Scalar sigmoid(Scalar x) { return (Scalar)1 / ((Scalar)1 + (Scalar)exp(-x)); }
+/* exp in the precision of Scalar (expf in the float build): a deterministic libm call, the
+ * same on every thread, so results stay independent of the thread count. */
+static Scalar sigmoid(Scalar x) { return (Scalar)1 / ((Scalar)1 + SCALAR_EXP(-x)); }
 
 static void unary_forward(Var *out, int kind)
 {
@@ -218,7 +220,7 @@ static void unary_forward(Var *out, int kind)
         break;
     case UN_EXP:
         PAR_FOR(n)
-        for (i = 0; i < n; i++) y[i] = (Scalar)exp(x[i]);
+        for (i = 0; i < n; i++) y[i] = SCALAR_EXP(x[i]);
         break;
     case UN_LOG:
         PAR_FOR(n)

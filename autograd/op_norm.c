@@ -7,7 +7,8 @@
  * VJP, with dxhat = dy gamma[c] and means over the group's D elements:
  *   dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat))
  *   dgamma[c] += sum_{n, h, w} dy xhat,   dbeta[c] += sum_{n, h, w} dy
- * Statistics and sums are accumulated in double; mean and rstd per (n, group) are saved
+ * Statistics and sums are accumulated in double over SUM_LANES interleaved partial sums
+ * (sum_lanes, op_reduce.c), so the loops vectorise; mean and rstd per (n, group) are saved
  * (out->saved, double [2, N, G]).  Parallel over (n, group) for y and dx, over c for
  * dgamma and dbeta, each summed in a fixed order. */
 #include <math.h>
@@ -54,24 +55,20 @@ void op_groupnorm_forward(Graph *g, Var *out)
         const Scalar *xp = x + off;
         Scalar *yp = y + off;
         const int c0 = (int)(t % s.G) * s.cpg;
-        double mu = 0.0, var = 0.0, r;
+        double mu, var, r;
         size_t i;
         int c;
-        for (i = 0; i < D; i++) mu += (double)xp[i];
-        mu /= (double)D;
-        for (i = 0; i < D; i++) {
-            double d = (double)xp[i] - mu;
-            var += d * d;
-        }
-        var /= (double)D;
+        mu = sum_lanes(xp, D) / (double)D;
+        var = sum_lanes_sqdev(xp, mu, D) / (double)D;
         r = 1.0 / sqrt(var + eps);
         mean[t] = mu;
         rstd[t] = r;
-        for (c = 0; c < s.cpg; c++) {
+        for (c = 0; c < s.cpg; c++) { /* y = (x - mu) r gamma + beta = x a + b */
             double gm = gamma ? (double)gamma[c0 + c] : 1.0, bt = beta ? (double)beta[c0 + c] : 0.0;
+            double a = r * gm, b = bt - mu * a;
             const Scalar *xc = xp + (size_t)c * s.HW;
             Scalar *yc = yp + (size_t)c * s.HW;
-            for (i = 0; i < s.HW; i++) yc[i] = (Scalar)(((double)xc[i] - mu) * r * gm + bt);
+            for (i = 0; i < s.HW; i++) yc[i] = (Scalar)((double)xc[i] * a + b);
         }
     }
 }
@@ -97,25 +94,22 @@ void op_groupnorm_backward(Graph *g, Var *out)
             size_t i;
             int c;
             for (c = 0; c < s.cpg; c++) { /* s1 = sum dxhat, s2 = sum dxhat xhat */
-                double gm = gamma ? (double)gamma[c0 + c] : 1.0;
+                double gm = gamma ? (double)gamma[c0 + c] : 1.0, sdx, sd;
                 const Scalar *xc = x + off + (size_t)c * s.HW, *dc = dy + off + (size_t)c * s.HW;
-                for (i = 0; i < s.HW; i++) {
-                    double dxh = (double)dc[i] * gm;
-                    s1 += dxh;
-                    s2 += dxh * ((double)xc[i] - mu) * r;
-                }
+                sd = sum_lanes2(dc, xc, mu, s.HW, &sdx); /* sum dy, sum dy (x - mu) */
+                s1 += gm * sd;
+                s2 += gm * r * sdx;
             }
             m1 = s1 / (double)D;
             m2 = s2 / (double)D;
             /* dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) */
-            for (c = 0; c < s.cpg; c++) {
+            for (c = 0; c < s.cpg; c++) { /* = dy (r gm) + x (-r^2 m2) + r (mu r m2 - m1) */
                 double gm = gamma ? (double)gamma[c0 + c] : 1.0;
+                double ka = r * gm, kb = -r * r * m2, kc = r * (mu * r * m2 - m1);
                 const Scalar *xc = x + off + (size_t)c * s.HW, *dc = dy + off + (size_t)c * s.HW;
                 Scalar *dxc = dx + off + (size_t)c * s.HW;
-                for (i = 0; i < s.HW; i++) {
-                    double xh = ((double)xc[i] - mu) * r;
-                    dxc[i] += (Scalar)(r * ((double)dc[i] * gm - m1 - xh * m2));
-                }
+                for (i = 0; i < s.HW; i++)
+                    dxc[i] += (Scalar)((double)dc[i] * ka + (double)xc[i] * kb + kc);
             }
         }
     }
@@ -128,14 +122,11 @@ void op_groupnorm_backward(Graph *g, Var *out)
             const int c = (int)t, gi = c / s.cpg;
             double sg = 0.0, sb = 0.0;
             int n;
-            size_t i;
             for (n = 0; n < s.N; n++) {
                 const size_t k = (size_t)n * s.G + gi, off = ((size_t)n * s.C + c) * s.HW;
-                const double mu = mean[k], r = rstd[k];
-                for (i = 0; i < s.HW; i++) {
-                    sg += (double)dy[off + i] * ((double)x[off + i] - mu) * r;
-                    sb += (double)dy[off + i];
-                }
+                double sdx, sd = sum_lanes2(dy + off, x + off, mean[k], s.HW, &sdx);
+                sg += sdx * rstd[k];
+                sb += sd;
             }
             if (dgamma) dgamma[c] += (Scalar)sg;
             if (dbeta) dbeta[c] += (Scalar)sb;

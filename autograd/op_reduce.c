@@ -13,13 +13,56 @@ static const int shape_one[1] = {1};
 
 /* ---------------------------------------------------------------- sum, mean */
 
-static double sum_all(const Scalar *x, size_t n)
+/* lanes [SUM_LANES] combined as ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)) */
+static double lanes_total(const double *l)
 {
-    double s = 0.0;
-    size_t i;
-    for (i = 0; i < n; i++) s += (double)x[i];
-    return s;
+    return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
 }
+
+double sum_lanes(const Scalar *x, size_t n)
+{
+    double l[SUM_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t i, k;
+    for (i = 0; i + SUM_LANES <= n; i += SUM_LANES)
+        for (k = 0; k < SUM_LANES; k++) l[k] += (double)x[i + k];
+    for (k = 0; i < n; i++, k++) l[k] += (double)x[i];
+    return lanes_total(l);
+}
+
+double sum_lanes2(const Scalar *a, const Scalar *b, double mu, size_t n, double *sab)
+{
+    double la[SUM_LANES] = {0, 0, 0, 0, 0, 0, 0, 0}, lb[SUM_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t i, k;
+    for (i = 0; i + SUM_LANES <= n; i += SUM_LANES)
+        for (k = 0; k < SUM_LANES; k++) {
+            la[k] += (double)a[i + k];
+            lb[k] += (double)a[i + k] * ((double)b[i + k] - mu);
+        }
+    for (k = 0; i < n; i++, k++) {
+        la[k] += (double)a[i];
+        lb[k] += (double)a[i] * ((double)b[i] - mu);
+    }
+    *sab = lanes_total(lb);
+    return lanes_total(la);
+}
+
+double sum_lanes_sqdev(const Scalar *x, double mu, size_t n)
+{
+    double l[SUM_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t i, k;
+    for (i = 0; i + SUM_LANES <= n; i += SUM_LANES)
+        for (k = 0; k < SUM_LANES; k++) {
+            double d = (double)x[i + k] - mu;
+            l[k] += d * d;
+        }
+    for (k = 0; i < n; i++, k++) {
+        double d = (double)x[i] - mu;
+        l[k] += d * d;
+    }
+    return lanes_total(l);
+}
+
+static double sum_all(const Scalar *x, size_t n) { return sum_lanes(x, n); }
 
 void op_sum_forward(Graph *g, Var *out)
 {

@@ -41,4 +41,15 @@ OP_FN(embedding)
 
 #undef OP_FN
 
+/* Sums in double over SUM_LANES interleaved partial sums (element i goes to lane i mod
+ * SUM_LANES), the lanes combined in a fixed pairwise order: independent of the thread
+ * count, and vectorisable because the loop carries SUM_LANES chains, not one.
+ *   sum_lanes(x, n)              = sum_i x[i]
+ *   sum_lanes2(a, b, mu, n, sab) = sum_i a[i], and *sab = sum_i a[i] (b[i] - mu)
+ *   sum_lanes_sqdev(x, mu, n)    = sum_i (x[i] - mu)^2 */
+#define SUM_LANES 8
+double sum_lanes(const Scalar *x, size_t n);
+double sum_lanes2(const Scalar *a, const Scalar *b, double mu, size_t n, double *sab);
+double sum_lanes_sqdev(const Scalar *x, double mu, size_t n);
+
 #endif

@@ -27,6 +27,7 @@ typedef struct BenchReport {
     BenchResult r[BENCH_MAX_RESULTS];
     int n;
     int reps;           /* timed repeats per case (>= 5), after one warm-up run */
+    int only_threads;   /* --threads N: time only this thread count (0: every count) */
 } BenchReport;
 
 typedef struct BenchSection {
@@ -40,5 +41,7 @@ BenchResult *bench_add(BenchReport *rep, const char *section, const char *name);
 double bench_median(double *t, int n);
 
 int bench_gemm(BenchReport *rep);
+int bench_train(BenchReport *rep);
+int bench_step(BenchReport *rep);
 
 #endif

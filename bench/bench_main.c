@@ -1,6 +1,8 @@
 /* bench_main.c - runs the benchmark sections and writes bench/results.json.
  *
- *   build-native/bench [--reps N] [--json PATH] [SECTION...]
+ *   build-native/bench [--reps N] [--json PATH] [--threads N] [SECTION...]
+ *   build-native/bench train     (training step, sampler step, conv layers)
+ *   build-native/bench step      (training and sampler steps only)
  *
  * With no SECTION every section in the table runs.  The exit status is 1 when any kernel
  * failed its check against the reference (its figures are then not reported). */
@@ -14,6 +16,8 @@
 
 static const BenchSection sections[] = {
     {"gemm", bench_gemm},
+    {"train", bench_train},
+    {"step", bench_step},
 };
 #define N_SECTIONS ((int)(sizeof sections / sizeof sections[0]))
 
@@ -83,11 +87,13 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
             rep.reps = atoi(argv[++i]);
             if (rep.reps < 5) rep.reps = 5;
+        } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            rep.only_threads = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--json") && i + 1 < argc) {
             json = argv[++i];
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: %s [--reps N (7, min 5)] [--json PATH (bench/results.json)] "
-                   "[SECTION...]\nsections:", argv[0]);
+                   "[--threads N (train, step: only N threads)] [SECTION...]\nsections:", argv[0]);
             for (s = 0; s < N_SECTIONS; s++) printf(" %s", sections[s].name);
             printf("\n");
             return 0;

@@ -19,9 +19,11 @@
 #ifdef CMAD_DOUBLE
 typedef double Scalar;
 #define SCALAR_NAME "double"
+#define SCALAR_EXP(x) exp(x)   /* needs <math.h> at the point of use */
 #else
 typedef float Scalar;
 #define SCALAR_NAME "float"
+#define SCALAR_EXP(x) expf(x)  /* single-precision libm: the float build's elementwise maps */
 #endif
 
 #define TENSOR_MAX_DIM 4

@@ -1,0 +1,326 @@
+/* bench_train.c - the unet-s training step, the sampler step and every distinct unet-s
+ * conv layer, timed with 1 and 2 threads.
+ *
+ *   train_bN   one training step at batch N, exactly as `cmad train-score` runs it:
+ *              graph reset, zero grad, DSM loss forward (sde_dsm_loss), backward,
+ *              global-norm clip, Adam, EMA.  Rate in images per second.
+ *   sample_b64 one score evaluation of the sampler (sde_score, no grad, batch 64), as
+ *              sde_sample does per Euler-Maruyama step.  Rate in images per second.
+ *   conv_*     conv2d forward (y = conv(x, w) + b) and backward (dx, dw, db) at batch 64
+ *              for each distinct conv shape of unet-s, found by walking the tape of one
+ *              forward pass.  FLOPs: forward 2 N O Ho Wo C kh kw, backward twice that.
+ *
+ * Inputs are synthetic (x ~ U(-1, 1)): the step's cost does not depend on the pixels.  The
+ * training-step result (loss, gradient norm) with 2 threads must equal the 1-thread one bit
+ * for bit; a difference fails the section.  Run this section alone with
+ * `build-native/bench train`, or only the two steps with `build-native/bench step`. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../autograd/ops.h"
+#include "../nn/optim.h"
+#include "../nn/unet.h"
+#include "../sde/sde.h"
+#include "../tensor/platform.h"
+#include "bench.h"
+
+#define MAX_REPS 64
+#define MAX_CONVS 32
+
+static const int thread_counts[] = {1, 2};
+#define N_THREAD_COUNTS ((int)(sizeof thread_counts / sizeof thread_counts[0]))
+
+/* One training step; returns loss and sets *norm (the pre-clip gradient norm). */
+static double train_step(Graph *g, UNet *net, const Sde *sde, Adam *opt, Var **xv_out,
+                         Scalar *x, int N, Rng *rng, double *norm)
+{
+    int shape[4] = {0, 1, 28, 28};
+    Var *xv, *loss;
+    double l;
+    shape[0] = N;
+    ag_graph_reset(g);
+    params_zero_grad(&net->params);
+    xv = ag_leaf(g, x, NULL, 0, 4, shape, "x0");
+    loss = sde_dsm_loss(g, sde, net, xv, NULL, rng);
+    ag_backward(g, loss);
+    l = (double)loss->val.data[0];
+    *norm = params_clip_grad(&net->params, 1.0);
+    adam_step(opt, &net->params);
+    params_ema_update(&net->params, 0.999);
+    if (xv_out) *xv_out = xv;
+    return l;
+}
+
+static void fill_uniform(Rng *r, Scalar *x, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) x[i] = (Scalar)(2 * rng_uniform(r) - 1);
+}
+
+static BenchResult *report(BenchReport *rep, const char *name, const char *params, double *t,
+                           int reps, double per_run, const char *unit)
+{
+    BenchResult *res = bench_add(rep, "train", name);
+    if (!res) return NULL;
+    snprintf(res->params, sizeof res->params, "%s", params);
+    res->threads = plat_threads();
+    res->reps = reps;
+    res->ms_median = 1e3 * bench_median(t, reps);
+    res->ms_min = 1e3 * t[0];
+    res->rate = per_run / (res->ms_median * 1e-3);
+    res->rate_unit = unit;
+    return res;
+}
+
+static void print_row(const BenchResult *r)
+{
+    printf("%-22s %-34s %4d %10.2f %10.2f %10.1f %-8s %5s\n", r->name, r->params, r->threads,
+           r->ms_median, r->ms_min, r->rate, r->rate_unit,
+           r->same_bits < 0 ? "-" : r->same_bits ? "same" : "DIFF");
+    fflush(stdout);
+}
+
+/* ---------------------------------------------------------------- training step */
+
+static int bench_train_steps(BenchReport *rep, int N)
+{
+    UNetConfig cfg = unet_s_config(0);
+    Sde sde = sde_vp();
+    Arena *arena = arena_new((size_t)256 << 20);
+    Scalar *x = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)N * 784);
+    double first_loss = 0, first_norm = 0;
+    int ti, failed = 0;
+    char name[32], params[96];
+    for (ti = 0; ti < N_THREAD_COUNTS; ti++) {
+        UNet net;
+        Adam opt = adam_default(1e-3);
+        Graph g;
+        Rng init, rng;
+        double t[MAX_REPS], loss = 0, norm = 0;
+        int k, reps = rep->reps < MAX_REPS ? rep->reps : MAX_REPS;
+        size_t chunks;
+        BenchResult *res;
+        if (rep->only_threads && rep->only_threads != thread_counts[ti]) continue;
+        plat_set_threads(thread_counts[ti]);
+        unet_build(&net, &cfg);
+        rng_seed(&init, 1, 0);
+        params_initialise(&net.params, &init);
+        fill_uniform(&init, x, (size_t)N * 784);
+        rng_seed(&rng, 1, 1);
+        ag_graph_init(&g, arena);
+        /* warm-up; its loss and norm are the checked result (same seeds for each count) */
+        loss = train_step(&g, &net, &sde, &opt, NULL, x, N, &rng, &norm);
+        chunks = arena_chunk_count(arena);
+        for (k = 0; k < reps; k++) {
+            double t0 = plat_now(), nm;
+            train_step(&g, &net, &sde, &opt, NULL, x, N, &rng, &nm);
+            t[k] = plat_now() - t0;
+        }
+        snprintf(name, sizeof name, "train_b%d", N);
+        snprintf(params, sizeof params, "unet-s DSM fwd+bwd+clip+Adam+EMA N=%d", N);
+        res = report(rep, name, params, t, reps, (double)N, "img/s");
+        if (res) {
+            if (ti == 0) {
+                first_loss = loss;
+                first_norm = norm;
+            } else if (first_norm != 0) { /* the 1-thread run took place */
+                res->same_bits = loss == first_loss && norm == first_norm;
+                if (!res->same_bits) {
+                    fprintf(stderr, "bench train: %s: %d threads give loss %.9g norm %.9g, "
+                                    "1 thread %.9g %.9g\n", name, res->threads, loss, norm,
+                            first_loss, first_norm);
+                    failed = 1;
+                }
+            }
+            print_row(res);
+        }
+        if (arena_chunk_count(arena) != chunks)
+            fprintf(stderr, "bench train: %s: the arena grew from %lu to %lu chunks after "
+                            "the warm-up\n", name, (unsigned long)chunks,
+                    (unsigned long)arena_chunk_count(arena));
+        if (ti == 0)
+            printf("%-22s arena high-water %.1f MB, %lu chunk(s)\n", "",
+                   (double)arena_high_water(arena) / 1048576.0,
+                   (unsigned long)arena_chunk_count(arena));
+        unet_free(&net);
+    }
+    free(x);
+    arena_free(arena);
+    return failed;
+}
+
+/* ---------------------------------------------------------------- sampler step */
+
+static void bench_sample_step(BenchReport *rep)
+{
+    const int N = 64;
+    UNetConfig cfg = unet_s_config(0);
+    Sde sde = sde_vp();
+    UNet net;
+    Arena *arena = arena_new((size_t)64 << 20);
+    Scalar *x = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)N * 784);
+    Scalar tt[64];
+    Rng init;
+    Graph g;
+    int ti, i, shape[4] = {64, 1, 28, 28};
+    unet_build(&net, &cfg);
+    rng_seed(&init, 1, 0);
+    params_initialise(&net.params, &init);
+    fill_uniform(&init, x, (size_t)N * 784);
+    for (i = 0; i < N; i++) tt[i] = (Scalar)0.5;
+    ag_graph_init(&g, arena);
+    ag_set_grad_enabled(&g, 0);
+    for (ti = 0; ti < N_THREAD_COUNTS; ti++) {
+        double t[MAX_REPS];
+        int k, reps = rep->reps < MAX_REPS ? rep->reps : MAX_REPS;
+        BenchResult *res;
+        if (rep->only_threads && rep->only_threads != thread_counts[ti]) continue;
+        plat_set_threads(thread_counts[ti]);
+        for (k = -1; k < reps; k++) { /* k = -1: warm-up */
+            double t0 = plat_now();
+            arena_reset(arena);
+            sde_score(&g, &sde, &net, ag_leaf(&g, x, NULL, 0, 4, shape, "x"), tt, NULL);
+            if (k >= 0) t[k] = plat_now() - t0;
+        }
+        res = report(rep, "sample_b64", "unet-s score, no grad, N=64", t, reps, (double)N,
+                     "img/s");
+        if (res) print_row(res);
+    }
+    unet_free(&net);
+    free(x);
+    arena_free(arena);
+}
+
+/* ---------------------------------------------------------------- conv layers */
+
+typedef struct ConvCase {
+    int C, H, O, k, stride, pad;
+} ConvCase;
+
+/* Distinct conv shapes of unet-s (batch-independent), from the tape of a batch-1 forward. */
+static int unet_conv_cases(ConvCase *cc, int max)
+{
+    UNetConfig cfg = unet_s_config(0);
+    UNet net;
+    Arena *arena = arena_new((size_t)16 << 20);
+    Graph g;
+    Scalar x[784], t = (Scalar)0.5;
+    int shape[4] = {1, 1, 28, 28}, n = 0, i;
+    Var *v;
+    unet_build(&net, &cfg);
+    memset(x, 0, sizeof x);
+    ag_graph_init(&g, arena);
+    unet_forward(&g, &net, ag_leaf(&g, x, NULL, 0, 4, shape, "x"), &t, NULL);
+    for (v = g.tail; v; v = v->prev) { /* newest first: reversed below */
+        ConvCase c;
+        if (v->op != OP_CONV2D) continue;
+        c.C = v->in[0]->val.shape[1];
+        c.H = v->in[0]->val.shape[2];
+        c.O = v->in[1]->val.shape[0];
+        c.k = v->in[1]->val.shape[2];
+        c.stride = v->ip[0];
+        c.pad = v->ip[1];
+        for (i = 0; i < n; i++)
+            if (!memcmp(&cc[i], &c, sizeof c)) break;
+        if (i == n && n < max) cc[n++] = c;
+    }
+    for (i = 0; i < n / 2; i++) {
+        ConvCase tmp = cc[i];
+        cc[i] = cc[n - 1 - i];
+        cc[n - 1 - i] = tmp;
+    }
+    unet_free(&net);
+    arena_free(arena);
+    return n;
+}
+
+static void bench_convs(BenchReport *rep)
+{
+    const int N = 64;
+    ConvCase cc[MAX_CONVS];
+    int nc = unet_conv_cases(cc, MAX_CONVS), ci, ti;
+    Arena *arena = arena_new((size_t)128 << 20);
+    Rng r;
+    rng_seed(&r, 3, 0);
+    for (ci = 0; ci < nc; ci++) {
+        const ConvCase *c = &cc[ci];
+        int xs[4], ws[4], bs[1], Ho = (c->H + 2 * c->pad - c->k) / c->stride + 1;
+        double flop = 2.0 * N * c->O * Ho * Ho * c->C * c->k * c->k;
+        char name[48], params[96];
+        Graph g;
+        Var *x, *w, *b, *y;
+        xs[0] = N;
+        xs[1] = c->C;
+        xs[2] = xs[3] = c->H;
+        ws[0] = c->O;
+        ws[1] = c->C;
+        ws[2] = ws[3] = c->k;
+        bs[0] = c->O;
+        arena_reset(arena);
+        ag_graph_init(&g, arena);
+        x = ag_new(&g, 4, xs, 1, "x");
+        w = ag_new(&g, 4, ws, 1, "w");
+        b = ag_new(&g, 1, bs, 1, "b");
+        fill_uniform(&r, x->val.data, x->val.n);
+        fill_uniform(&r, w->val.data, w->val.n);
+        fill_uniform(&r, b->val.data, b->val.n);
+        y = ag_conv2d(&g, x, w, b, c->stride, c->pad);
+        snprintf(params, sizeof params, "C%d %dx%d -> O%d k%d s%d p%d N%d", c->C, c->H, c->H,
+                 c->O, c->k, c->stride, c->pad, N);
+        for (ti = 0; ti < N_THREAD_COUNTS; ti++) {
+            double tf[MAX_REPS], tb[MAX_REPS];
+            int k, reps = rep->reps < MAX_REPS ? rep->reps : MAX_REPS;
+            BenchResult *res;
+            if (rep->only_threads && rep->only_threads != thread_counts[ti]) continue;
+            plat_set_threads(thread_counts[ti]);
+            for (k = -1; k < reps; k++) { /* k = -1: warm-up */
+                double t0 = plat_now(), t1;
+                ag_forward(&g, y);
+                t1 = plat_now();
+                ag_backward(&g, y); /* dy = 1 */
+                if (k >= 0) {
+                    tf[k] = t1 - t0;
+                    tb[k] = plat_now() - t1;
+                }
+            }
+            snprintf(name, sizeof name, "conv_c%d_%d_o%d_k%ds%d_fwd", c->C, c->H, c->O, c->k,
+                     c->stride);
+            res = report(rep, name, params, tf, reps, flop * 1e-9, "GFLOP/s");
+            if (res) print_row(res);
+            snprintf(name, sizeof name, "conv_c%d_%d_o%d_k%ds%d_bwd", c->C, c->H, c->O, c->k,
+                     c->stride);
+            res = report(rep, name, params, tb, reps, 2 * flop * 1e-9, "GFLOP/s");
+            if (res) print_row(res);
+        }
+    }
+    arena_free(arena);
+}
+
+/* Only the training and sampler steps (`build-native/bench step`), for quick comparisons. */
+int bench_step(BenchReport *rep)
+{
+    int saved = plat_threads(), failed = 0;
+    printf("\n== step: unet-s training and sampler steps (%s, median of %d) ==\n", SCALAR_NAME,
+           rep->reps);
+    failed |= bench_train_steps(rep, 64);
+    failed |= bench_train_steps(rep, 128);
+    bench_sample_step(rep);
+    plat_set_threads(saved);
+    return failed;
+}
+
+int bench_train(BenchReport *rep)
+{
+    int saved = plat_threads(), failed = 0;
+    printf("\n== train: unet-s step, sampler step, conv layers (%s, median of %d) ==\n",
+           SCALAR_NAME, rep->reps);
+    printf("%-22s %-34s %4s %10s %10s %10s %-8s %5s\n", "case", "params", "thr", "ms_med",
+           "ms_min", "rate", "unit", "bits");
+    failed |= bench_train_steps(rep, 64);
+    failed |= bench_train_steps(rep, 128);
+    bench_sample_step(rep);
+    bench_convs(rep);
+    plat_set_threads(saved);
+    return failed;
+}
