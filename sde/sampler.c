@@ -72,14 +72,15 @@ void sde_sample(const Sde *s, UNet *net, int n, const int *labels, const SampleO
             arena_reset(arena);
             eval_score(&g, s, net, x, nb, t, lb, tt, sc);
             if (o->kind == SAMPLER_EM) {
-                double gs = sqrt(g2 * dt);
+                double gs = sde_g(s, t) * sqrt(dt);
                 for (i = 0; i < nb; i++) {
                     int p;
                     for (p = 0; p < P; p++) {
                         size_t q = (size_t)i * P + p;
                         /* x <- x + [-f + g^2 score] dt + g sqrt(dt) xi */
                         double xn = (double)x[q] + (-fc * (double)x[q] + g2 * (double)sc[q]) * dt;
-                        if (!last) xn += gs * rng_normal(&rngs[i]);
+                        /* the increment is rounded to Scalar, as every sampler stores it */
+                        if (!last) xn += gs * (double)(Scalar)rng_normal(&rngs[i]);
                         x[q] = (Scalar)xn;
                     }
                 }

@@ -332,11 +332,83 @@ static void test_deviation_properties(void)
     for (j = 0; j < 32; j++) T_OK(o[j] == xbar[j]);
 }
 
+
+/* ---------------------------------------------------------------- samplers */
+
+#include "../control/multi.h"
+
+static void test_zero_control_equals_plain_sampler(void)
+{
+    UNetConfig sc = unet_s_config(0), cc = ctrl_s_config(0);
+    UNet score, ctrl[2];
+    Classifier cls;
+    CmadSpec spec;
+    CmadProblem pr;
+    MethodSpec cm = method_spec_default(METHOD_CMAD), pm = method_spec_default(METHOD_PRIOR);
+    SampleOpts so = sample_opts_default();
+    Rng r;
+    Scalar *a = (Scalar *)malloc(sizeof(Scalar) * 3 * 784), *b = (Scalar *)malloc(sizeof(Scalar) * 3 * 784);
+    int tg[3] = {3, 3, 3}, i, K = 4;
+    size_t j;
+    rng_seed(&r, 41, 0);
+    sc.ch[0] = 8;
+    sc.ch[1] = sc.ch[2] = 16;
+    unet_build(&score, &sc);
+    params_initialise(&score.params, &r);
+    for (j = 0; j < score.params.total; j++) /* a score net that is not zero */
+        if (score.params.data[j] == 0) score.params.data[j] = (Scalar)(0.01 * rng_normal(&r));
+    memcpy(score.params.ema, score.params.data, score.params.total * sizeof(Scalar));
+    score.params.trainable = 0;
+    classifier_build(&cls, ARCH_MLP);
+    params_initialise(&cls.params, &r);
+    cls.params.trainable = 0;
+    for (i = 0; i < 2; i++) {
+        unet_build(&ctrl[i], &cc);
+        params_initialise(&ctrl[i].params, &r); /* conv_out is zero: u = 0 */
+    }
+    memset(&spec, 0, sizeof spec);
+    spec.agents = 1;
+    spec.batch = 3;
+    spec.K = K;
+    spec.lambda = 1;
+    spec.rho = 1;
+    cmad_problem_init(&pr, &spec);
+    pr.score[0] = pr.score[1] = &score;
+    pr.ctrl[0] = &ctrl[0];
+    pr.ctrl[1] = &ctrl[1];
+    pr.cls = &cls;
+    /* one agent, zero control: the plain Euler-Maruyama sampler, bit for bit */
+    multi_sample(&pr, NULL, &cm, K, 3, tg, 77, 0, a, NULL);
+    so.K = K;
+    so.batch = 3;
+    so.seed = 77;
+    so.use_ema = 0;
+    sde_sample(&pr.sde, &score, 3, NULL, &so, b);
+    T_OK(memcmp(a, b, sizeof(Scalar) * 3 * 784) == 0);
+    /* two agents: zero controls give exactly the prior's images */
+    spec.agents = 2;
+    cmad_problem_init(&pr, &spec);
+    pr.score[0] = pr.score[1] = &score;
+    pr.ctrl[0] = &ctrl[0];
+    pr.ctrl[1] = &ctrl[1];
+    pr.cls = &cls;
+    multi_sample(&pr, NULL, &cm, K, 3, tg, 78, 0, a, NULL);
+    multi_sample(&pr, NULL, &pm, K, 3, tg, 78, 0, b, NULL);
+    T_OK(memcmp(a, b, sizeof(Scalar) * 3 * 784) == 0);
+    free(a);
+    free(b);
+    unet_free(&score);
+    unet_free(&ctrl[0]);
+    unet_free(&ctrl[1]);
+    classifier_free(&cls);
+}
+
 const TestCase cmad_tests[] = {
     {"objective_golden", test_cmad_objective},
     {"cdps_step_golden", test_cdps_step_golden},
     {"amdm_step_golden", test_amdm_step_golden},
     {"slerp_properties", test_slerp_properties},
     {"deviation_properties", test_deviation_properties},
+    {"zero_control_equals_plain_sampler", test_zero_control_equals_plain_sampler},
     {NULL, NULL},
 };
