@@ -218,11 +218,12 @@ void op_softmax_ce_forward(Graph *g, Var *out)
     softmax_rows(z->val.data, p, N, C);
     for (n = 0; n < N; n++) {
         const Scalar *zr = z->val.data + (size_t)n * C;
-        double mx = (double)zr[0], s = 0.0;
+        double mx = (double)zr[0], s;
         int j, c = out->ids[n];
         for (j = 1; j < C; j++)
             if ((double)zr[j] > mx) mx = (double)zr[j];
-        for (j = 0; j < C; j++) s += exp((double)zr[j] - mx);
+        s = exp((double)zr[0] - mx); /* >= the largest term's 1 once the loop is done */
+        for (j = 1; j < C; j++) s += exp((double)zr[j] - mx);
         out->val.data[n] = (Scalar)(mx + log(s) - (double)zr[c]); /* logsumexp - z_c */
     }
 }
