@@ -17,6 +17,7 @@ extern const TestCase gemm_tests[];
 extern const TestCase safetensors_tests[];
 extern const TestCase data_tests[];
 extern const TestCase nn_tests[];
+extern const TestCase linalg_tests[];
 extern const TestCase fused_tests[];
 extern const TestCase golden_tests[];
 extern const TestCase control_tests[];
@@ -32,6 +33,7 @@ static const Suite all_suites[] = {
     {"safetensors", safetensors_tests},
     {"data", data_tests},
     {"fused", fused_tests},
+    {"linalg", linalg_tests},
     {"nn", nn_tests},
     {"golden", golden_tests},
     {"control", control_tests},
