@@ -4,7 +4,9 @@
 #endif
 #include "platform.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #ifdef _OPENMP
@@ -12,10 +14,12 @@
 #endif
 
 #if defined(_WIN32)
+#include <direct.h>
 #include <windows.h>
 #include <psapi.h>
 #elif defined(__unix__) || defined(__APPLE__)
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 #define PLAT_POSIX 1
@@ -91,4 +95,25 @@ int plat_rename(const char *from, const char *to)
 #else
     return rename(from, to);
 #endif
+}
+
+int plat_mkdirs(const char *path)
+{
+    char buf[1024];
+    size_t n = strlen(path), i;
+    if (n == 0 || n >= sizeof buf) return -1;
+    memcpy(buf, path, n + 1);
+    for (i = 1; i <= n; i++) {
+        if (buf[i] == '/' || buf[i] == '\\' || buf[i] == '\0') {
+            char keep = buf[i];
+            buf[i] = '\0';
+#if defined(_WIN32)
+            if (_mkdir(buf) != 0 && errno != EEXIST) return -1;
+#elif defined(PLAT_POSIX)
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+#endif
+            buf[i] = keep;
+        }
+    }
+    return 0;
 }
