@@ -129,6 +129,12 @@ bench:
 data:
 	sh data/fetch_mnist.sh data/mnist
 
+## demo: train CMAD controls (fast preset, N=2, digit 3), run the baselines, write results/demo/report.html
+demo:
+	$(MAKE) --no-print-directory all
+	mkdir -p results/demo
+	CMAD=$(APP) sh scripts/demo.sh
+
 ## clean: remove the build folders
 clean:
 	rm -rf build build-double build-asan build-native build-tcc build-clang
