@@ -66,4 +66,13 @@ void cmad_noise_draw(const CmadSpec *s, const Sde *sde, uint64_t seed, long firs
 Var *cmad_objective(Graph *g, Graph *gg, const CmadProblem *pr, const CmadNoise *nz,
                     const int *targets, int player, CmadTerms *terms, Scalar *y_final);
 
+/* The same objective with gradient checkpointing: a forward pass without a tape keeps only
+ * the states and G of every step; the backward pass recomputes one step at a time with a
+ * tape, so peak memory does not grow with K.  Accumulates dJ/d(control params) into the
+ * controls' gradients (no separate backward call) and returns J.  g's arena is reset at
+ * every step. */
+double cmad_objective_checkpointed(Graph *g, Graph *gg, const CmadProblem *pr,
+                                   const CmadNoise *nz, const int *targets, int player,
+                                   CmadTerms *terms, Scalar *y_final);
+
 #endif

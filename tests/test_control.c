@@ -181,6 +181,27 @@ static void check_cmad_case(CmadFixture *fx, const char *name, DriftForm drift, 
             }
         }
     }
+    /* the checkpointed objective: same J and terms, same gradients */
+    params_zero_grad(&fx->ctrl[0].params);
+    params_zero_grad(&fx->ctrl[1].params);
+    memset(&tm, 0, sizeof tm);
+    cmad_objective_checkpointed(&g, &gg, &pr, &nz, targets, player, &tm, yf);
+    snprintf(key, sizeof key, "%s.J", name);
+    v = (Scalar)tm.J;
+    golden_compare(fx->f, key, &v, 1);
+    snprintf(key, sizeof key, "%s.terminal", name);
+    v = (Scalar)tm.terminal;
+    golden_compare(fx->f, key, &v, 1);
+    snprintf(key, sizeof key, "%s.y_final", name);
+    golden_compare(fx->f, key, yf, 2 * 784);
+    for (i = 0; i < 2; i++) {
+        if (!(grads_for & (1 << i))) continue;
+        for (j = 0; j < fx->ctrl[i].params.count; j++) {
+            const ParamInfo *pi = &fx->ctrl[i].params.info[j];
+            snprintf(key, sizeof key, "%s.grad.ctrl%d.%s", name, i, pi->name);
+            golden_compare(fx->f, key, fx->ctrl[i].params.grad + pi->offset, pi->n);
+        }
+    }
     arena_free(a1);
     arena_free(a2);
 }
