@@ -238,7 +238,6 @@ static int control_train(int argc, char **argv)
     if (c.preset && !strcmp(c.preset, "paper") && c.agents >= 3) c.batch = c.batch == 16 ? 8 : c.batch;
     ido = !strcmp(c.opt, "ido");
     if (!ido && strcmp(c.opt, "joint")) app_fail("control train", "option --opt wants joint or ido, got '%s'", c.opt);
-    if (c.checkpointing) app_fail("control train", "--checkpointing is not available yet in this build");
     target = parse_target("control train", c.target, &amortised);
     if (!c.out) {
         snprintf(outbuf, sizeof outbuf, "models/ctrl-n%d-%s-%s.safetensors", c.agents, c.target, c.opt);
@@ -293,9 +292,14 @@ static int control_train(int argc, char **argv)
                 nz.xi = xi;
                 ag_graph_reset(&g);
                 for (a = 0; a < c.agents; a++) params_zero_grad(&run.ctrl[a].params);
-                J = cmad_objective(&g, &gg, &run.pr, &nz, tg, player, &tm, yf);
-                CHECK(isfinite(tm.J), "J is %g at iteration %ld", tm.J, it);
-                ag_backward(&g, J);
+                if (c.checkpointing) {
+                    cmad_objective_checkpointed(&g, &gg, &run.pr, &nz, tg, player, &tm, yf);
+                    CHECK(isfinite(tm.J), "J is %g at iteration %ld", tm.J, it);
+                } else {
+                    J = cmad_objective(&g, &gg, &run.pr, &nz, tg, player, &tm, yf);
+                    CHECK(isfinite(tm.J), "J is %g at iteration %ld", tm.J, it);
+                    ag_backward(&g, J);
+                }
                 for (a = 0; a < c.agents; a++) {
                     if (ido && a != p) continue;
                     params_clip_grad(&run.ctrl[a].params, 1.0);  /* per agent */
