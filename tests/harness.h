@@ -22,6 +22,8 @@ void t_skip(const char *reason);
 void t_report(const char *file, int line, const char *fmt, ...);
 /* Folder of ../shared beside the repo (or $CMAD_SHARED), with a trailing slash. */
 const char *t_shared_dir(void);
+/* Path of the cmad program built beside the test runner ("<runner's folder>/cmad"). */
+const char *t_app_path(void);
 /* 1 when CMAD_TEST_QUICK is set (sanitizer runs skip the slowest cases). */
 int t_quick(void);
 

@@ -37,6 +37,19 @@ const char *t_shared_dir(void)
     return buf;
 }
 
+static const char *t_argv0 = "build/run_tests";
+
+const char *t_app_path(void)
+{
+    static char buf[1024];
+    const char *slash = strrchr(t_argv0, '/');
+    size_t n = slash ? (size_t)(slash - t_argv0) + 1 : 0;
+    if (n + 5 >= sizeof buf) n = 0;
+    memcpy(buf, t_argv0, n);
+    memcpy(buf + n, "cmad", 5);
+    return buf;
+}
+
 int t_quick(void)
 {
     const char *q = getenv("CMAD_TEST_QUICK");
@@ -56,6 +69,7 @@ static int selected(const char *full, int argc, char **argv)
 int main(int argc, char **argv)
 {
     int passed = 0, failed = 0, skipped = 0, s;
+    t_argv0 = argv[0];
     for (s = 0; all_suites[s].tests; s++) {
         const TestCase *t;
         for (t = all_suites[s].tests; t->name; t++) {

@@ -17,6 +17,7 @@ extern const TestCase gemm_tests[];
 extern const TestCase safetensors_tests[];
 extern const TestCase data_tests[];
 extern const TestCase nn_tests[];
+extern const TestCase apps_tests[];
 extern const TestCase linalg_tests[];
 extern const TestCase fused_tests[];
 extern const TestCase golden_tests[];
@@ -39,6 +40,7 @@ static const Suite all_suites[] = {
     {"control", control_tests},
     {"cmad", cmad_tests},
     {"rollout_fd", rollout_fd_tests},
+    {"apps", apps_tests},
     {NULL, NULL},
 };
 
