@@ -80,6 +80,8 @@ Var *cmad_objective(Graph *g, Graph *gg, const CmadProblem *pr, const CmadNoise 
     xs[1] = 1;
     xs[2] = xs[3] = 28;
     CHECK(N >= 1 && N <= PHI_MAX_AGENTS && K >= 2, "cmad: %d agents, K = %d", N, K);
+    CHECK(player >= -1 && player < N, "cmad: player %d is not -1 (all) or one of %d agents",
+          player, N);
     for (i = 0; i < N; i++) {
         X[i] = ag_leaf(g, (Scalar *)nz->x_init + (size_t)i * B * P_PIX, NULL, 0, 4, xs, "X(1)");
         G[i] = (Scalar *)arena_calloc(g->arena, sizeof(Scalar) * (size_t)B * P_PIX);
