@@ -114,10 +114,10 @@ asan:
 	  LDFLAGS="-fsanitize=address,undefined" build-asan/run_tests build-asan/cmad
 	ASAN_OPTIONS=detect_leaks=1 CMAD_TEST_QUICK=1 build-asan/run_tests
 
-## lint: cppcheck and clang-tidy over the library sources
+## lint: cppcheck and clang-tidy over the library sources (checks in .clang-tidy, cppcheck.cfg)
 lint:
 	cppcheck --quiet --error-exitcode=1 --std=c99 --enable=warning,portability,performance \
-	  --inline-suppr --suppress=missingIncludeSystem $(LIB_DIRS)
+	  --library=cppcheck.cfg --inline-suppr --suppress=missingIncludeSystem $(LIB_DIRS)
 	clang-tidy --quiet $(LIB_SRC) -- $(WARN) -DCMAD_LINT
 
 ## bench: GEMM, conv and training-step benchmarks with NATIVE=1 (build-native/)

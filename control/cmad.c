@@ -167,7 +167,8 @@ Var *cmad_objective(Graph *g, Graph *gg, const CmadProblem *pr, const CmadNoise 
     xs[1] = 1;
     xs[2] = xs[3] = 28;
     CHECK(N >= 1 && N <= PHI_MAX_AGENTS && K >= 2, "cmad: %d agents, K = %d", N, K);
-    CHECK(player < N, "cmad: player %d of %d agents", player, N);
+    CHECK(player >= -1 && player < N, "cmad: player %d is not -1 (all) or one of %d agents",
+          player, N);
     states_in(g, s, nz->x_init, X, 0);
     for (i = 0; i < N; i++) G[i] = (Scalar *)arena_calloc(g->arena, sizeof(Scalar) * (size_t)B * P_PIX);
     for (k = 0; k + 1 < K; k++) {
@@ -205,7 +206,9 @@ double cmad_objective_checkpointed(Graph *g, Graph *gg, const CmadProblem *pr,
     CmadNoise fw = *nz, bw = *nz;
     double energy = 0, running = 0, term;
     CHECK(N >= 1 && N <= PHI_MAX_AGENTS && K >= 2, "cmad: %d agents, K = %d", N, K);
-    CHECK(player < N && !nz->g_record && !nz->x_record, "cmad: checkpointed objective options");
+    CHECK(player >= -1 && player < N, "cmad: player %d is not -1 (all) or one of %d agents",
+          player, N);
+    CHECK(!nz->g_record && !nz->x_record, "cmad: the checkpointed objective records by itself");
     /* 1. forward without a tape, keeping the states at t_0..t_{K-1} and every G */
     fw.g_record = gbuf;
     fw.x_record = states;

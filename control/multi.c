@@ -107,6 +107,7 @@ double multi_sample(const CmadProblem *pr, UNet *const *cond, const MethodSpec *
     Arena *a1 = arena_new((size_t)64 << 20), *a2 = arena_new((size_t)16 << 20);
     Graph g, gg;
     double nfe = 0;
+    int batches = n > 0 ? (n + Bmax - 1) / Bmax : 1; /* ceil(n / Bmax) */
     int cond_labels = ms->method == METHOD_AMDM || ms->method == METHOD_INDEPENDENT;
     for (i = 0; i < N; i++) {
         X[i] = buf + per * (size_t)(6 * i);
@@ -186,5 +187,5 @@ double multi_sample(const CmadProblem *pr, UNet *const *cond, const MethodSpec *
     free(xbar);
     free(tt);
     free(rngs);
-    return nfe / (n > 0 ? (double)((n + Bmax - 1) / Bmax) : 1.0);
+    return nfe / (double)batches;
 }

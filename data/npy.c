@@ -12,6 +12,7 @@ typedef char npy_float_is_32_bits[sizeof(float) == 4 ? 1 : -1];
 
 size_t npy_header(int ndim, const int *shape, unsigned char *buf, size_t cap)
 {
+    static const unsigned char magic[8] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0};
     char dict[256];
     size_t k, total, hlen;
     int i;
@@ -27,7 +28,7 @@ size_t npy_header(int ndim, const int *shape, unsigned char *buf, size_t cap)
     total = (10 + k + 1 + 63) / 64 * 64;
     if (total > cap) return 0;
     hlen = total - 10;
-    memcpy(buf, "\x93NUMPY\x01\x00", 8);
+    memcpy(buf, magic, sizeof magic); /* "\x93NUMPY", version 1.0 */
     buf[8] = (unsigned char)(hlen & 0xff);
     buf[9] = (unsigned char)(hlen >> 8);
     memcpy(buf + 10, dict, k);

@@ -62,6 +62,10 @@ void unet_build(UNet *net, const UNetConfig *cfg)
     int stack[2 * UNET_MAX_BLOCKS], sp = 0, L, i, ch;
     int ws[2];
     CHECK(cfg->nlevels >= 1 && cfg->nlevels <= UNET_MAX_LEVELS, "unet: %d levels", cfg->nlevels);
+    /* the up path has nlevels * (nres + 1) res blocks and nlevels - 1 upsamplers */
+    CHECK(cfg->nres >= 0 && cfg->nlevels * (cfg->nres + 2) - 1 <= UNET_MAX_BLOCKS,
+          "unet: %d levels of %d res blocks exceed %d blocks per path", cfg->nlevels, cfg->nres,
+          UNET_MAX_BLOCKS);
     memset(net, 0, sizeof *net);
     net->cfg = *cfg;
     params_init(p);
@@ -87,8 +91,7 @@ void unet_build(UNet *net, const UNetConfig *cfg)
         }
         if (L + 1 < cfg->nlevels) {
             UBlock *b = &net->down[net->ndown];
-            name_of(nm, sizeof nm, "down", net->ndown++);
-            strcat(nm, ".conv");
+            snprintf(nm, sizeof nm, "down.%d.conv", net->ndown++);
             b->kind = UB_DOWN;
             b->conv = conv_declare(p, nm, ch, ch, 3, 2, 1, 0);
             stack[sp++] = ch;
@@ -116,8 +119,7 @@ void unet_build(UNet *net, const UNetConfig *cfg)
         }
         if (L > 0) {
             UBlock *b = &net->up[net->nup];
-            name_of(nm, sizeof nm, "up", net->nup++);
-            strcat(nm, ".conv");
+            snprintf(nm, sizeof nm, "up.%d.conv", net->nup++);
             b->kind = UB_UP;
             b->conv = conv_declare(p, nm, ch, ch, 3, 1, 1, 0);
         }
@@ -163,9 +165,10 @@ Var *unet_forward(Graph *g, const UNet *net, Var *x, const Scalar *t, const int 
     }
     for (i = 0; i < net->nup; i++) {
         const UBlock *b = &net->up[i];
-        if (b->kind == UB_RES)
+        if (b->kind == UB_RES) {
+            CHECK(sp > 0, "unet: up block %d has no skip connection left", i);
             h = resblock_forward(g, p, &b->res, ag_concat(g, h, stack[--sp]), semb);
-        else
+        } else
             h = conv_forward(g, p, &b->conv, ag_upsample2(g, h));
     }
     h = ag_silu(g, gnorm_forward(g, p, &net->norm_out, h));

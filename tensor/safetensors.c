@@ -150,19 +150,22 @@ typedef struct Parser {
     int failed;
 } Parser;
 
-static int perr(Parser *P, const char *fmt, ...)
+/* Records the first parse error; perr(P, fmt, ...) also evaluates to -1.  It is a macro so
+ * that the -1 is visible at every call site, to readers and to the static analyser (which
+ * does not follow calls into variadic functions). */
+static void perr_msg(Parser *P, const char *fmt, ...)
 {
     va_list ap;
     char msg[256];
-    if (P->failed) return -1;
+    if (P->failed) return;
     P->failed = 1;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     st_fail(P->err, P->errcap, P->path, "bad JSON header at byte %lu of the header: %s",
             (unsigned long)(P->p - P->start), msg);
-    return -1;
 }
+#define perr(P, ...) (perr_msg((P), __VA_ARGS__), -1)
 
 static void skip_ws(Parser *P)
 {
@@ -393,7 +396,7 @@ static int parse_metadata(SafeFile *f, Parser *P)
         if (expect(P, ':', "':'") < 0) { free(k); return -1; }
         skip_ws(P);
         if (P->p < P->end && *P->p != '"') {
-            perr(P, "__metadata__ value of \"%.60s\" is not a string", k);
+            perr_msg(P, "__metadata__ value of \"%.60s\" is not a string", k);
             free(k);
             return -1;
         }
@@ -447,7 +450,7 @@ static int parse_entry(Parser *P, SafeEntry *e)
             if (n != 2) return perr(P, "data_offsets needs 2 numbers, has %d", n);
             have_off = 1;
         } else {
-            perr(P, "tensor \"%.100s\": unexpected or repeated field \"%.40s\"", e->name, k);
+            perr_msg(P, "tensor \"%.100s\": unexpected or repeated field \"%.40s\"", e->name, k);
             free(k);
             return -1;
         }
