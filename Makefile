@@ -71,7 +71,7 @@ APP := $(BUILD)/cmad
 TESTS := $(BUILD)/run_tests
 BENCH := $(BUILD)/bench
 
-.PHONY: all test check-grad asan lint bench data clean help models demo
+.PHONY: all test check-grad asan lint format bench data clean help models demo
 
 ## all: library, app and test runner
 all: $(LIB) $(APP) $(TESTS)
@@ -119,6 +119,10 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --std=c99 --enable=warning,portability,performance \
 	  --library=cppcheck.cfg --inline-suppr --suppress=missingIncludeSystem $(LIB_DIRS)
 	clang-tidy --quiet $(LIB_SRC) -- $(WARN) -DCMAD_LINT
+
+## format: apply .clang-format to every source file
+format:
+	clang-format -i $(FORMAT_SRC)
 
 ## bench: GEMM, conv and training-step benchmarks with NATIVE=1 (build-native/)
 bench:

@@ -9,5 +9,4 @@ int cmd_control(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 
-
 #endif

@@ -77,8 +77,10 @@ int args_parse(const char *cmd, const char *usage, const Opt *opts, int argc, ch
                         cmd, arg, o->lo, o->hi, val);
                 return 2;
             }
-            if (o->kind == OPT_INT) *(int *)o->dst = (int)v;
-            else *(long *)o->dst = v;
+            if (o->kind == OPT_INT)
+                *(int *)o->dst = (int)v;
+            else
+                *(long *)o->dst = v;
         }
     }
     return 0;

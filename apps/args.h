@@ -6,11 +6,11 @@
 typedef enum OptKind { OPT_INT, OPT_LONG, OPT_DOUBLE, OPT_STR, OPT_FLAG } OptKind;
 
 typedef struct Opt {
-    const char *name;   /* "--steps" */
+    const char *name; /* "--steps" */
     OptKind kind;
-    void *dst;          /* int*, long*, double*, const char**, int* (flag) */
+    void *dst; /* int*, long*, double*, const char**, int* (flag) */
     const char *help;
-    double lo, hi;      /* numeric range (inclusive); lo > hi means unchecked */
+    double lo, hi; /* numeric range (inclusive); lo > hi means unchecked */
 } Opt;
 
 /* Returns 0 to run, 1 when --help was printed (exit 0), 2 on a bad option (message on

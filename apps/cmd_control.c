@@ -45,7 +45,8 @@ static int controls_save(const char *path, const CmadProblem *pr, const CtlCfg *
         const Params *p = &pr->ctrl[i]->params;
         for (j = 0; j < p->count; j++) {
             snprintf(nm, sizeof nm, "ctrl%d.%s", i, p->info[j].name);
-            st_add(w, nm, ST_DTYPE_F32, p->info[j].ndim, p->info[j].shape, p->data + p->info[j].offset);
+            st_add(w, nm, ST_DTYPE_F32, p->info[j].ndim, p->info[j].shape,
+                   p->data + p->info[j].offset);
         }
     }
     st_add_meta(w, "format", "cmad-c/1");
@@ -106,12 +107,18 @@ static void setup(const char *cmd, const CtlCfg *c, CtlRun *run, int amortised)
     spec.K = c->K;
     spec.lambda = c->lambda;
     spec.rho = c->rho;
-    if (!strcmp(c->drift, "g")) spec.drift = DRIFT_G;
-    else if (!strcmp(c->drift, "g2")) spec.drift = DRIFT_G2;
-    else app_fail(cmd, "option --drift wants g or g2, got '%s'", c->drift);
-    if (!strcmp(c->phi, "split")) spec.phi_mode = PHI_SPLIT;
-    else if (!strcmp(c->phi, "average")) spec.phi_mode = PHI_AVERAGE;
-    else app_fail(cmd, "option --phi wants split or average, got '%s'", c->phi);
+    if (!strcmp(c->drift, "g"))
+        spec.drift = DRIFT_G;
+    else if (!strcmp(c->drift, "g2"))
+        spec.drift = DRIFT_G2;
+    else
+        app_fail(cmd, "option --drift wants g or g2, got '%s'", c->drift);
+    if (!strcmp(c->phi, "split"))
+        spec.phi_mode = PHI_SPLIT;
+    else if (!strcmp(c->phi, "average"))
+        spec.phi_mode = PHI_AVERAGE;
+    else
+        app_fail(cmd, "option --phi wants split or average, got '%s'", c->phi);
     spec.overlap = c->overlap;
     spec.amortised = amortised;
     cmad_problem_init(&run->pr, &spec);
@@ -186,12 +193,15 @@ static int control_train(int argc, char **argv)
     char err[512], outbuf[256], curvebuf[256];
     double t0;
     const Opt opts[] = {
-        {"--preset", OPT_STR, &c.preset, "fast (minutes on a laptop) or paper (reference budgets); flags after it override", 0, -1},
+        {"--preset", OPT_STR, &c.preset,
+         "fast (minutes on a laptop) or paper (reference budgets); flags after it override", 0, -1},
         {"--agents", OPT_INT, &c.agents, "number of agents N", 1, PHI_MAX_AGENTS},
-        {"--target", OPT_STR, &c.target, "target digit 0..9, or all (amortised: the label is an input)", 0, -1},
+        {"--target", OPT_STR, &c.target,
+         "target digit 0..9, or all (amortised: the label is an input)", 0, -1},
         {"--opt", OPT_STR, &c.opt, "joint or ido", 0, -1},
         {"--lambda", OPT_DOUBLE, &c.lambda, "weight of the control energy", 0, 1e6},
-        {"--rho", OPT_DOUBLE, &c.rho, "weight of the running (Tweedie look-ahead) cost; 0 also zeroes G", 0, 1e6},
+        {"--rho", OPT_DOUBLE, &c.rho,
+         "weight of the running (Tweedie look-ahead) cost; 0 also zeroes G", 0, 1e6},
         {"--steps", OPT_INT, &c.K, "grid points K of the training rollout", 2, 1000},
         {"--batch", OPT_INT, &c.batch, "trajectories per iteration", 1, 256},
         {"--iters", OPT_INT, &c.iters, "joint: iterations", 1, 1e7},
@@ -203,9 +213,12 @@ static int control_train(int argc, char **argv)
         {"--overlap", OPT_INT, &c.overlap, "rows of band overlap (split)", 0, 13},
         {"--score", OPT_STR, &c.score, "unconditional score net checkpoint", 0, -1},
         {"--classifier", OPT_STR, &c.classifier, "objective classifier (mlp) checkpoint", 0, -1},
-        {"--out", OPT_STR, &c.out, "controls file (default models/ctrl-n<N>-<target>-<opt>.safetensors)", 0, -1},
-        {"--curve", OPT_STR, &c.curve, "loss curve CSV (default: the controls file with .csv)", 0, -1},
-        {"--checkpointing", OPT_FLAG, &c.checkpointing, "recompute each step's activations in backward (flat memory in K)", 0, -1},
+        {"--out", OPT_STR, &c.out,
+         "controls file (default models/ctrl-n<N>-<target>-<opt>.safetensors)", 0, -1},
+        {"--curve", OPT_STR, &c.curve, "loss curve CSV (default: the controls file with .csv)", 0,
+         -1},
+        {"--checkpointing", OPT_FLAG, &c.checkpointing,
+         "recompute each step's activations in backward (flat memory in K)", 0, -1},
         {"--seed", OPT_LONG, &c.seed, "seed of initialisation, noise and targets", 0, 1e18},
         {"--threads", OPT_INT, &c.threads, "threads (0: OpenMP default)", 0, 1024},
         {"--log-every", OPT_INT, &c.log_every, "iterations between progress lines", 1, 1e9},
@@ -228,24 +241,32 @@ static int control_train(int argc, char **argv)
                 c.outer = 300;
                 c.inner = 5;
             } else {
-                fprintf(stderr, "cmad control train: option --preset wants fast or paper, got '%s'\n", argv[i + 1]);
+                fprintf(stderr,
+                        "cmad control train: option --preset wants fast or paper, got '%s'\n",
+                        argv[i + 1]);
                 return 2;
             }
         }
-    rc = args_parse("control train", "usage: cmad control train [options]\n"
-                    "  Learns CMAD control nets (ctrl-s) for N agents sharing a frozen unet-s.", opts, argc, argv);
+    rc = args_parse("control train",
+                    "usage: cmad control train [options]\n"
+                    "  Learns CMAD control nets (ctrl-s) for N agents sharing a frozen unet-s.",
+                    opts, argc, argv);
     if (rc) return rc == 1 ? 0 : 2;
-    if (c.preset && !strcmp(c.preset, "paper") && c.agents >= 3) c.batch = c.batch == 16 ? 8 : c.batch;
+    if (c.preset && !strcmp(c.preset, "paper") && c.agents >= 3)
+        c.batch = c.batch == 16 ? 8 : c.batch;
     ido = !strcmp(c.opt, "ido");
-    if (!ido && strcmp(c.opt, "joint")) app_fail("control train", "option --opt wants joint or ido, got '%s'", c.opt);
+    if (!ido && strcmp(c.opt, "joint"))
+        app_fail("control train", "option --opt wants joint or ido, got '%s'", c.opt);
     target = parse_target("control train", c.target, &amortised);
     if (!c.out) {
-        snprintf(outbuf, sizeof outbuf, "models/ctrl-n%d-%s-%s.safetensors", c.agents, c.target, c.opt);
+        snprintf(outbuf, sizeof outbuf, "models/ctrl-n%d-%s-%s.safetensors", c.agents, c.target,
+                 c.opt);
         c.out = outbuf;
     }
     if (!c.curve) {
         size_t n = strlen(c.out);
-        snprintf(curvebuf, sizeof curvebuf, "%.*s.csv", (int)(n > 12 && !strcmp(c.out + n - 12, ".safetensors") ? n - 12 : n), c.out);
+        snprintf(curvebuf, sizeof curvebuf, "%.*s.csv",
+                 (int)(n > 12 && !strcmp(c.out + n - 12, ".safetensors") ? n - 12 : n), c.out);
         c.curve = curvebuf;
     }
     app_start("control train", c.threads, (uint64_t)c.seed);
@@ -258,11 +279,14 @@ static int control_train(int argc, char **argv)
         run.pr.ctrl[i] = &run.ctrl[i];
         opt[i] = adam_default(c.lr);
     }
-    fprintf(stderr, "cmad control train: N=%d target %s opt %s K=%d batch %d lambda %g rho %g drift %s, "
-            "%lu control parameters per agent\n", c.agents, c.target, c.opt, c.K, c.batch, c.lambda, c.rho,
-            c.drift, (unsigned long)run.ctrl[0].params.total);
+    fprintf(stderr,
+            "cmad control train: N=%d target %s opt %s K=%d batch %d lambda %g rho %g drift %s, "
+            "%lu control parameters per agent\n",
+            c.agents, c.target, c.opt, c.K, c.batch, c.lambda, c.rho, c.drift,
+            (unsigned long)run.ctrl[0].params.total);
     x_init = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)c.agents * c.batch * 784);
-    xi = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)(c.K > 2 ? c.K - 2 : 1) * c.agents * c.batch * 784);
+    xi = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)(c.K > 2 ? c.K - 2 : 1) * c.agents * c.batch *
+                           784);
     yf = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)c.batch * 784);
     tg = (int *)xmalloc(sizeof(int) * (size_t)c.batch);
     a1 = arena_new((size_t)256 << 20);
@@ -286,7 +310,8 @@ static int control_train(int argc, char **argv)
                 double acc;
                 int b, a;
                 for (b = 0; b < c.batch; b++) tg[b] = amortised ? (int)rng_below(&rng, 10) : target;
-                cmad_noise_draw(&run.pr.spec, &run.pr.sde, (uint64_t)c.seed + 1, step * c.batch, x_init, xi);
+                cmad_noise_draw(&run.pr.spec, &run.pr.sde, (uint64_t)c.seed + 1, step * c.batch,
+                                x_init, xi);
                 memset(&nz, 0, sizeof nz);
                 nz.x_init = x_init;
                 nz.xi = xi;
@@ -302,7 +327,7 @@ static int control_train(int argc, char **argv)
                 }
                 for (a = 0; a < c.agents; a++) {
                     if (ido && a != p) continue;
-                    params_clip_grad(&run.ctrl[a].params, 1.0);  /* per agent */
+                    params_clip_grad(&run.ctrl[a].params, 1.0); /* per agent */
                     adam_step(&opt[a], &run.ctrl[a].params);
                 }
                 acc = batch_accuracy(&run.cls, yf, c.batch, tg);
@@ -311,7 +336,8 @@ static int control_train(int argc, char **argv)
                 if ((step + 1) % c.log_every == 0 || step + 1 == total) {
                     char m[256];
                     double el = plat_now() - t0;
-                    snprintf(m, sizeof m, "J %.4f energy %.4f terminal %.4f running %.4f acc %.2f %.3f it/s",
+                    snprintf(m, sizeof m,
+                             "J %.4f energy %.4f terminal %.4f running %.4f acc %.2f %.3f it/s",
                              tm.J, tm.energy, tm.terminal, tm.running, acc, (step + 1) / el);
                     app_progress("control train", it, step + 1, total, m, (step + 1) * c.batch / el,
                                  el / (step + 1) * (total - step - 1));
@@ -322,9 +348,12 @@ static int control_train(int argc, char **argv)
     }
     fclose(curve);
     if (controls_save(c.out, &run.pr, &c, err, sizeof err)) app_fail("control train", "%s", err);
-    fprintf(stderr, "cmad control train: %ld updates in %.1f s, arena high-water %.0f MB, peak RSS %.0f MB; "
-            "saved %s and %s\n", step, plat_now() - t0, (double)arena_high_water(a1) / 1048576.0,
-            app_peak_mb(), c.out, c.curve);
+    fprintf(
+        stderr,
+        "cmad control train: %ld updates in %.1f s, arena high-water %.0f MB, peak RSS %.0f MB; "
+        "saved %s and %s\n",
+        step, plat_now() - t0, (double)arena_high_water(a1) / 1048576.0, app_peak_mb(), c.out,
+        c.curve);
     free(x_init);
     free(xi);
     free(yf);
@@ -366,7 +395,8 @@ static void controls_load(const char *cmd, const char *path, CtlCfg *c, CtlRun *
         p = &run->ctrl[i].params;
         for (j = 0; j < p->count; j++) {
             snprintf(nm, sizeof nm, "ctrl%d.%s", i, p->info[j].name);
-            if (st_load_scalar(f, nm, p->info[j].ndim, p->info[j].shape, p->data + p->info[j].offset, err, sizeof err))
+            if (st_load_scalar(f, nm, p->info[j].ndim, p->info[j].shape,
+                               p->data + p->info[j].offset, err, sizeof err))
                 app_fail(cmd, "%s", err);
         }
         p->trainable = 0;
@@ -375,11 +405,13 @@ static void controls_load(const char *cmd, const char *path, CtlCfg *c, CtlRun *
     st_close(f);
 }
 
-static int write_sample_outputs(const char *cmd, const char *png, const char *npy, const Scalar *y, int n)
+static int write_sample_outputs(const char *cmd, const char *png, const char *npy, const Scalar *y,
+                                int n)
 {
     char err[512];
     int shape[3];
-    if (png && png_write_grid(png, y, n < 64 ? n : 64, 28, 28, 8, 2, err, sizeof err)) app_fail(cmd, "%s", err);
+    if (png && png_write_grid(png, y, n < 64 ? n : 64, 28, 28, 8, 2, err, sizeof err))
+        app_fail(cmd, "%s", err);
     shape[0] = n;
     shape[1] = shape[2] = 28;
     if (npy && npy_write_f32(npy, 3, shape, y, err, sizeof err)) app_fail(cmd, "%s", err);
@@ -390,7 +422,8 @@ static int control_sample(int argc, char **argv)
 {
     CtlCfg c = ctl_defaults();
     CtlRun run;
-    const char *controls = NULL, *png = "samples-cmad.png", *npy = NULL, *metrics = NULL, *tstr = NULL;
+    const char *controls = NULL, *png = "samples-cmad.png", *npy = NULL, *metrics = NULL,
+               *tstr = NULL;
     int n = 256, K = 500, rc, amortised, target, i, have_eval = 0;
     MethodSpec ms = method_spec_default(METHOD_CMAD);
     Scalar *y;
@@ -399,12 +432,15 @@ static int control_sample(int argc, char **argv)
     Metrics m;
     double t0, nfe;
     const Opt opts[] = {
-        {"--controls", OPT_STR, &controls, "controls file from cmad control train (required)", 0, -1},
+        {"--controls", OPT_STR, &controls, "controls file from cmad control train (required)", 0,
+         -1},
         {"--n", OPT_INT, &n, "samples", 1, 1000000},
         {"--steps", OPT_INT, &K, "grid points of the sampler", 2, 100000},
         {"--batch", OPT_INT, &c.batch, "samples per batch", 1, 1024},
-        {"--target", OPT_STR, &tstr, "target digit (amortised controls only; default: cycle 0..9)", 0, -1},
-        {"--eval-classifier", OPT_STR, &c.evalc, "cnn-eval checkpoint for acc_eval (skipped if absent)", 0, -1},
+        {"--target", OPT_STR, &tstr, "target digit (amortised controls only; default: cycle 0..9)",
+         0, -1},
+        {"--eval-classifier", OPT_STR, &c.evalc,
+         "cnn-eval checkpoint for acc_eval (skipped if absent)", 0, -1},
         {"--png", OPT_STR, &png, "PNG grid of the first 64 samples", 0, -1},
         {"--npy", OPT_STR, &npy, "every sample as float32 .npy (n, 28, 28)", 0, -1},
         {"--metrics", OPT_STR, &metrics, "metrics JSON", 0, -1},
@@ -414,8 +450,11 @@ static int control_sample(int argc, char **argv)
     };
     c.batch = 64;
     c.seed = 0;
-    rc = args_parse("control sample", "usage: cmad control sample --controls FILE [options]\n"
-                    "  Samples with learned CMAD controls on the 500-step grid and scores the images.", opts, argc, argv);
+    rc = args_parse(
+        "control sample",
+        "usage: cmad control sample --controls FILE [options]\n"
+        "  Samples with learned CMAD controls on the 500-step grid and scores the images.",
+        opts, argc, argv);
     if (rc) return rc == 1 ? 0 : 2;
     if (!controls) app_fail("control sample", "option --controls is required");
     app_start("control sample", c.threads, (uint64_t)c.seed);
@@ -423,7 +462,9 @@ static int control_sample(int argc, char **argv)
     target = parse_target("control sample", c.target, &amortised);
     if (tstr) {
         int dummy;
-        if (!amortised) app_fail("control sample", "--target: these controls were trained for digit %s only", c.target);
+        if (!amortised)
+            app_fail("control sample", "--target: these controls were trained for digit %s only",
+                     c.target);
         target = parse_target("control sample", tstr, &dummy);
     }
     run.pr.spec.batch = c.batch;
@@ -442,17 +483,22 @@ static int control_sample(int argc, char **argv)
         }
     }
     metrics_compute(&run.pr.phi, &run.cls, have_eval ? &evalc : NULL, y, n, tg, &m);
-    fprintf(stderr, "cmad control sample: %d samples, K=%d, %.1f s: acc_obj %.4f acc_eval %.4f terminal %.4f seam %.5f\n",
+    fprintf(stderr,
+            "cmad control sample: %d samples, K=%d, %.1f s: acc_obj %.4f acc_eval %.4f terminal "
+            "%.4f seam %.5f\n",
             n, K, plat_now() - t0, m.acc_obj, m.acc_eval, m.terminal, m.seam);
     write_sample_outputs("control sample", png, npy, y, n);
     if (metrics) {
         FILE *f = fopen(metrics, "w");
         if (!f) app_fail("control sample", "cannot write %s", metrics);
-        fprintf(f, "{\"method\": \"cmad\", \"controls\": \"%s\", \"agents\": %d, \"target\": \"%s\", \"n\": %d, "
-                "\"steps\": %d, \"seed\": %ld, \"acc_obj\": %.6f, \"acc_eval\": %.6f, \"terminal\": %.6f, "
+        fprintf(f,
+                "{\"method\": \"cmad\", \"controls\": \"%s\", \"agents\": %d, \"target\": \"%s\", "
+                "\"n\": %d, "
+                "\"steps\": %d, \"seed\": %ld, \"acc_obj\": %.6f, \"acc_eval\": %.6f, "
+                "\"terminal\": %.6f, "
                 "\"seam\": %.6f, \"nfe\": %.1f, \"seconds\": %.2f, \"peak_mb\": %.0f}\n",
-                controls, c.agents, tstr ? tstr : c.target, n, K, c.seed, m.acc_obj, m.acc_eval, m.terminal, m.seam,
-                nfe, plat_now() - t0, app_peak_mb());
+                controls, c.agents, tstr ? tstr : c.target, n, K, c.seed, m.acc_obj, m.acc_eval,
+                m.terminal, m.seam, nfe, plat_now() - t0, app_peak_mb());
         fclose(f);
     }
     if (have_eval) classifier_free(&evalc);

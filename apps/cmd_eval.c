@@ -62,7 +62,8 @@ static void base64_file(FILE *out, const char *path)
     size_t k;
     if (!f) return;
     while ((k = fread(in, 1, 3, f)) > 0) {
-        unsigned v = (unsigned)in[0] << 16 | (k > 1 ? (unsigned)in[1] << 8 : 0) | (k > 2 ? in[2] : 0);
+        unsigned v =
+            (unsigned)in[0] << 16 | (k > 1 ? (unsigned)in[1] << 8 : 0) | (k > 2 ? in[2] : 0);
         fputc(tb[v >> 18 & 63], out);
         fputc(tb[v >> 12 & 63], out);
         fputc(k > 1 ? tb[v >> 6 & 63] : '=', out);
@@ -79,7 +80,10 @@ static void svg_curve(FILE *out, const char *csv, int col, const char *title)
     int n = 0, i;
     char line[1024];
     if (!f) return;
-    if (!fgets(line, sizeof line, f)) { fclose(f); return; }
+    if (!fgets(line, sizeof line, f)) {
+        fclose(f);
+        return;
+    }
     while (n < 4096 && fgets(line, sizeof line, f)) {
         char *p = line;
         int c;
@@ -96,12 +100,17 @@ static void svg_curve(FILE *out, const char *csv, int col, const char *title)
     fclose(f);
     if (n < 2) return;
     if (mx <= mn) mx = mn + 1;
-    fprintf(out, "<figure><svg width=\"480\" height=\"200\" viewBox=\"0 0 480 200\" style=\"border:1px solid #ccc\">"
+    fprintf(out, "<figure><svg width=\"480\" height=\"200\" viewBox=\"0 0 480 200\" "
+                 "style=\"border:1px solid #ccc\">"
                  "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\" points=\"");
     for (i = 0; i < n; i++)
-        fprintf(out, "%.1f,%.1f ", 10 + 460.0 * i / (n - 1), 190 - 180.0 * (ys[i] - mn) / (mx - mn));
-    fprintf(out, "\"/><text x=\"12\" y=\"14\" font-size=\"11\">max %.4g</text><text x=\"12\" y=\"196\" font-size=\"11\">min %.4g</text>"
-                 "</svg><figcaption>%s (%d points)</figcaption></figure>\n", mx, mn, title, n);
+        fprintf(out, "%.1f,%.1f ", 10 + 460.0 * i / (n - 1),
+                190 - 180.0 * (ys[i] - mn) / (mx - mn));
+    fprintf(out,
+            "\"/><text x=\"12\" y=\"14\" font-size=\"11\">max %.4g</text><text x=\"12\" y=\"196\" "
+            "font-size=\"11\">min %.4g</text>"
+            "</svg><figcaption>%s (%d points)</figcaption></figure>\n",
+            mx, mn, title, n);
 }
 
 int cmd_eval(int argc, char **argv)
@@ -110,7 +119,8 @@ int cmd_eval(int argc, char **argv)
                *score = "models/unet-s.safetensors", *cond = "models/unet-s-cond.safetensors",
                *obj = "models/mlp.safetensors", *evalc = "models/cnn-eval.safetensors",
                *data = "data/mnist", *outdir = NULL;
-    int agents = 2, target = 3, n = 256, K = 500, batch = 64, threads = 0, paper = 0, rc, i, nrow = 0;
+    int agents = 2, target = 3, n = 256, K = 500, batch = 64, threads = 0, paper = 0, rc, i,
+        nrow = 0;
     long seed = 0;
     CmadSpec spec;
     CmadProblem pr;
@@ -126,13 +136,16 @@ int cmd_eval(int argc, char **argv)
     const Opt opts[] = {
         {"--agents", OPT_INT, &agents, "number of agents N", 1, PHI_MAX_AGENTS},
         {"--target", OPT_INT, &target, "target digit c", 0, 9},
-        {"--methods", OPT_STR, &methods, "comma list of cmad, cdps, cdps-per-sample, amdm, independent, prior", 0, -1},
-        {"--controls", OPT_STR, &controls, "controls file for cmad (from cmad control train)", 0, -1},
+        {"--methods", OPT_STR, &methods,
+         "comma list of cmad, cdps, cdps-per-sample, amdm, independent, prior", 0, -1},
+        {"--controls", OPT_STR, &controls, "controls file for cmad (from cmad control train)", 0,
+         -1},
         {"--curve", OPT_STR, &curve, "training-curve CSV to plot in the report (optional)", 0, -1},
         {"--n", OPT_INT, &n, "samples per method", 1, 1000000},
         {"--steps", OPT_INT, &K, "grid points of every sampler", 2, 100000},
         {"--batch", OPT_INT, &batch, "samples per batch", 1, 1024},
-        {"--paper", OPT_FLAG, &paper, "the reference protocol: 1024 samples as 16 batches of 64", 0, -1},
+        {"--paper", OPT_FLAG, &paper, "the reference protocol: 1024 samples as 16 batches of 64", 0,
+         -1},
         {"--score", OPT_STR, &score, "unconditional score net", 0, -1},
         {"--cond-score", OPT_STR, &cond, "class-conditional score net (amdm, independent)", 0, -1},
         {"--classifier", OPT_STR, &obj, "objective classifier (mlp)", 0, -1},
@@ -143,8 +156,10 @@ int cmd_eval(int argc, char **argv)
         {"--threads", OPT_INT, &threads, "threads (0: OpenMP default)", 0, 1024},
         {NULL, OPT_INT, NULL, NULL, 0, 0},
     };
-    rc = args_parse("eval", "usage: cmad eval [options]\n"
-                    "  Compares methods on the same noise and writes metrics.json, table.md, grids and report.html.",
+    rc = args_parse("eval",
+                    "usage: cmad eval [options]\n"
+                    "  Compares methods on the same noise and writes metrics.json, table.md, grids "
+                    "and report.html.",
                     opts, argc, argv);
     if (rc) return rc == 1 ? 0 : 2;
     if (paper) {
@@ -189,8 +204,10 @@ int cmd_eval(int argc, char **argv)
         free(held);
         free(fh);
     }
-    fprintf(stderr, "cmad eval: N=%d c=%d, %d samples per method, K=%d; fd floor (real %d vs %d test) %.3f\n",
-            agents, target, n, K, nheld, nreal, fd_floor);
+    fprintf(
+        stderr,
+        "cmad eval: N=%d c=%d, %d samples per method, K=%d; fd floor (real %d vs %d test) %.3f\n",
+        agents, target, n, K, nheld, nreal, fd_floor);
     y = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)n * 784);
     tg = (int *)xmalloc(sizeof(int) * (size_t)n);
     for (i = 0; i < n; i++) tg[i] = target;
@@ -204,10 +221,12 @@ int cmd_eval(int argc, char **argv)
             EvalRow *r = &rows[nrow];
             double t0;
             double *fg;
-            if (method_parse(tok, &ms)) app_fail("eval", "option --methods: unknown method '%s'", tok);
+            if (method_parse(tok, &ms))
+                app_fail("eval", "option --methods: unknown method '%s'", tok);
             if ((ms.method == METHOD_AMDM || ms.method == METHOD_INDEPENDENT) && !have_cond) {
                 app_load_unet("eval", cond, &sc);
-                if (sc.cfg.num_classes == 0) app_fail("eval", "%s: --cond-score wants a class-conditional net", cond);
+                if (sc.cfg.num_classes == 0)
+                    app_fail("eval", "%s: --cond-score wants a class-conditional net", cond);
                 memcpy(sc.params.data, sc.params.ema, sc.params.total * sizeof(Scalar));
                 sc.params.trainable = 0;
                 have_cond = 1;
@@ -217,21 +236,26 @@ int cmd_eval(int argc, char **argv)
                 UNetConfig cc;
                 int a, j;
                 char nm[128];
-                if (!controls) app_fail("eval", "method cmad needs --controls FILE (from cmad control train)");
+                if (!controls)
+                    app_fail("eval", "method cmad needs --controls FILE (from cmad control train)");
                 cf = st_open(controls, err, sizeof err);
                 if (!cf) app_fail("eval", "%s", err);
-                if (!st_meta(cf, "config") || unet_config_parse(st_meta(cf, "config"), &cc, err, sizeof err) ||
+                if (!st_meta(cf, "config") ||
+                    unet_config_parse(st_meta(cf, "config"), &cc, err, sizeof err) ||
                     !st_meta(cf, "agents") || atoi(st_meta(cf, "agents")) != agents)
                     app_fail("eval", "%s: not controls for %d agents", controls, agents);
                 pr.spec.rho = st_meta(cf, "rho") ? atof(st_meta(cf, "rho")) : 1.0;
-                pr.spec.drift = st_meta(cf, "drift") && !strcmp(st_meta(cf, "drift"), "g2") ? DRIFT_G2 : DRIFT_G;
+                pr.spec.drift = st_meta(cf, "drift") && !strcmp(st_meta(cf, "drift"), "g2")
+                                    ? DRIFT_G2
+                                    : DRIFT_G;
                 pr.spec.amortised = cc.num_classes > 0;
                 for (a = 0; a < agents; a++) {
                     unet_build(&ctrl[a], &cc);
                     for (j = 0; j < ctrl[a].params.count; j++) {
                         const ParamInfo *pi = &ctrl[a].params.info[j];
                         snprintf(nm, sizeof nm, "ctrl%d.%s", a, pi->name);
-                        if (st_load_scalar(cf, nm, pi->ndim, pi->shape, ctrl[a].params.data + pi->offset, err, sizeof err))
+                        if (st_load_scalar(cf, nm, pi->ndim, pi->shape,
+                                           ctrl[a].params.data + pi->offset, err, sizeof err))
                             app_fail("eval", "%s", err);
                     }
                     ctrl[a].params.trainable = 0;
@@ -250,8 +274,11 @@ int cmd_eval(int argc, char **argv)
             fg = features(&ce, y, n);
             r->fd = frechet_distance(fg, n, freal, nreal, 128);
             free(fg);
-            fprintf(stderr, "cmad eval: %-16s acc_obj %.4f acc_eval %.4f terminal %.4f seam %.5f fd %.3f nfe %.0f %.1f s\n",
-                    r->name, r->m.acc_obj, r->m.acc_eval, r->m.terminal, r->m.seam, r->fd, r->nfe, r->seconds);
+            fprintf(stderr,
+                    "cmad eval: %-16s acc_obj %.4f acc_eval %.4f terminal %.4f seam %.5f fd %.3f "
+                    "nfe %.0f %.1f s\n",
+                    r->name, r->m.acc_obj, r->m.acc_eval, r->m.terminal, r->m.seam, r->fd, r->nfe,
+                    r->seconds);
             snprintf(path, sizeof path, "%s/%s.png", outdir, r->name);
             if (png_write_grid(path, y, n < 64 ? n : 64, 28, 28, 8, 2, err, sizeof err))
                 app_fail("eval", "%s", err);
@@ -272,48 +299,69 @@ int cmd_eval(int argc, char **argv)
     snprintf(path, sizeof path, "%s/metrics.json", outdir);
     f = fopen(path, "w");
     if (!f) app_fail("eval", "cannot write %s", path);
-    fprintf(f, "{\"agents\": %d, \"target\": %d, \"n\": %d, \"steps\": %d, \"seed\": %ld, \"fd_floor\": %.6f,\n \"settings\": [\n",
+    fprintf(f,
+            "{\"agents\": %d, \"target\": %d, \"n\": %d, \"steps\": %d, \"seed\": %ld, "
+            "\"fd_floor\": %.6f,\n \"settings\": [\n",
             agents, target, n, K, seed, fd_floor);
     for (i = 0; i < nrow; i++)
-        fprintf(f, "  {\"method\": \"%s\", \"acc_obj\": %.6f, \"acc_eval\": %.6f, \"terminal\": %.6f, \"seam\": %.6f, "
-                   "\"fd\": %.6f, \"nfe\": %.1f, \"seconds\": %.2f, \"peak_mb\": %.0f}%s\n",
-                rows[i].name, rows[i].m.acc_obj, rows[i].m.acc_eval, rows[i].m.terminal, rows[i].m.seam, rows[i].fd,
-                rows[i].nfe, rows[i].seconds, rows[i].peak_mb, i + 1 < nrow ? "," : "");
-    fprintf(f, " ],\n \"command\": \"cmad eval --agents %d --target %d --n %d --steps %d --seed %ld\",\n"
-               " \"checkpoints\": {\"score\": \"%s\", \"classifier\": \"%s\", \"eval_classifier\": \"%s\"}}\n",
-            agents, target, n, K, seed, score, obj, evalc);
+        fprintf(f,
+                "  {\"method\": \"%s\", \"acc_obj\": %.6f, \"acc_eval\": %.6f, \"terminal\": %.6f, "
+                "\"seam\": %.6f, "
+                "\"fd\": %.6f, \"nfe\": %.1f, \"seconds\": %.2f, \"peak_mb\": %.0f}%s\n",
+                rows[i].name, rows[i].m.acc_obj, rows[i].m.acc_eval, rows[i].m.terminal,
+                rows[i].m.seam, rows[i].fd, rows[i].nfe, rows[i].seconds, rows[i].peak_mb,
+                i + 1 < nrow ? "," : "");
+    fprintf(
+        f,
+        " ],\n \"command\": \"cmad eval --agents %d --target %d --n %d --steps %d --seed %ld\",\n"
+        " \"checkpoints\": {\"score\": \"%s\", \"classifier\": \"%s\", \"eval_classifier\": "
+        "\"%s\"}}\n",
+        agents, target, n, K, seed, score, obj, evalc);
     fclose(f);
     /* table.md */
     snprintf(path, sizeof path, "%s/table.md", outdir);
     f = fopen(path, "w");
     if (!f) app_fail("eval", "cannot write %s", path);
-    fprintf(f, "| N | c | method | acc_obj | acc_eval | terminal | seam | fd | nfe | seconds |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    fprintf(f, "| N | c | method | acc_obj | acc_eval | terminal | seam | fd | nfe | seconds "
+               "|\n|---|---|---|---|---|---|---|---|---|---|\n");
     for (i = 0; i < nrow; i++)
-        fprintf(f, "| %d | %d | %s | %.4f | %.4f | %.4f | %.5f | %.2f | %.0f | %.1f |\n", agents, target, rows[i].name,
-                rows[i].m.acc_obj, rows[i].m.acc_eval, rows[i].m.terminal, rows[i].m.seam, rows[i].fd, rows[i].nfe,
-                rows[i].seconds);
-    fprintf(f, "\nfd floor (held-out real images of class %d): %.2f; %d samples per method, %d-point grid, seed %ld.\n",
+        fprintf(f, "| %d | %d | %s | %.4f | %.4f | %.4f | %.5f | %.2f | %.0f | %.1f |\n", agents,
+                target, rows[i].name, rows[i].m.acc_obj, rows[i].m.acc_eval, rows[i].m.terminal,
+                rows[i].m.seam, rows[i].fd, rows[i].nfe, rows[i].seconds);
+    fprintf(f,
+            "\nfd floor (held-out real images of class %d): %.2f; %d samples per method, %d-point "
+            "grid, seed %ld.\n",
             target, fd_floor, n, K, seed);
     fclose(f);
     /* report.html: self-contained (grids inline as base64 PNG, curves as SVG) */
     snprintf(path, sizeof path, "%s/report.html", outdir);
     f = fopen(path, "w");
     if (!f) app_fail("eval", "cannot write %s", path);
-    fprintf(f, "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>cmad-c eval N=%d c=%d</title>"
-               "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #999;padding:4px 8px}"
-               "figure{display:inline-block;margin:8px}</style></head><body><h1>cmad-c: N = %d agents, target %d</h1>\n<table><tr><th>method</th>"
-               "<th>acc_obj</th><th>acc_eval</th><th>terminal</th><th>seam</th><th>fd</th><th>nfe</th><th>seconds</th></tr>\n",
-            agents, target, agents, target);
+    fprintf(
+        f,
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>cmad-c eval N=%d c=%d</title>"
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:"
+        "1px solid #999;padding:4px 8px}"
+        "figure{display:inline-block;margin:8px}</style></head><body><h1>cmad-c: N = %d agents, "
+        "target %d</h1>\n<table><tr><th>method</th>"
+        "<th>acc_obj</th><th>acc_eval</th><th>terminal</th><th>seam</th><th>fd</th><th>nfe</"
+        "th><th>seconds</th></tr>\n",
+        agents, target, agents, target);
     for (i = 0; i < nrow; i++)
-        fprintf(f, "<tr><td>%s</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.5f</td><td>%.2f</td><td>%.0f</td><td>%.1f</td></tr>\n",
-                rows[i].name, rows[i].m.acc_obj, rows[i].m.acc_eval, rows[i].m.terminal, rows[i].m.seam, rows[i].fd,
-                rows[i].nfe, rows[i].seconds);
-    fprintf(f, "</table><p>fd floor (held-out real images): %.2f. %d samples per method on the same noise, %d-point grid, seed %ld.</p>\n",
+        fprintf(f,
+                "<tr><td>%s</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.5f</td><td>%.2f</"
+                "td><td>%.0f</td><td>%.1f</td></tr>\n",
+                rows[i].name, rows[i].m.acc_obj, rows[i].m.acc_eval, rows[i].m.terminal,
+                rows[i].m.seam, rows[i].fd, rows[i].nfe, rows[i].seconds);
+    fprintf(f,
+            "</table><p>fd floor (held-out real images): %.2f. %d samples per method on the same "
+            "noise, %d-point grid, seed %ld.</p>\n",
             fd_floor, n, K, seed);
     for (i = 0; i < nrow; i++) {
         char png[1024];
         snprintf(png, sizeof png, "%s/%s.png", outdir, rows[i].name);
-        fprintf(f, "<figure><img alt=\"%s\" width=\"240\" src=\"data:image/png;base64,", rows[i].name);
+        fprintf(f, "<figure><img alt=\"%s\" width=\"240\" src=\"data:image/png;base64,",
+                rows[i].name);
         base64_file(f, png);
         fprintf(f, "\"><figcaption>%s</figcaption></figure>\n", rows[i].name);
     }

@@ -26,7 +26,8 @@ int cmd_gradcheck(int argc, char **argv)
             char *end;
             tol = strtod(argv[++i], &end);
             if (*end || !(tol > 0)) {
-                fprintf(stderr, "cmad gradcheck: --tol wants a positive number, got '%s'\n", argv[i]);
+                fprintf(stderr, "cmad gradcheck: --tol wants a positive number, got '%s'\n",
+                        argv[i]);
                 return 2;
             }
         } else {

@@ -34,44 +34,57 @@ int cmd_sample(int argc, char **argv)
         {"--steps", OPT_INT, &so.K, "grid points of the sampler", 2, 100000},
         {"--sampler", OPT_STR, &sampler, "em (reverse SDE) or heun (probability-flow ODE)", 0, -1},
         {"--batch", OPT_INT, &so.batch, "samples per network call", 1, 4096},
-        {"--label", OPT_STR, &label, "conditional nets: a digit 0..9, 'all' (cycles 0..9) or 'null'", 0, -1},
+        {"--label", OPT_STR, &label,
+         "conditional nets: a digit 0..9, 'all' (cycles 0..9) or 'null'", 0, -1},
         {"--raw", OPT_FLAG, &raw, "sample with the raw weights instead of their EMA", 0, -1},
         {"--png", OPT_STR, &png, "PNG grid of the first 64 samples", 0, -1},
         {"--npy", OPT_STR, &npy, "every sample as float32 .npy (n, 28, 28)", 0, -1},
-        {"--eval-classifier", OPT_STR, &evalc, "cnn-eval checkpoint for the confidence report (skipped if absent)", 0, -1},
+        {"--eval-classifier", OPT_STR, &evalc,
+         "cnn-eval checkpoint for the confidence report (skipped if absent)", 0, -1},
         {"--seed", OPT_LONG, &seed, "noise seed (sample j uses stream j)", 0, 1e18},
         {"--threads", OPT_INT, &threads, "threads (0: OpenMP default)", 0, 1024},
         {NULL, OPT_INT, NULL, NULL, 0, 0},
     };
-    rc = args_parse("sample", "usage: cmad sample [options]\n  Draws images from a trained score net.",
-                    opts, argc, argv);
+    rc = args_parse("sample",
+                    "usage: cmad sample [options]\n  Draws images from a trained score net.", opts,
+                    argc, argv);
     if (rc) return rc == 1 ? 0 : 2;
-    if (!strcmp(sampler, "em")) so.kind = SAMPLER_EM;
-    else if (!strcmp(sampler, "heun")) so.kind = SAMPLER_HEUN;
-    else app_fail("sample", "option --sampler wants em or heun, got '%s'", sampler);
+    if (!strcmp(sampler, "em"))
+        so.kind = SAMPLER_EM;
+    else if (!strcmp(sampler, "heun"))
+        so.kind = SAMPLER_HEUN;
+    else
+        app_fail("sample", "option --sampler wants em or heun, got '%s'", sampler);
     app_start("sample", threads, (uint64_t)seed);
     app_load_unet("sample", model, &net);
-    if (net.cfg.in_ch != 1) app_fail("sample", "%s: not a score net (in_ch %d)", model, net.cfg.in_ch);
+    if (net.cfg.in_ch != 1)
+        app_fail("sample", "%s: not a score net (in_ch %d)", model, net.cfg.in_ch);
     if (net.cfg.num_classes) {
         labels = (int *)xmalloc(sizeof(int) * (size_t)n);
         for (i = 0; i < n; i++) {
-            if (!label || !strcmp(label, "all")) labels[i] = i % 10;
-            else if (!strcmp(label, "null")) labels[i] = 10;
-            else if (strlen(label) == 1 && label[0] >= '0' && label[0] <= '9') labels[i] = label[0] - '0';
-            else app_fail("sample", "option --label wants 0..9, all or null, got '%s'", label);
+            if (!label || !strcmp(label, "all"))
+                labels[i] = i % 10;
+            else if (!strcmp(label, "null"))
+                labels[i] = 10;
+            else if (strlen(label) == 1 && label[0] >= '0' && label[0] <= '9')
+                labels[i] = label[0] - '0';
+            else
+                app_fail("sample", "option --label wants 0..9, all or null, got '%s'", label);
         }
     } else if (label) {
         app_fail("sample", "--label: %s is an unconditional model", model);
     }
     so.seed = (uint64_t)seed;
     so.use_ema = !raw;
-    fprintf(stderr, "cmad sample: %s (%s), %d samples, %s sampler, K=%d\n", model, unet_name(&net.cfg), n,
-            sampler, so.K);
+    fprintf(stderr, "cmad sample: %s (%s), %d samples, %s sampler, K=%d\n", model,
+            unet_name(&net.cfg), n, sampler, so.K);
     x = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)n * 784);
     t0 = plat_now();
     sde_sample(&sde, &net, n, labels, &so, x);
-    fprintf(stderr, "cmad sample: %.1f s (%.2f s per sample)\n", plat_now() - t0, (plat_now() - t0) / n);
-    if (png && png_write_grid(png, x, n < 64 ? n : 64, 28, 28, 8, 2, err, sizeof err)) app_fail("sample", "%s", err);
+    fprintf(stderr, "cmad sample: %.1f s (%.2f s per sample)\n", plat_now() - t0,
+            (plat_now() - t0) / n);
+    if (png && png_write_grid(png, x, n < 64 ? n : 64, 28, 28, 8, 2, err, sizeof err))
+        app_fail("sample", "%s", err);
     if (npy) {
         int shape[3];
         shape[0] = n;
@@ -82,22 +95,26 @@ int cmd_sample(int argc, char **argv)
     if (probe) {
         Classifier c;
         int *lab = (int *)xmalloc(sizeof(int) * (size_t)n);
-        Scalar *conf = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)n), *xc = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)n * 784);
+        Scalar *conf = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)n),
+               *xc = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)n * 784);
         size_t j;
         fclose(probe);
         app_load_classifier("sample", evalc, ARCH_CNN, &c);
         memcpy(c.params.data, c.params.ema, c.params.total * sizeof(Scalar));
-        for (j = 0; j < (size_t)n * 784; j++) xc[j] = x[j] < 0 ? 0 : x[j] > 1 ? 1 : x[j]; /* as an image */
+        for (j = 0; j < (size_t)n * 784; j++)
+            xc[j] = x[j] < 0 ? 0 : x[j] > 1 ? 1 : x[j]; /* as an image */
         classify(&c, xc, n, lab, conf, NULL);
         for (i = 0; i < n; i++) {
             hist[lab[i]]++;
             confident += conf[i] >= (Scalar)0.9;
             if (labels && labels[i] < 10) hit += lab[i] == labels[i];
         }
-        printf("confident (cnn-eval p >= 0.9): %.2f%% of %d\nclass histogram:", 100.0 * confident / n, n);
+        printf("confident (cnn-eval p >= 0.9): %.2f%% of %d\nclass histogram:",
+               100.0 * confident / n, n);
         for (i = 0; i < 10; i++) printf(" %d:%d", i, hist[i]);
         printf("\n");
-        if (labels && labels[0] < 10) printf("accuracy against the requested label: %.2f%%\n", 100.0 * hit / n);
+        if (labels && labels[0] < 10)
+            printf("accuracy against the requested label: %.2f%%\n", 100.0 * hit / n);
         classifier_free(&c);
         free(lab);
         free(conf);

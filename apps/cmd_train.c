@@ -119,7 +119,9 @@ static void train_loop(const char *cmd, const TrainCfg *c, const Mnist *m, Param
         }
         if (on_epoch && ((step + 1) % spe == 0 || step + 1 == total)) on_epoch(ctx, step / spe);
     }
-    fprintf(stderr, "cmad %s: %ld steps in %.1f s, arena high-water %.1f MB, peak RSS %.0f MB, saved %s and %s\n",
+    fprintf(stderr,
+            "cmad %s: %ld steps in %.1f s, arena high-water %.1f MB, peak RSS %.0f MB, saved %s "
+            "and %s\n",
             cmd, total - start, plat_now() - t0, (double)arena_high_water(arena) / 1048576.0,
             app_peak_mb(), c->out, c->state);
     free(order);
@@ -193,7 +195,8 @@ int cmd_train_score(int argc, char **argv)
     const Opt opts[] = {
         {"--data", OPT_STR, &c.data, "folder with the raw MNIST files", 0, -1},
         {"--out", OPT_STR, &c.out, "model file to write: weights and EMA", 0, -1},
-        {"--state", OPT_STR, &c.state, "training-state file (adds Adam, step, RNG; --resume reads it)", 0, -1},
+        {"--state", OPT_STR, &c.state,
+         "training-state file (adds Adam, step, RNG; --resume reads it)", 0, -1},
         {"--cond", OPT_FLAG, &ctx.cond, "class-conditional (label 10 = null, 10% dropped)", 0, -1},
         {"--epochs", OPT_INT, &c.epochs, "passes over the 60000 training images", 1, 10000},
         {"--steps", OPT_LONG, &c.max_steps, "stop after this many steps (0: use --epochs)", 0, 1e9},
@@ -206,7 +209,8 @@ int cmd_train_score(int argc, char **argv)
         {"--seed", OPT_LONG, &c.seed, "seed of initialisation, batches and noise", 0, 1e18},
         {"--threads", OPT_INT, &c.threads, "threads (0: OpenMP default)", 0, 1024},
         {"--log-every", OPT_INT, &c.log_every, "steps between progress lines", 1, 1e9},
-        {"--save-every", OPT_INT, &c.save_every, "steps between checkpoints (0: only at the end)", 0, 1e9},
+        {"--save-every", OPT_INT, &c.save_every, "steps between checkpoints (0: only at the end)",
+         0, 1e9},
         {"--resume", OPT_FLAG, &c.resume, "continue from the training state at --state", 0, -1},
         {NULL, OPT_INT, NULL, NULL, 0, 0},
     };
@@ -214,9 +218,11 @@ int cmd_train_score(int argc, char **argv)
     c.epochs = 10;
     c.lr = 1e-3;
     c.out = NULL;
-    rc = args_parse("train-score", "usage: cmad train-score [options]\n"
-                    "  Trains the score network unet-s on MNIST with denoising score matching (VP SDE).",
-                    opts, argc, argv);
+    rc = args_parse(
+        "train-score",
+        "usage: cmad train-score [options]\n"
+        "  Trains the score network unet-s on MNIST with denoising score matching (VP SDE).",
+        opts, argc, argv);
     if (rc) return rc == 1 ? 0 : 2;
     if (!c.out) c.out = ctx.cond ? "models/unet-s-cond.safetensors" : "models/unet-s.safetensors";
     state_path(&c, statebuf, sizeof statebuf);
@@ -227,7 +233,8 @@ int cmd_train_score(int argc, char **argv)
     rng_seed(&init, (uint64_t)c.seed, 0);
     params_initialise(&net.params, &init);
     unet_config_str(&cfg, config, sizeof config);
-    fprintf(stderr, "cmad train-score: %s, %lu parameters, batch %d, lr %g, warm-up %d, %d epochs\n",
+    fprintf(stderr,
+            "cmad train-score: %s, %lu parameters, batch %d, lr %g, warm-up %d, %d epochs\n",
             unet_name(&cfg), (unsigned long)net.params.total, c.batch, c.lr, c.warmup, c.epochs);
     ctx.net = &net;
     ctx.sde = sde_vp();
@@ -255,7 +262,11 @@ static double cls_step(void *vctx, Graph *g, const Scalar *x, const int *labels,
     Var *loss;
     (void)rng;
     shape[0] = n;
-    loss = ag_mean(g, ag_softmax_ce(g, classifier_forward(g, c->c, ag_leaf(g, (Scalar *)x, NULL, 0, 4, shape, "x"), NULL), labels));
+    loss = ag_mean(
+        g,
+        ag_softmax_ce(
+            g, classifier_forward(g, c->c, ag_leaf(g, (Scalar *)x, NULL, 0, 4, shape, "x"), NULL),
+            labels));
     ag_backward(g, loss);
     return (double)loss->val.data[0];
 }
@@ -265,7 +276,8 @@ double classifier_accuracy(Classifier *c, const Mnist *m, int use_ema)
     Arena *ar = arena_new((size_t)64 << 20);
     Graph g;
     int B = 500, i, correct = 0, b0;
-    int *idx = (int *)xmalloc(sizeof(int) * (size_t)B), *lab = (int *)xmalloc(sizeof(int) * (size_t)B);
+    int *idx = (int *)xmalloc(sizeof(int) * (size_t)B),
+        *lab = (int *)xmalloc(sizeof(int) * (size_t)B);
     Scalar *x = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)B * MNIST_PIXELS);
     Scalar *keep = c->params.data;
     if (use_ema) c->params.data = c->params.ema;
@@ -317,7 +329,8 @@ int cmd_train_classifier(int argc, char **argv)
         {"--arch", OPT_STR, &arch, "mlp (the objective classifier) or cnn (cnn-eval)", 0, -1},
         {"--data", OPT_STR, &c.data, "folder with the raw MNIST files", 0, -1},
         {"--out", OPT_STR, &c.out, "model file to write: weights and EMA", 0, -1},
-        {"--state", OPT_STR, &c.state, "training-state file (adds Adam, step, RNG; --resume reads it)", 0, -1},
+        {"--state", OPT_STR, &c.state,
+         "training-state file (adds Adam, step, RNG; --resume reads it)", 0, -1},
         {"--epochs", OPT_INT, &c.epochs, "passes over the 60000 training images", 1, 10000},
         {"--steps", OPT_LONG, &c.max_steps, "stop after this many steps (0: use --epochs)", 0, 1e9},
         {"--batch", OPT_INT, &c.batch, "images per step", 1, 60000},
@@ -329,7 +342,8 @@ int cmd_train_classifier(int argc, char **argv)
         {"--seed", OPT_LONG, &c.seed, "seed of initialisation and batches", 0, 1e18},
         {"--threads", OPT_INT, &c.threads, "threads (0: OpenMP default)", 0, 1024},
         {"--log-every", OPT_INT, &c.log_every, "steps between progress lines", 1, 1e9},
-        {"--save-every", OPT_INT, &c.save_every, "steps between checkpoints (0: only at the end)", 0, 1e9},
+        {"--save-every", OPT_INT, &c.save_every, "steps between checkpoints (0: only at the end)",
+         0, 1e9},
         {"--resume", OPT_FLAG, &c.resume, "continue from the training state at --state", 0, -1},
         {NULL, OPT_INT, NULL, NULL, 0, 0},
     };
@@ -340,12 +354,16 @@ int cmd_train_classifier(int argc, char **argv)
     c.clip = 0;
     c.ema = 0.999;
     c.seed = 2;
-    rc = args_parse("train-classifier", "usage: cmad train-classifier [options]\n"
-                    "  Trains the objective MLP (--arch mlp) or the evaluation CNN (--arch cnn) on MNIST.",
-                    opts, argc, argv);
+    rc = args_parse(
+        "train-classifier",
+        "usage: cmad train-classifier [options]\n"
+        "  Trains the objective MLP (--arch mlp) or the evaluation CNN (--arch cnn) on MNIST.",
+        opts, argc, argv);
     if (rc) return rc == 1 ? 0 : 2;
-    if (!strcmp(arch, "mlp")) a = ARCH_MLP;
-    else if (!strcmp(arch, "cnn") || !strcmp(arch, "cnn-eval")) a = ARCH_CNN;
+    if (!strcmp(arch, "mlp"))
+        a = ARCH_MLP;
+    else if (!strcmp(arch, "cnn") || !strcmp(arch, "cnn-eval"))
+        a = ARCH_CNN;
     else {
         fprintf(stderr, "cmad train-classifier: option --arch wants mlp or cnn, got '%s'\n", arch);
         return 2;

@@ -25,8 +25,8 @@ void app_start(const char *cmd, int threads, uint64_t seed)
 {
     if (threads > 0) plat_set_threads(threads);
     fprintf(stderr, "cmad %s: scalar %s, %d thread%s%s, seed %llu\n", cmd, SCALAR_NAME,
-            plat_threads(), plat_threads() == 1 ? "" : "s",
-            plat_have_openmp() ? " (OpenMP)" : "", (unsigned long long)seed);
+            plat_threads(), plat_threads() == 1 ? "" : "s", plat_have_openmp() ? " (OpenMP)" : "",
+            (unsigned long long)seed);
 }
 
 void app_load_mnist(const char *cmd, const char *dir, const char *split, Mnist *m)
@@ -39,8 +39,10 @@ void app_load_mnist(const char *cmd, const char *dir, const char *split, Mnist *
 static void fmt_time(double s, char *buf, size_t cap)
 {
     long t = s > 0 && s < 1e9 ? (long)(s + 0.5) : 0;
-    if (t >= 3600) snprintf(buf, cap, "%ldh%02ldm", t / 3600, t / 60 % 60);
-    else snprintf(buf, cap, "%ldm%02lds", t / 60, t % 60);
+    if (t >= 3600)
+        snprintf(buf, cap, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else
+        snprintf(buf, cap, "%ldm%02lds", t / 60, t % 60);
 }
 
 void app_progress(const char *cmd, long epoch, long step, long total, const char *metrics,
@@ -60,8 +62,7 @@ void app_load_unet(const char *cmd, const char *path, UNet *net)
         app_fail(cmd, "%s", err);
     if (strncmp(model, "unet", 4) != 0 && strncmp(model, "ctrl", 4) != 0)
         app_fail(cmd, "%s: holds a '%s' model, not a UNet", path, model);
-    if (unet_config_parse(config, &cfg, err, sizeof err))
-        app_fail(cmd, "%s: %s", path, err);
+    if (unet_config_parse(config, &cfg, err, sizeof err)) app_fail(cmd, "%s: %s", path, err);
     unet_build(net, &cfg);
     if (ckpt_load(path, &net->params, model, NULL, err, sizeof err)) app_fail(cmd, "%s", err);
 }

@@ -13,9 +13,12 @@ typedef struct Command {
 static const Command commands[] = {
     {"train-score", cmd_train_score, "train the score network unet-s (DSM, VP SDE)"},
     {"train-classifier", cmd_train_classifier, "train the objective MLP or cnn-eval"},
-    {"sample", cmd_sample, "draw images from a trained score net (PNG grid, .npy, cnn-eval report)"},
-    {"control", cmd_control, "CMAD: train learned controls (control train) or sample (control sample)"},
-    {"eval", cmd_eval, "compare methods on the same noise: metrics.json, table.md, grids, report.html"},
+    {"sample", cmd_sample,
+     "draw images from a trained score net (PNG grid, .npy, cnn-eval report)"},
+    {"control", cmd_control,
+     "CMAD: train learned controls (control train) or sample (control sample)"},
+    {"eval", cmd_eval,
+     "compare methods on the same noise: metrics.json, table.md, grids, report.html"},
     {"gradcheck", cmd_gradcheck, "finite-difference audit of every autograd op"},
     {NULL, NULL, NULL},
 };

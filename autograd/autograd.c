@@ -42,8 +42,8 @@ static void tape_push(Graph *g, Var *v)
     g->tail = v;
 }
 
-Var *ag_leaf(Graph *g, Scalar *data, Scalar *grad, int requires_grad, int ndim,
-             const int *shape, const char *name)
+Var *ag_leaf(Graph *g, Scalar *data, Scalar *grad, int requires_grad, int ndim, const int *shape,
+             const char *name)
 {
     Var *v = var_alloc(g);
     v->val = tensor_view(data, ndim, shape);
@@ -96,10 +96,7 @@ Var *ag_node(Graph *g, OpKind op, int ndim, const int *shape, Var *a, Var *b, Va
     return v;
 }
 
-int ag_needs(const Var *out, int i)
-{
-    return out->in[i] != NULL && out->in[i]->requires_grad;
-}
+int ag_needs(const Var *out, int i) { return out->in[i] != NULL && out->in[i]->requires_grad; }
 
 void ag_forward(Graph *g, Var *out)
 {
@@ -155,8 +152,10 @@ void ag_shape_error(const char *op, const Tensor *a, const Tensor *b, const char
 {
     char sa[64], sb[64];
     shape_str(a->ndim, a->shape, sa, sizeof sa);
-    if (b) shape_str(b->ndim, b->shape, sb, sizeof sb);
-    else sb[0] = '\0';
+    if (b)
+        shape_str(b->ndim, b->shape, sb, sizeof sb);
+    else
+        sb[0] = '\0';
     cmad_fatal(__FILE__, __LINE__, "%s: %s (shapes %s%s%s)", op, what, sa, b ? " and " : "", sb);
 }
 
@@ -173,8 +172,7 @@ void ag_print_graph(const Graph *g, void *file)
     /* The tape is linked newest first; print oldest first. */
     order = (const Var **)xmalloc(sizeof(Var *) * (size_t)g->count);
     for (v = g->tail; v && n < g->count; v = v->prev) order[n++] = v;
-    fprintf(f, "%5s  %-12s %-20s %-4s %-18s %s\n", "id", "op", "shape", "grad", "name",
-            "inputs");
+    fprintf(f, "%5s  %-12s %-20s %-4s %-18s %s\n", "id", "op", "shape", "grad", "name", "inputs");
     for (k = n - 1; k >= 0; k--) {
         char s[64];
         v = order[k];

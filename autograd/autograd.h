@@ -31,31 +31,31 @@
 
 typedef enum OpKind {
     OP_LEAF = 0,
-    OP_ADD,          /* a + b, b broadcast to a (numpy rules, dims of 1) */
-    OP_SUB,          /* a - b, broadcast as add */
-    OP_MUL,          /* a * b, broadcast as add */
-    OP_AFFINE,       /* alpha * a + beta (scalars): scale, shift, negate */
-    OP_SILU,         /* a * sigmoid(a) */
-    OP_RELU,         /* max(a, 0) */
+    OP_ADD,    /* a + b, b broadcast to a (numpy rules, dims of 1) */
+    OP_SUB,    /* a - b, broadcast as add */
+    OP_MUL,    /* a * b, broadcast as add */
+    OP_AFFINE, /* alpha * a + beta (scalars): scale, shift, negate */
+    OP_SILU,   /* a * sigmoid(a) */
+    OP_RELU,   /* max(a, 0) */
     OP_EXP,
     OP_LOG,
     OP_SQRT,
-    OP_SUM,          /* sum of all elements -> [1] */
-    OP_MEAN,         /* mean of all elements -> [1] */
-    OP_SUM_SAMPLE,   /* per-sample sum over all but the first dim -> [N] */
-    OP_SOFTMAX,      /* softmax over the last dim */
-    OP_SOFTMAX_CE,   /* fused log-softmax + cross-entropy: logits [N, C], labels -> [N] */
-    OP_MATMUL,       /* a [M, K] x b [K, N] */
-    OP_LINEAR,       /* x [N, I] W^T [O, I] + b [O] */
-    OP_BMM,          /* batched op(a)[B, M, K] op(b)[B, K, N], transposes by flag */
-    OP_CONV2D,       /* x [N, C, H, W] * w [O, C, kh, kw] + b [O], stride, padding */
-    OP_UPSAMPLE2,    /* nearest x2 */
-    OP_MAXPOOL2,     /* 2x2, stride 2 */
-    OP_GROUPNORM,    /* affine GroupNorm with G groups */
-    OP_CONCAT,       /* concat of two tensors along dim 1 (channels) */
-    OP_SLICE,        /* a[..., start:start+len, ...] along one dim */
-    OP_RESHAPE,      /* same elements, new shape */
-    OP_EMBEDDING,    /* rows of a table [V, D] picked by integer ids -> [N, D] */
+    OP_SUM,        /* sum of all elements -> [1] */
+    OP_MEAN,       /* mean of all elements -> [1] */
+    OP_SUM_SAMPLE, /* per-sample sum over all but the first dim -> [N] */
+    OP_SOFTMAX,    /* softmax over the last dim */
+    OP_SOFTMAX_CE, /* fused log-softmax + cross-entropy: logits [N, C], labels -> [N] */
+    OP_MATMUL,     /* a [M, K] x b [K, N] */
+    OP_LINEAR,     /* x [N, I] W^T [O, I] + b [O] */
+    OP_BMM,        /* batched op(a)[B, M, K] op(b)[B, K, N], transposes by flag */
+    OP_CONV2D,     /* x [N, C, H, W] * w [O, C, kh, kw] + b [O], stride, padding */
+    OP_UPSAMPLE2,  /* nearest x2 */
+    OP_MAXPOOL2,   /* 2x2, stride 2 */
+    OP_GROUPNORM,  /* affine GroupNorm with G groups */
+    OP_CONCAT,     /* concat of two tensors along dim 1 (channels) */
+    OP_SLICE,      /* a[..., start:start+len, ...] along one dim */
+    OP_RESHAPE,    /* same elements, new shape */
+    OP_EMBEDDING,  /* rows of a table [V, D] picked by integer ids -> [N, D] */
     OP_COUNT
 } OpKind;
 
@@ -64,26 +64,26 @@ typedef struct Graph Graph;
 
 struct Var {
     Tensor val;
-    Scalar *grad;                 /* dL/dval, val.n elements; NULL until needed */
+    Scalar *grad; /* dL/dval, val.n elements; NULL until needed */
     OpKind op;
     int requires_grad;
     int nin;
     Var *in[AG_MAX_IN];
-    int ip[AG_MAX_IPARAM];        /* integer op parameters (stride, axis, groups, ...) */
-    Scalar sp[2];                 /* scalar op parameters (alpha, beta, eps) */
-    const int *ids;               /* integer inputs (labels, embedding ids), not owned */
-    void *saved;                  /* data forward keeps for backward, in the arena */
-    const char *name;             /* short name for the printer and error messages */
-    Var *prev;                    /* previous node on the tape */
-    int id;                       /* position on the tape */
+    int ip[AG_MAX_IPARAM]; /* integer op parameters (stride, axis, groups, ...) */
+    Scalar sp[2];          /* scalar op parameters (alpha, beta, eps) */
+    const int *ids;        /* integer inputs (labels, embedding ids), not owned */
+    void *saved;           /* data forward keeps for backward, in the arena */
+    const char *name;      /* short name for the printer and error messages */
+    Var *prev;             /* previous node on the tape */
+    int id;                /* position on the tape */
 };
 
 struct Graph {
-    Arena *arena;                 /* per-step memory: nodes, values, gradients, scratch */
-    Var *tail;                    /* last node recorded */
-    int count;                    /* nodes recorded since the last reset */
+    Arena *arena; /* per-step memory: nodes, values, gradients, scratch */
+    Var *tail;    /* last node recorded */
+    int count;    /* nodes recorded since the last reset */
     int grad_enabled;
-    int check_finite;             /* NaN/Inf tripwire after every forward */
+    int check_finite; /* NaN/Inf tripwire after every forward */
 };
 
 typedef struct OpInfo {
@@ -97,13 +97,13 @@ extern const OpInfo ag_ops[OP_COUNT];
 /* ---------------------------------------------------------------- graph */
 
 void ag_graph_init(Graph *g, Arena *arena);
-void ag_graph_reset(Graph *g);                 /* forget the tape, reset the arena */
-int ag_set_grad_enabled(Graph *g, int on);     /* returns the previous setting */
+void ag_graph_reset(Graph *g);             /* forget the tape, reset the arena */
+int ag_set_grad_enabled(Graph *g, int on); /* returns the previous setting */
 
 /* A leaf over existing memory.  grad may be NULL (allocated in the arena on first use)
  * or point into a flat gradient array.  The name is not copied. */
-Var *ag_leaf(Graph *g, Scalar *data, Scalar *grad, int requires_grad, int ndim,
-             const int *shape, const char *name);
+Var *ag_leaf(Graph *g, Scalar *data, Scalar *grad, int requires_grad, int ndim, const int *shape,
+             const char *name);
 /* A leaf with fresh arena memory (uninitialised / zeroed values). */
 Var *ag_new(Graph *g, int ndim, const int *shape, int requires_grad, const char *name);
 Var *ag_zeros(Graph *g, int ndim, const int *shape, int requires_grad, const char *name);

@@ -1,8 +1,7 @@
 /* conv_ref.c - direct-loop reference conv2d (see conv_ref.h).  Plain loops, one thread. */
 #include "conv_ref.h"
 
-ConvShape conv_shape_make(int N, int C, int H, int W, int O, int kh, int kw, int stride,
-                          int pad)
+ConvShape conv_shape_make(int N, int C, int H, int W, int O, int kh, int kw, int stride, int pad)
 {
     ConvShape s;
     CHECK(N >= 1 && C >= 1 && H >= 1 && W >= 1 && O >= 1 && kh >= 1 && kw >= 1,
@@ -30,8 +29,8 @@ ConvShape conv_shape_make(int N, int C, int H, int W, int O, int kh, int kw, int
 #define W_AT(s, o, c, ki, kj) ((((size_t)(o) * (s)->C + (c)) * (s)->kh + (ki)) * (s)->kw + (kj))
 #define Y_AT(s, n, o, i, j) ((((size_t)(n) * (s)->O + (o)) * (s)->Ho + (i)) * (s)->Wo + (j))
 
-void conv2d_ref_forward(const ConvShape *s, const Scalar *x, const Scalar *w,
-                        const Scalar *b, Scalar *y)
+void conv2d_ref_forward(const ConvShape *s, const Scalar *x, const Scalar *w, const Scalar *b,
+                        Scalar *y)
 {
     int n, o, i, j, c, ki, kj;
     for (n = 0; n < s->N; n++)
@@ -52,8 +51,8 @@ void conv2d_ref_forward(const ConvShape *s, const Scalar *x, const Scalar *w,
                 }
 }
 
-void conv2d_ref_backward(const ConvShape *s, const Scalar *x, const Scalar *w,
-                         const Scalar *dy, Scalar *dx, Scalar *dw, Scalar *db)
+void conv2d_ref_backward(const ConvShape *s, const Scalar *x, const Scalar *w, const Scalar *dy,
+                         Scalar *dx, Scalar *dw, Scalar *db)
 {
     int n, o, i, j, c, ki, kj;
     if (db)

@@ -13,21 +13,20 @@
 
 /* Geometry of one conv2d call. */
 typedef struct ConvShape {
-    int N, C, H, W;     /* input x [N, C, H, W] */
-    int O, kh, kw;      /* weights w [O, C, kh, kw] */
+    int N, C, H, W; /* input x [N, C, H, W] */
+    int O, kh, kw;  /* weights w [O, C, kh, kw] */
     int stride, pad;
-    int Ho, Wo;         /* output y [N, O, Ho, Wo] */
+    int Ho, Wo; /* output y [N, O, Ho, Wo] */
 } ConvShape;
 
 /* Fills Ho, Wo from the rest; CHECKs that the output is at least 1 x 1. */
-ConvShape conv_shape_make(int N, int C, int H, int W, int O, int kh, int kw, int stride,
-                          int pad);
+ConvShape conv_shape_make(int N, int C, int H, int W, int O, int kh, int kw, int stride, int pad);
 
 /* y [N, O, Ho, Wo] = conv(x [N, C, H, W], w [O, C, kh, kw]) + b [O] (b may be NULL). */
-void conv2d_ref_forward(const ConvShape *s, const Scalar *x, const Scalar *w,
-                        const Scalar *b, Scalar *y);
+void conv2d_ref_forward(const ConvShape *s, const Scalar *x, const Scalar *w, const Scalar *b,
+                        Scalar *y);
 /* dx [N, C, H, W] += dL/dx, dw [O, C, kh, kw] += dL/dw, db [O] += dL/db from dy [N, O, Ho, Wo]. */
-void conv2d_ref_backward(const ConvShape *s, const Scalar *x, const Scalar *w,
-                         const Scalar *dy, Scalar *dx, Scalar *dw, Scalar *db);
+void conv2d_ref_backward(const ConvShape *s, const Scalar *x, const Scalar *w, const Scalar *dy,
+                         Scalar *dx, Scalar *dw, Scalar *db);
 
 #endif

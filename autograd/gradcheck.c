@@ -99,7 +99,8 @@ GradResult gradcheck_case(const GradCase *c, Arena *arena, unsigned long seed, d
         if (amax == 0.0) res.zero_grad = 1;
         count = x->val.n < (size_t)max_elems_per_input ? x->val.n : (size_t)max_elems_per_input;
         for (k = 0; k < count; k++) {
-            size_t e = count == x->val.n ? k : (size_t)((double)k * (double)x->val.n / (double)count);
+            size_t e =
+                count == x->val.n ? k : (size_t)((double)k * (double)x->val.n / (double)count);
             Scalar keep = x->val.data[e];
             double num, ana, den, err;
             x->val.data[e] = (Scalar)((double)keep + h);
@@ -125,7 +126,7 @@ GradResult gradcheck_case(const GradCase *c, Arena *arena, unsigned long seed, d
 /* ---------------------------------------------------------------- the audit */
 
 static const GradCase *const case_lists[] = {gc_elem_cases, gc_reduce_cases, gc_linalg_cases,
-                                             gc_conv_cases, gc_norm_cases, gc_shape_cases};
+                                             gc_conv_cases, gc_norm_cases,   gc_shape_cases};
 
 int gradcheck_all(FILE *f, double tol, const char *only_op)
 {
@@ -137,8 +138,8 @@ int gradcheck_all(FILE *f, double tol, const char *only_op)
     memset(covered, 0, sizeof covered);
     fprintf(f, "gradient audit: %s build, central differences h = %g, floor %g, tol %g\n",
             SCALAR_NAME, h, floor, tol);
-    fprintf(f, "%-12s %-34s %-18s %8s %12s  %s\n", "op", "case", "shape", "checked",
-            "max rel err", "verdict");
+    fprintf(f, "%-12s %-34s %-18s %8s %12s  %s\n", "op", "case", "shape", "checked", "max rel err",
+            "verdict");
     for (l = 0; l < (int)(sizeof case_lists / sizeof case_lists[0]); l++) {
         const GradCase *c;
         for (c = case_lists[l]; c->build; c++) {
@@ -150,7 +151,9 @@ int gradcheck_all(FILE *f, double tol, const char *only_op)
             ok = res.max_rel_err < tol && !res.zero_grad && res.checked > 0;
             fprintf(f, "%-12s %-34s %-18s %8d %12.3e  %s\n", ag_ops[c->op].name, c->label,
                     res.shape, res.checked, res.max_rel_err,
-                    ok ? "ok" : res.zero_grad ? "FAIL (all-zero gradient)" : "FAIL");
+                    ok              ? "ok"
+                    : res.zero_grad ? "FAIL (all-zero gradient)"
+                                    : "FAIL");
             if (!ok) failures++;
             ncases++;
         }

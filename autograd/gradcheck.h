@@ -19,17 +19,17 @@
 #include "autograd.h"
 
 typedef struct GradCase {
-    OpKind op;            /* the op this case audits */
-    const char *label;    /* e.g. "per-channel broadcast" */
+    OpKind op;         /* the op this case audits */
+    const char *label; /* e.g. "per-channel broadcast" */
     /* Builds the inputs (leaves with requires_grad = 1) and the graph; returns the output. */
     Var *(*build)(Graph *g, Rng *r);
 } GradCase;
 
 typedef struct GradResult {
     double max_rel_err;
-    int zero_grad;        /* some input's analytic gradient was all zero */
-    int checked;          /* elements checked */
-    char shape[64];       /* output shape */
+    int zero_grad;  /* some input's analytic gradient was all zero */
+    int checked;    /* elements checked */
+    char shape[64]; /* output shape */
 } GradResult;
 
 /* Runs one case; h is the finite-difference step, floor the absolute floor. */

@@ -65,7 +65,7 @@ static int conv_chunk(const ConvShape *s)
  * kernel: o in [*lo, *hi) has 0 <= o s - p + k < n (an empty range when *lo >= *hi). */
 static void tap_range(int n, int no, int s, int p, int k, int *lo, int *hi)
 {
-    int a = p - k > 0 ? (p - k + s - 1) / s : 0; /* first o with o s - p + k >= 0 */
+    int a = p - k > 0 ? (p - k + s - 1) / s : 0;         /* first o with o s - p + k >= 0 */
     int b = n + p - k > 0 ? (n + p - k + s - 1) / s : 0; /* first o with o s - p + k >= n */
     *lo = a < no ? a : no;
     *hi = b < no ? b : no;
@@ -227,7 +227,8 @@ void op_conv2d_backward(Graph *g, Var *out)
         for (t = 0; t < no; t++) {
             double acc = 0.0;
             int n;
-            for (n = 0; n < s.N; n++) acc += sum_lanes(dy + ((size_t)n * s.O + (size_t)t) * P, (size_t)P);
+            for (n = 0; n < s.N; n++)
+                acc += sum_lanes(dy + ((size_t)n * s.O + (size_t)t) * P, (size_t)P);
             db[t] += (Scalar)acc;
         }
     }
@@ -244,8 +245,8 @@ void op_conv2d_backward(Graph *g, Var *out)
             for (n = 0; n < s.N; n++) {
                 const Scalar *dyn = dy + (size_t)n * s.O * P;
                 if (dwt) /* dwt [O, C] (+)= dy[n] [O, P] x[n]^T [P, C] */
-                    gemm(0, 1, s.O, s.C, P, 1, dyn, P, x + (size_t)n * s.C * P, P, n ? 1 : 0,
-                         dwt, s.C);
+                    gemm(0, 1, s.O, s.C, P, 1, dyn, P, x + (size_t)n * s.C * P, P, n ? 1 : 0, dwt,
+                         s.C);
                 if (dxt) { /* dx[n] [C, P] += W^T [C, O] dy[n] [O, P] */
                     gemm(1, 0, s.C, P, s.O, 1, w, s.C, dyn, P, 0, dxt, P);
                     add_into(dx + (size_t)n * s.C * P, dxt, (size_t)s.C * P);
@@ -481,10 +482,7 @@ static Var *gc_conv3_s2(Graph *g, Rng *r) { return gc_conv(g, r, 2, 3, 7, 4, 3, 
 static Var *gc_conv3_s2_even(Graph *g, Rng *r) { return gc_conv(g, r, 2, 3, 6, 4, 3, 2, 1, 0); }
 static Var *gc_conv1_batched(Graph *g, Rng *r) { return gc_conv(g, r, 2, 3, 5, 4, 1, 1, 0, 1); }
 static Var *gc_conv1_direct(Graph *g, Rng *r) { return gc_conv(g, r, 1, 3, 5, 4, 1, 1, 0, 1); }
-static Var *gc_conv1_direct_nob(Graph *g, Rng *r)
-{
-    return gc_conv(g, r, 2, 3, 16, 4, 1, 1, 0, 0);
-}
+static Var *gc_conv1_direct_nob(Graph *g, Rng *r) { return gc_conv(g, r, 2, 3, 16, 4, 1, 1, 0, 0); }
 static Var *gc_conv5_p2(Graph *g, Rng *r) { return gc_conv(g, r, 2, 3, 5, 4, 5, 1, 2, 1); }
 
 static Var *gc_upsample(Graph *g, Rng *r)

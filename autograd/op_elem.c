@@ -11,7 +11,7 @@
 /* a's shape and b's aligned shape, both padded on the left to 4 dims. */
 typedef struct {
     int as[4], bs[4];
-    int same;       /* b has a's shape */
+    int same; /* b has a's shape */
 } Bcast;
 
 static Bcast bcast_make(const char *op, const Tensor *a, const Tensor *b)
@@ -75,8 +75,7 @@ static void binary_forward(Var *out, int kind)
 /* db[j] += sum over a's positions that map to b's element j of coef(p) dy[p], where
  * coef is 1 (add), -1 (sub) or a[p] (mul).  Parallel over j: each thread owns its j and
  * sums in a fixed order. */
-static void reduce_to_b(const Bcast *m, const Scalar *dy, const Scalar *a, Scalar sign,
-                        Scalar *db)
+static void reduce_to_b(const Bcast *m, const Scalar *dy, const Scalar *a, Scalar sign, Scalar *db)
 {
     long nb = (long)m->bs[0] * m->bs[1] * m->bs[2] * m->bs[3], j;
     PAR_FOR((long)m->as[0] * m->as[1] * m->as[2] * m->as[3])
@@ -151,11 +150,23 @@ static Var *binary(Graph *g, OpKind op, Var *a, Var *b)
     return out;
 }
 
-void op_add_forward(Graph *g, Var *out) { (void)g; binary_forward(out, BIN_ADD); }
+void op_add_forward(Graph *g, Var *out)
+{
+    (void)g;
+    binary_forward(out, BIN_ADD);
+}
 void op_add_backward(Graph *g, Var *out) { binary_backward(g, out, BIN_ADD); }
-void op_sub_forward(Graph *g, Var *out) { (void)g; binary_forward(out, BIN_SUB); }
+void op_sub_forward(Graph *g, Var *out)
+{
+    (void)g;
+    binary_forward(out, BIN_SUB);
+}
 void op_sub_backward(Graph *g, Var *out) { binary_backward(g, out, BIN_SUB); }
-void op_mul_forward(Graph *g, Var *out) { (void)g; binary_forward(out, BIN_MUL); }
+void op_mul_forward(Graph *g, Var *out)
+{
+    (void)g;
+    binary_forward(out, BIN_MUL);
+}
 void op_mul_backward(Graph *g, Var *out) { binary_backward(g, out, BIN_MUL); }
 
 Var *ag_add(Graph *g, Var *a, Var *b) { return binary(g, OP_ADD, a, b); }
@@ -274,15 +285,35 @@ static Var *unary(Graph *g, OpKind op, Var *a)
     return out;
 }
 
-void op_silu_forward(Graph *g, Var *out) { (void)g; unary_forward(out, UN_SILU); }
+void op_silu_forward(Graph *g, Var *out)
+{
+    (void)g;
+    unary_forward(out, UN_SILU);
+}
 void op_silu_backward(Graph *g, Var *out) { unary_backward(g, out, UN_SILU); }
-void op_relu_forward(Graph *g, Var *out) { (void)g; unary_forward(out, UN_RELU); }
+void op_relu_forward(Graph *g, Var *out)
+{
+    (void)g;
+    unary_forward(out, UN_RELU);
+}
 void op_relu_backward(Graph *g, Var *out) { unary_backward(g, out, UN_RELU); }
-void op_exp_forward(Graph *g, Var *out) { (void)g; unary_forward(out, UN_EXP); }
+void op_exp_forward(Graph *g, Var *out)
+{
+    (void)g;
+    unary_forward(out, UN_EXP);
+}
 void op_exp_backward(Graph *g, Var *out) { unary_backward(g, out, UN_EXP); }
-void op_log_forward(Graph *g, Var *out) { (void)g; unary_forward(out, UN_LOG); }
+void op_log_forward(Graph *g, Var *out)
+{
+    (void)g;
+    unary_forward(out, UN_LOG);
+}
 void op_log_backward(Graph *g, Var *out) { unary_backward(g, out, UN_LOG); }
-void op_sqrt_forward(Graph *g, Var *out) { (void)g; unary_forward(out, UN_SQRT); }
+void op_sqrt_forward(Graph *g, Var *out)
+{
+    (void)g;
+    unary_forward(out, UN_SQRT);
+}
 void op_sqrt_backward(Graph *g, Var *out) { unary_backward(g, out, UN_SQRT); }
 
 Var *ag_silu(Graph *g, Var *a) { return unary(g, OP_SILU, a); }
@@ -326,8 +357,7 @@ static Var *gc_mul_scalar(Graph *g, Rng *r) { return gc_bcast(g, r, OP_MUL, 1, b
 
 static Var *gc_affine(Graph *g, Rng *r)
 {
-    return ag_affine(g, gc_normal(g, r, 4, gc_shape4, 1.0, 0.0, 1, "a"), (Scalar)-1.7,
-                     (Scalar)0.3);
+    return ag_affine(g, gc_normal(g, r, 4, gc_shape4, 1.0, 0.0, 1, "a"), (Scalar)-1.7, (Scalar)0.3);
 }
 
 static Var *gc_silu(Graph *g, Rng *r)

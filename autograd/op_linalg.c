@@ -103,8 +103,8 @@ void op_bmm_forward(Graph *g, Var *out)
     (void)g;
     PAR_FOR(B * (long)(sa + sc + sy))
     for (b = 0; b < B; b++)
-        gemm(ta, tc, M, N, K, 1, a->val.data + b * sa, ta ? M : K, c->val.data + b * sc,
-             tc ? K : N, 0, out->val.data + b * sy, N);
+        gemm(ta, tc, M, N, K, 1, a->val.data + b * sa, ta ? M : K, c->val.data + b * sc, tc ? K : N,
+             0, out->val.data + b * sy, N);
 }
 
 void op_bmm_backward(Graph *g, Var *out)
@@ -181,7 +181,8 @@ Var *ag_embedding(Graph *g, Var *table, const int *ids, int n)
 {
     int shape[2], i;
     Var *out;
-    if (table->val.ndim != 2) ag_shape_error("embedding", &table->val, NULL, "table must be [V, D]");
+    if (table->val.ndim != 2)
+        ag_shape_error("embedding", &table->val, NULL, "table must be [V, D]");
     for (i = 0; i < n; i++)
         CHECK(ids[i] >= 0 && ids[i] < table->val.shape[0],
               "embedding: id %d of row %d is outside 0..%d", ids[i], i, table->val.shape[0] - 1);
@@ -217,8 +218,8 @@ static Var *gc_bmm_flags(Graph *g, Rng *r, int ta, int tc)
     sa[2] = ta ? M : K;
     sc[1] = tc ? N : K;
     sc[2] = tc ? K : N;
-    return ag_bmm(g, gc_normal(g, r, 3, sa, 1, 0, 1, "a"), gc_normal(g, r, 3, sc, 1, 0, 1, "c"),
-                  ta, tc);
+    return ag_bmm(g, gc_normal(g, r, 3, sa, 1, 0, 1, "a"), gc_normal(g, r, 3, sc, 1, 0, 1, "c"), ta,
+                  tc);
 }
 
 static Var *gc_bmm_nn(Graph *g, Rng *r) { return gc_bmm_flags(g, r, 0, 0); }

@@ -246,7 +246,8 @@ Var *ag_softmax_ce(Graph *g, Var *logits, const int *labels)
 {
     Var *out;
     int shape[1], n;
-    if (logits->val.ndim != 2) ag_shape_error("softmax_ce", &logits->val, NULL, "logits must be [N, C]");
+    if (logits->val.ndim != 2)
+        ag_shape_error("softmax_ce", &logits->val, NULL, "logits must be [N, C]");
     for (n = 0; n < logits->val.shape[0]; n++)
         CHECK(labels[n] >= 0 && labels[n] < logits->val.shape[1],
               "softmax_ce: label %d of sample %d is outside 0..%d", labels[n], n,
@@ -264,7 +265,10 @@ static const int gc_s4[4] = {2, 3, 4, 5}, gc_s2[2] = {4, 7};
 static const int gc_labels[4] = {3, 0, 6, 2};
 
 static Var *gc_sum(Graph *g, Rng *r) { return ag_sum(g, gc_normal(g, r, 4, gc_s4, 1, 0, 1, "a")); }
-static Var *gc_mean(Graph *g, Rng *r) { return ag_mean(g, gc_normal(g, r, 4, gc_s4, 1, 0, 1, "a")); }
+static Var *gc_mean(Graph *g, Rng *r)
+{
+    return ag_mean(g, gc_normal(g, r, 4, gc_s4, 1, 0, 1, "a"));
+}
 static Var *gc_sum_sample(Graph *g, Rng *r)
 {
     return ag_sum_sample(g, gc_normal(g, r, 4, gc_s4, 1, 0, 1, "a"));

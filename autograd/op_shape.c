@@ -102,8 +102,7 @@ Var *ag_slice(Graph *g, Var *a, int axis, int start, int len)
 {
     int shape[TENSOR_MAX_DIM], d;
     Var *out;
-    if (axis < 0 || axis >= a->val.ndim || start < 0 || len < 1 ||
-        start > a->val.shape[axis] - len)
+    if (axis < 0 || axis >= a->val.ndim || start < 0 || len < 1 || start > a->val.shape[axis] - len)
         ag_shape_error("slice", &a->val, NULL, "axis, start or length out of range");
     for (d = 0; d < a->val.ndim; d++) shape[d] = a->val.shape[d];
     shape[axis] = len;

@@ -9,8 +9,8 @@
 
 #include "autograd.h"
 
-#define OP_FN(name)                                \
-    void op_##name##_forward(Graph *g, Var *out);  \
+#define OP_FN(name)                                                                                \
+    void op_##name##_forward(Graph *g, Var *out);                                                  \
     void op_##name##_backward(Graph *g, Var *out);
 
 OP_FN(add)

@@ -1,8 +1,16 @@
 /* optable.c - the one table of ops: {name, forward, backward}, indexed by OpKind. */
 #include "ops_internal.h"
 
-static void leaf_forward(Graph *g, Var *out) { (void)g; (void)out; }
-static void leaf_backward(Graph *g, Var *out) { (void)g; (void)out; }
+static void leaf_forward(Graph *g, Var *out)
+{
+    (void)g;
+    (void)out;
+}
+static void leaf_backward(Graph *g, Var *out)
+{
+    (void)g;
+    (void)out;
+}
 
 #define OP_ENTRY(kind, nm) [kind] = {#nm, op_##nm##_forward, op_##nm##_backward}
 

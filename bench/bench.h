@@ -11,23 +11,23 @@
 #define BENCH_MAX_RESULTS 512
 
 typedef struct BenchResult {
-    char section[24];   /* "gemm" */
-    char name[48];      /* case name, e.g. "conv1_fwd" */
-    char params[96];    /* shape and variant, e.g. "NN M=64 N=12544 K=576" */
+    char section[24]; /* "gemm" */
+    char name[48];    /* case name, e.g. "conv1_fwd" */
+    char params[96];  /* shape and variant, e.g. "NN M=64 N=12544 K=576" */
     int threads;
     int reps;
     double ms_median, ms_min;
-    double rate;        /* in rate_unit, from the median time */
+    double rate; /* in rate_unit, from the median time */
     const char *rate_unit;
     double max_err, tol; /* worst checked |fast - ref| and its bound */
-    int same_bits;      /* -1 not compared, 0/1 against the 1-thread result */
+    int same_bits;       /* -1 not compared, 0/1 against the 1-thread result */
 } BenchResult;
 
 typedef struct BenchReport {
     BenchResult r[BENCH_MAX_RESULTS];
     int n;
-    int reps;           /* timed repeats per case (>= 5), after one warm-up run */
-    int only_threads;   /* --threads N: time only this thread count (0: every count) */
+    int reps;         /* timed repeats per case (>= 5), after one warm-up run */
+    int only_threads; /* --threads N: time only this thread count (0: every count) */
 } BenchReport;
 
 typedef struct BenchSection {

@@ -32,17 +32,16 @@ typedef struct GemmCase {
 } GemmCase;
 
 /* conv(Cin -> Cout, P pixels): forward, weight gradient, input gradient. */
-#define CONV_CASES(tag, cin, cout, p)                                                   \
-    {tag "_fwd", 0, 0, cout, p, (cin) * 9}, {tag "_dW", 0, 1, cout, (cin) * 9, p},      \
-        {tag "_dcol", 1, 0, (cin) * 9, p, cout}
+#define CONV_CASES(tag, cin, cout, p)                                                              \
+    {tag "_fwd", 0, 0, cout, p, (cin)*9}, {tag "_dW", 0, 1, cout, (cin)*9, p},                     \
+    {                                                                                              \
+        tag "_dcol", 1, 0, (cin)*9, p, cout                                                        \
+    }
 
 static const GemmCase cases[] = {
-    {"square1024", 0, 0, 1024, 1024, 1024},
-    CONV_CASES("c32to32_28", 32, 32, 50176),
-    CONV_CASES("c64to32_28", 64, 32, 50176),
-    CONV_CASES("c32to64_14", 32, 64, 12544),
-    CONV_CASES("c64to64_14", 64, 64, 12544),
-    CONV_CASES("c128to64_14", 128, 64, 12544),
+    {"square1024", 0, 0, 1024, 1024, 1024},  CONV_CASES("c32to32_28", 32, 32, 50176),
+    CONV_CASES("c64to32_28", 64, 32, 50176), CONV_CASES("c32to64_14", 32, 64, 12544),
+    CONV_CASES("c64to64_14", 64, 64, 12544), CONV_CASES("c128to64_14", 128, 64, 12544),
 };
 #define N_CASES ((int)(sizeof cases / sizeof cases[0]))
 #define N_SAMPLE 400
@@ -56,8 +55,8 @@ static Scalar *rand_buf(Rng *r, size_t n)
 }
 
 /* Worst |C - ref| over a sample of outputs (every output when C is small). */
-static double check_sample(const GemmCase *c, const Scalar *A, int lda, const Scalar *B,
-                           int ldb, const Scalar *C, Rng *r)
+static double check_sample(const GemmCase *c, const Scalar *A, int lda, const Scalar *B, int ldb,
+                           const Scalar *C, Rng *r)
 {
     size_t total = (size_t)c->M * c->N, n = total <= 4 * N_SAMPLE ? total : N_SAMPLE, s;
     double worst = 0;
@@ -83,8 +82,8 @@ int bench_gemm(BenchReport *rep)
     Rng r;
     rng_seed(&r, 2024, 0);
     printf("\n== gemm: C = op(A) op(B), %s, GFLOP/s from the median time ==\n", SCALAR_NAME);
-    printf("%-18s %-3s %6s %6s %6s %4s %9s %9s %9s %10s %5s\n", "case", "op", "M", "N", "K",
-           "thr", "ms_med", "ms_min", "GFLOP/s", "max_err", "bits");
+    printf("%-18s %-3s %6s %6s %6s %4s %9s %9s %9s %10s %5s\n", "case", "op", "M", "N", "K", "thr",
+           "ms_med", "ms_min", "GFLOP/s", "max_err", "bits");
     for (ci = 0; ci < N_CASES; ci++) {
         const GemmCase *c = &cases[ci];
         int lda = c->ta ? c->M : c->K, ldb = c->tb ? c->K : c->N;
@@ -107,8 +106,9 @@ int bench_gemm(BenchReport *rep)
             }
             err = check_sample(c, A, lda, B, ldb, C, &r);
             if (!(err <= tol)) {
-                fprintf(stderr, "bench gemm: %s %s%s %dx%dx%d threads=%d: max error %g > "
-                                "tolerance %g: result NOT reported\n",
+                fprintf(stderr,
+                        "bench gemm: %s %s%s %dx%dx%d threads=%d: max error %g > "
+                        "tolerance %g: result NOT reported\n",
                         c->name, c->ta ? "T" : "N", c->tb ? "T" : "N", c->M, c->N, c->K,
                         thread_counts[ti], err, tol);
                 failed = 1;
@@ -116,8 +116,8 @@ int bench_gemm(BenchReport *rep)
             }
             res = bench_add(rep, "gemm", c->name);
             if (!res) continue;
-            snprintf(res->params, sizeof res->params, "%s%s M=%d N=%d K=%d",
-                     c->ta ? "T" : "N", c->tb ? "T" : "N", c->M, c->N, c->K);
+            snprintf(res->params, sizeof res->params, "%s%s M=%d N=%d K=%d", c->ta ? "T" : "N",
+                     c->tb ? "T" : "N", c->M, c->N, c->K);
             res->threads = plat_threads();
             res->reps = reps;
             res->ms_median = 1e3 * bench_median(t, reps);
@@ -131,15 +131,17 @@ int bench_gemm(BenchReport *rep)
             } else {
                 res->same_bits = memcmp(C1, C, nc * sizeof(Scalar)) == 0;
                 if (!res->same_bits) {
-                    fprintf(stderr, "bench gemm: %s: %d threads differ from 1 thread\n",
-                            c->name, res->threads);
+                    fprintf(stderr, "bench gemm: %s: %d threads differ from 1 thread\n", c->name,
+                            res->threads);
                     failed = 1;
                 }
             }
             printf("%-18s %s%s  %6d %6d %6d %4d %9.3f %9.3f %9.1f %10.2e %5s\n", c->name,
                    c->ta ? "T" : "N", c->tb ? "T" : "N", c->M, c->N, c->K, res->threads,
                    res->ms_median, res->ms_min, res->rate, err,
-                   res->same_bits < 0 ? "-" : res->same_bits ? "same" : "DIFF");
+                   res->same_bits < 0 ? "-"
+                   : res->same_bits   ? "same"
+                                      : "DIFF");
             fflush(stdout);
         }
         free(A);

@@ -54,18 +54,22 @@ static int write_json(const BenchReport *rep, const char *path)
         fprintf(stderr, "bench: cannot write %s\n", path);
         return 1;
     }
-    fprintf(f, "{\n  \"scalar\": \"%s\",\n  \"openmp\": %d,\n  \"max_threads\": %d,\n"
-               "  \"reps\": %d,\n  \"results\": [\n",
+    fprintf(f,
+            "{\n  \"scalar\": \"%s\",\n  \"openmp\": %d,\n  \"max_threads\": %d,\n"
+            "  \"reps\": %d,\n  \"results\": [\n",
             SCALAR_NAME, plat_have_openmp(), plat_threads(), rep->reps);
     for (i = 0; i < rep->n; i++) {
         const BenchResult *r = &rep->r[i];
-        fprintf(f, "    {\"section\": \"%s\", \"name\": \"%s\", \"params\": \"%s\", "
-                   "\"threads\": %d, \"reps\": %d, \"ms_median\": %.4f, \"ms_min\": %.4f, "
-                   "\"rate\": %.3f, \"rate_unit\": \"%s\", \"max_err\": %.3g, \"tol\": %.3g, "
-                   "\"same_bits_as_1_thread\": %s}%s\n",
+        fprintf(f,
+                "    {\"section\": \"%s\", \"name\": \"%s\", \"params\": \"%s\", "
+                "\"threads\": %d, \"reps\": %d, \"ms_median\": %.4f, \"ms_min\": %.4f, "
+                "\"rate\": %.3f, \"rate_unit\": \"%s\", \"max_err\": %.3g, \"tol\": %.3g, "
+                "\"same_bits_as_1_thread\": %s}%s\n",
                 r->section, r->name, r->params, r->threads, r->reps, r->ms_median, r->ms_min,
                 r->rate, r->rate_unit, r->max_err, r->tol,
-                r->same_bits < 0 ? "null" : r->same_bits ? "true" : "false",
+                r->same_bits < 0 ? "null"
+                : r->same_bits   ? "true"
+                                 : "false",
                 i + 1 < rep->n ? "," : "");
     }
     fprintf(f, "  ]\n}\n");
@@ -93,7 +97,8 @@ int main(int argc, char **argv)
             json = argv[++i];
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: %s [--reps N (7, min 5)] [--json PATH (bench/results.json)] "
-                   "[--threads N (train, step: only N threads)] [SECTION...]\nsections:", argv[0]);
+                   "[--threads N (train, step: only N threads)] [SECTION...]\nsections:",
+                   argv[0]);
             for (s = 0; s < N_SECTIONS; s++) printf(" %s", sections[s].name);
             printf("\n");
             return 0;
@@ -102,16 +107,15 @@ int main(int argc, char **argv)
         }
     }
     printf("cmad bench: scalar %s, OpenMP %s, max threads %d, median of %d runs after a "
-           "warm-up\n", SCALAR_NAME, plat_have_openmp() ? "on" : "off", plat_threads(),
-           rep.reps);
+           "warm-up\n",
+           SCALAR_NAME, plat_have_openmp() ? "on" : "off", plat_threads(), rep.reps);
     for (s = 0; s < N_SECTIONS; s++) {
         int run = !only;
         for (i = 1; i < argc && !run; i++)
             if (!strcmp(argv[i], sections[s].name)) run = 1;
         if (!run) continue;
         if (sections[s].run(&rep) != 0) {
-            fprintf(stderr, "bench: section %s FAILED its reference check\n",
-                    sections[s].name);
+            fprintf(stderr, "bench: section %s FAILED its reference check\n", sections[s].name);
             failed = 1;
         }
     }

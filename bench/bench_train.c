@@ -32,8 +32,8 @@ static const int thread_counts[] = {1, 2};
 #define N_THREAD_COUNTS ((int)(sizeof thread_counts / sizeof thread_counts[0]))
 
 /* One training step; returns loss and sets *norm (the pre-clip gradient norm). */
-static double train_step(Graph *g, UNet *net, const Sde *sde, Adam *opt, Var **xv_out,
-                         Scalar *x, int N, Rng *rng, double *norm)
+static double train_step(Graph *g, UNet *net, const Sde *sde, Adam *opt, Var **xv_out, Scalar *x,
+                         int N, Rng *rng, double *norm)
 {
     int shape[4] = {0, 1, 28, 28};
     Var *xv, *loss;
@@ -77,7 +77,9 @@ static void print_row(const BenchResult *r)
 {
     printf("%-22s %-34s %4d %10.2f %10.2f %10.1f %-8s %5s\n", r->name, r->params, r->threads,
            r->ms_median, r->ms_min, r->rate, r->rate_unit,
-           r->same_bits < 0 ? "-" : r->same_bits ? "same" : "DIFF");
+           r->same_bits < 0 ? "-"
+           : r->same_bits   ? "same"
+                            : "DIFF");
     fflush(stdout);
 }
 
@@ -127,18 +129,20 @@ static int bench_train_steps(BenchReport *rep, int N)
             } else if (first_norm != 0) { /* the 1-thread run took place */
                 res->same_bits = loss == first_loss && norm == first_norm;
                 if (!res->same_bits) {
-                    fprintf(stderr, "bench train: %s: %d threads give loss %.9g norm %.9g, "
-                                    "1 thread %.9g %.9g\n", name, res->threads, loss, norm,
-                            first_loss, first_norm);
+                    fprintf(stderr,
+                            "bench train: %s: %d threads give loss %.9g norm %.9g, "
+                            "1 thread %.9g %.9g\n",
+                            name, res->threads, loss, norm, first_loss, first_norm);
                     failed = 1;
                 }
             }
             print_row(res);
         }
         if (arena_chunk_count(arena) != chunks)
-            fprintf(stderr, "bench train: %s: the arena grew from %lu to %lu chunks after "
-                            "the warm-up\n", name, (unsigned long)chunks,
-                    (unsigned long)arena_chunk_count(arena));
+            fprintf(stderr,
+                    "bench train: %s: the arena grew from %lu to %lu chunks after "
+                    "the warm-up\n",
+                    name, (unsigned long)chunks, (unsigned long)arena_chunk_count(arena));
         if (ti == 0)
             printf("%-22s arena high-water %.1f MB, %lu chunk(s)\n", "",
                    (double)arena_high_water(arena) / 1048576.0,
@@ -183,8 +187,7 @@ static void bench_sample_step(BenchReport *rep)
             sde_score(&g, &sde, &net, ag_leaf(&g, x, NULL, 0, 4, shape, "x"), tt, NULL);
             if (k >= 0) t[k] = plat_now() - t0;
         }
-        res = report(rep, "sample_b64", "unet-s score, no grad, N=64", t, reps, (double)N,
-                     "img/s");
+        res = report(rep, "sample_b64", "unet-s score, no grad, N=64", t, reps, (double)N, "img/s");
         if (res) print_row(res);
     }
     unet_free(&net);
@@ -266,8 +269,8 @@ static void bench_convs(BenchReport *rep)
         fill_uniform(&r, w->val.data, w->val.n);
         fill_uniform(&r, b->val.data, b->val.n);
         y = ag_conv2d(&g, x, w, b, c->stride, c->pad);
-        snprintf(params, sizeof params, "C%d %dx%d -> O%d k%d s%d p%d N%d", c->C, c->H, c->H,
-                 c->O, c->k, c->stride, c->pad, N);
+        snprintf(params, sizeof params, "C%d %dx%d -> O%d k%d s%d p%d N%d", c->C, c->H, c->H, c->O,
+                 c->k, c->stride, c->pad, N);
         for (ti = 0; ti < N_THREAD_COUNTS; ti++) {
             double tf[MAX_REPS], tb[MAX_REPS];
             int k, reps = rep->reps < MAX_REPS ? rep->reps : MAX_REPS;
@@ -315,8 +318,8 @@ int bench_train(BenchReport *rep)
     int saved = plat_threads(), failed = 0;
     printf("\n== train: unet-s step, sampler step, conv layers (%s, median of %d) ==\n",
            SCALAR_NAME, rep->reps);
-    printf("%-22s %-34s %4s %10s %10s %10s %-8s %5s\n", "case", "params", "thr", "ms_med",
-           "ms_min", "rate", "unit", "bits");
+    printf("%-22s %-34s %4s %10s %10s %10s %-8s %5s\n", "case", "params", "thr", "ms_med", "ms_min",
+           "rate", "unit", "bits");
     failed |= bench_train_steps(rep, 64);
     failed |= bench_train_steps(rep, 128);
     bench_sample_step(rep);

@@ -16,7 +16,8 @@ void cdps_step(Graph *g, const CmadProblem *pr, const CdpsStep *cs, Scalar *cons
     int N = s->agents, B = s->batch, i, b, xs[4];
     Var *x[PHI_MAX_AGENTS], *score[PHI_MAX_AGENTS], *x0[PHI_MAX_AGENTS], *l, *L;
     Scalar *tt = (Scalar *)arena_alloc(g->arena, sizeof(Scalar) * (size_t)B);
-    double gt = sde_g(&pr->sde, t), g2 = gt * gt, fc = sde_fcoef(&pr->sde, t), noise = gt * sqrt(dt);
+    double gt = sde_g(&pr->sde, t), g2 = gt * gt, fc = sde_fcoef(&pr->sde, t),
+           noise = gt * sqrt(dt);
     xs[0] = B;
     xs[1] = 1;
     xs[2] = xs[3] = 28;
@@ -34,16 +35,18 @@ void cdps_step(Graph *g, const CmadProblem *pr, const CdpsStep *cs, Scalar *cons
     for (i = 0; i < N; i++) {
         const Scalar *dx = x[i]->grad, *sc = score[i]->val.data;
         for (b = 0; b < B; b++) {
-            double step = cs->mode == CDPS_PARITY ? 0.0
-                                                  : cs->zeta / sqrt((double)l->val.data[b] + 1e-12);
+            double step =
+                cs->mode == CDPS_PARITY ? 0.0 : cs->zeta / sqrt((double)l->val.data[b] + 1e-12);
             int p;
             for (p = 0; p < P_PIX; p++) {
                 size_t q = (size_t)b * P_PIX + p;
                 double xv = (double)X[i][q], d = (double)dx[q];
                 /* X <- X + [-f + g^2 score - g^2 gamma grad] dt + g sqrt(dt) xi */
                 double xn = xv + (-fc * xv + g2 * (double)sc[q]) * dt;
-                if (cs->mode == CDPS_PARITY) xn -= g2 * cs->gamma * d * dt;
-                else xn -= step * d;
+                if (cs->mode == CDPS_PARITY)
+                    xn -= g2 * cs->gamma * d * dt;
+                else
+                    xn -= step * d;
                 if (xi) xn += noise * (double)xi[i][q];
                 if (grad) grad[i][q] = (Scalar)d;
                 X[i][q] = (Scalar)xn;
@@ -102,6 +105,7 @@ void amdm_deviate(const Scalar *xbar, const Scalar *m, int B, int P, double sd, 
             continue;
         }
         f = eta * (r - sqrt((double)P) * sd) / r;
-        for (j = 0; j < P; j++) o[j] = (Scalar)((double)xb[j] - f * ((double)xb[j] - (double)mb[j]));
+        for (j = 0; j < P; j++)
+            o[j] = (Scalar)((double)xb[j] - f * ((double)xb[j] - (double)mb[j]));
     }
 }

@@ -25,8 +25,8 @@ typedef enum CdpsMode { CDPS_PARITY, CDPS_PER_SAMPLE } CdpsMode;
 
 typedef struct CdpsStep {
     CdpsMode mode;
-    double gamma;   /* parity */
-    double zeta;    /* per-sample */
+    double gamma; /* parity */
+    double zeta;  /* per-sample */
 } CdpsStep;
 
 /* One CDPS update of the N states X[i] [B*P] in place at time t with step dt; xi[i] [B*P]

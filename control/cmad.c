@@ -36,8 +36,8 @@ void cmad_noise_draw(const CmadSpec *s, const Sde *sde, uint64_t seed, long firs
 
 /* G^i for every agent: per-sample gradient of l(phi(x0_hat)) at detached estimates. */
 /* Records the states of step k, or replaces the non-player states by recorded ones. */
-static void record_states(Graph *g, const CmadNoise *nz, int k, int N, int B, int player,
-                          Var **X, const int *xs)
+static void record_states(Graph *g, const CmadNoise *nz, int k, int N, int B, int player, Var **X,
+                          const int *xs)
 {
     int i;
     for (i = 0; i < N; i++) {
@@ -60,8 +60,8 @@ static void guidance(Graph *gg, const CmadProblem *pr, Var *const *x0, const int
         leaves[i] = ag_tensor(gg, t, 1, "x0_hat (detached)");
     }
     /* sum over samples of the per-sample loss: each sample's gradient is its own */
-    l = ag_sum(gg, task_loss(gg, &pr->phi, pr->cls, phi_apply(gg, &pr->phi, leaves), targets,
-                             NULL, NULL));
+    l = ag_sum(
+        gg, task_loss(gg, &pr->phi, pr->cls, phi_apply(gg, &pr->phi, leaves), targets, NULL, NULL));
     ag_backward(gg, l);
     for (i = 0; i < N; i++) memcpy(G[i], leaves[i]->grad, x0[i]->val.n * sizeof(Scalar));
 }
@@ -95,8 +95,8 @@ static void cmad_step(Graph *g, Graph *gg, const CmadProblem *pr, const CmadNois
     ag_set_grad_enabled(g, grad_on);
     Y = phi_apply(g, &pr->phi, X);
     if (s->rho != 0) {
-        Var *lr = ag_mean(g, task_loss(g, &pr->phi, pr->cls, phi_apply(g, &pr->phi, x0), targets,
-                                       NULL, NULL));
+        Var *lr = ag_mean(
+            g, task_loss(g, &pr->phi, pr->cls, phi_apply(g, &pr->phi, x0), targets, NULL, NULL));
         *running = ag_scale(g, lr, (Scalar)dt);
         if (nz->g_replay) {
             for (i = 0; i < N; i++)
@@ -167,10 +167,11 @@ Var *cmad_objective(Graph *g, Graph *gg, const CmadProblem *pr, const CmadNoise 
     xs[1] = 1;
     xs[2] = xs[3] = 28;
     CHECK(N >= 1 && N <= PHI_MAX_AGENTS && K >= 2, "cmad: %d agents, K = %d", N, K);
-    CHECK(player >= -1 && player < N, "cmad: player %d is not -1 (all) or one of %d agents",
-          player, N);
+    CHECK(player >= -1 && player < N, "cmad: player %d is not -1 (all) or one of %d agents", player,
+          N);
     states_in(g, s, nz->x_init, X, 0);
-    for (i = 0; i < N; i++) G[i] = (Scalar *)arena_calloc(g->arena, sizeof(Scalar) * (size_t)B * P_PIX);
+    for (i = 0; i < N; i++)
+        G[i] = (Scalar *)arena_calloc(g->arena, sizeof(Scalar) * (size_t)B * P_PIX);
     for (k = 0; k + 1 < K; k++) {
         Var *e, *r;
         record_states(g, nz, k, N, B, player, X, xs);
@@ -191,9 +192,9 @@ Var *cmad_objective(Graph *g, Graph *gg, const CmadProblem *pr, const CmadNoise 
     return J;
 }
 
-double cmad_objective_checkpointed(Graph *g, Graph *gg, const CmadProblem *pr,
-                                   const CmadNoise *nz, const int *targets, int player,
-                                   CmadTerms *terms, Scalar *y_final)
+double cmad_objective_checkpointed(Graph *g, Graph *gg, const CmadProblem *pr, const CmadNoise *nz,
+                                   const int *targets, int player, CmadTerms *terms,
+                                   Scalar *y_final)
 {
     const CmadSpec *s = &pr->spec;
     int N = s->agents, B = s->batch, K = s->K, i, k;
@@ -206,8 +207,8 @@ double cmad_objective_checkpointed(Graph *g, Graph *gg, const CmadProblem *pr,
     CmadNoise fw = *nz, bw = *nz;
     double energy = 0, running = 0, term;
     CHECK(N >= 1 && N <= PHI_MAX_AGENTS && K >= 2, "cmad: %d agents, K = %d", N, K);
-    CHECK(player >= -1 && player < N, "cmad: player %d is not -1 (all) or one of %d agents",
-          player, N);
+    CHECK(player >= -1 && player < N, "cmad: player %d is not -1 (all) or one of %d agents", player,
+          N);
     CHECK(!nz->g_record && !nz->x_record, "cmad: the checkpointed objective records by itself");
     /* 1. forward without a tape, keeping the states at t_0..t_{K-1} and every G */
     fw.g_record = gbuf;
@@ -218,7 +219,8 @@ double cmad_objective_checkpointed(Graph *g, Graph *gg, const CmadProblem *pr,
         Var *e, *r;
         int was = ag_set_grad_enabled(g, 0);
         ag_graph_reset(g);
-        for (i = 0; i < N; i++) G[i] = (Scalar *)arena_calloc(g->arena, sizeof(Scalar) * (size_t)B * P_PIX);
+        for (i = 0; i < N; i++)
+            G[i] = (Scalar *)arena_calloc(g->arena, sizeof(Scalar) * (size_t)B * P_PIX);
         states_in(g, s, states + per * (size_t)k, X, 0);
         if (nz->x_replay && player >= 0) { /* IDO constants */
             int xs[4] = {0, 1, 28, 28};
@@ -254,7 +256,8 @@ double cmad_objective_checkpointed(Graph *g, Graph *gg, const CmadProblem *pr,
         int shape[4] = {0, 1, 28, 28};
         shape[0] = B;
         ag_graph_reset(g);
-        for (i = 0; i < N; i++) G[i] = (Scalar *)arena_calloc(g->arena, sizeof(Scalar) * (size_t)B * P_PIX);
+        for (i = 0; i < N; i++)
+            G[i] = (Scalar *)arena_calloc(g->arena, sizeof(Scalar) * (size_t)B * P_PIX);
         states_in(g, s, states + per * (size_t)k, X, 0);
         for (i = 0; i < N; i++) {
             X[i]->requires_grad = player < 0 || player == i;
@@ -265,7 +268,10 @@ double cmad_objective_checkpointed(Graph *g, Graph *gg, const CmadProblem *pr,
         if (r) L = ag_add(g, L, ag_scale(g, r, (Scalar)s->rho));
         for (i = 0; i < N; i++)
             if (X[i]->requires_grad)
-                L = ag_add(g, L, ag_sum(g, ag_mul(g, X[i], ag_leaf(g, dX + (size_t)i * B * P_PIX, NULL, 0, 4, shape, "dX"))));
+                L = ag_add(g, L,
+                           ag_sum(g, ag_mul(g, X[i],
+                                            ag_leaf(g, dX + (size_t)i * B * P_PIX, NULL, 0, 4,
+                                                    shape, "dX"))));
         ag_backward(g, L);
         for (i = 0; i < N; i++)
             if (Xk[i]->requires_grad && Xk[i]->grad)

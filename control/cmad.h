@@ -26,15 +26,15 @@ typedef struct CmadSpec {
     DriftForm drift;
     PhiMode phi_mode;
     int overlap;
-    int amortised;      /* control nets take the target label */
+    int amortised; /* control nets take the target label */
 } CmadSpec;
 
 typedef struct CmadProblem {
     CmadSpec spec;
     Sde sde;
-    UNet *score[PHI_MAX_AGENTS];  /* frozen (params.trainable = 0); may all be the same */
+    UNet *score[PHI_MAX_AGENTS]; /* frozen (params.trainable = 0); may all be the same */
     UNet *ctrl[PHI_MAX_AGENTS];
-    Classifier *cls;              /* frozen objective classifier */
+    Classifier *cls; /* frozen objective classifier */
     Phi phi;
 } CmadProblem;
 
@@ -71,8 +71,8 @@ Var *cmad_objective(Graph *g, Graph *gg, const CmadProblem *pr, const CmadNoise 
  * tape, so peak memory does not grow with K.  Accumulates dJ/d(control params) into the
  * controls' gradients (no separate backward call) and returns J.  g's arena is reset at
  * every step. */
-double cmad_objective_checkpointed(Graph *g, Graph *gg, const CmadProblem *pr,
-                                   const CmadNoise *nz, const int *targets, int player,
-                                   CmadTerms *terms, Scalar *y_final);
+double cmad_objective_checkpointed(Graph *g, Graph *gg, const CmadProblem *pr, const CmadNoise *nz,
+                                   const int *targets, int player, CmadTerms *terms,
+                                   Scalar *y_final);
 
 #endif

@@ -21,7 +21,8 @@ void classify(const Classifier *c, const Scalar *x, int n, int *label, Scalar *c
         Var *f, *logits, *p;
         xs[0] = B;
         ag_graph_reset(&g);
-        logits = classifier_forward(&g, c, ag_leaf(&g, (Scalar *)x + (size_t)b0 * 784, NULL, 0, 4, xs, "x"), &f);
+        logits = classifier_forward(
+            &g, c, ag_leaf(&g, (Scalar *)x + (size_t)b0 * 784, NULL, 0, 4, xs, "x"), &f);
         p = ag_softmax(&g, logits);
         for (i = 0; i < B; i++) {
             int best = 0;
@@ -30,7 +31,8 @@ void classify(const Classifier *c, const Scalar *x, int n, int *label, Scalar *c
             if (label) label[b0 + i] = best;
             if (conf) conf[b0 + i] = p->val.data[i * 10 + best];
         }
-        if (feat) memcpy(feat + (size_t)b0 * f->val.shape[1], f->val.data, f->val.n * sizeof(Scalar));
+        if (feat)
+            memcpy(feat + (size_t)b0 * f->val.shape[1], f->val.data, f->val.n * sizeof(Scalar));
     }
     arena_free(ar);
 }

@@ -36,15 +36,21 @@ const char *method_name(const MethodSpec *ms)
 
 int method_parse(const char *s, MethodSpec *ms)
 {
-    if (!strcmp(s, "cmad")) *ms = method_spec_default(METHOD_CMAD);
-    else if (!strcmp(s, "cdps") || !strcmp(s, "cdps-parity")) *ms = method_spec_default(METHOD_CDPS);
+    if (!strcmp(s, "cmad"))
+        *ms = method_spec_default(METHOD_CMAD);
+    else if (!strcmp(s, "cdps") || !strcmp(s, "cdps-parity"))
+        *ms = method_spec_default(METHOD_CDPS);
     else if (!strcmp(s, "cdps-per-sample")) {
         *ms = method_spec_default(METHOD_CDPS);
         ms->cdps.mode = CDPS_PER_SAMPLE;
-    } else if (!strcmp(s, "amdm")) *ms = method_spec_default(METHOD_AMDM);
-    else if (!strcmp(s, "independent")) *ms = method_spec_default(METHOD_INDEPENDENT);
-    else if (!strcmp(s, "prior")) *ms = method_spec_default(METHOD_PRIOR);
-    else return -1;
+    } else if (!strcmp(s, "amdm"))
+        *ms = method_spec_default(METHOD_AMDM);
+    else if (!strcmp(s, "independent"))
+        *ms = method_spec_default(METHOD_INDEPENDENT);
+    else if (!strcmp(s, "prior"))
+        *ms = method_spec_default(METHOD_PRIOR);
+    else
+        return -1;
     return 0;
 }
 
@@ -128,7 +134,8 @@ double multi_sample(const CmadProblem *pr, UNet *const *cond, const MethodSpec *
             for (i = 0; i < N; i++) {
                 Rng *r = &rngs[b * N + i];
                 rng_seed(r, seed, (uint64_t)((first_index + b0 + b) * N + i));
-                for (p = 0; p < P_PIX; p++) X[i][(size_t)b * P_PIX + p] = (Scalar)(s1 * rng_normal(r));
+                for (p = 0; p < P_PIX; p++)
+                    X[i][(size_t)b * P_PIX + p] = (Scalar)(s1 * rng_normal(r));
             }
         for (k = 0; k + 1 < K; k++) {
             double t = sde_grid_t(sde, K, k), dt = t - sde_grid_t(sde, K, k + 1);
@@ -138,7 +145,8 @@ double multi_sample(const CmadProblem *pr, UNet *const *cond, const MethodSpec *
                 tt[b] = (Scalar)t;
                 for (i = 0; i < N; i++)
                     for (p = 0; p < P_PIX; p++)
-                        XI[i][(size_t)b * P_PIX + p] = last ? 0 : (Scalar)rng_normal(&rngs[b * N + i]);
+                        XI[i][(size_t)b * P_PIX + p] =
+                            last ? 0 : (Scalar)rng_normal(&rngs[b * N + i]);
             }
             ag_graph_reset(&g);
             ag_set_grad_enabled(&g, 0);

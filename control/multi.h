@@ -15,7 +15,13 @@
 
 #include "baselines.h"
 
-typedef enum Method { METHOD_CMAD, METHOD_CDPS, METHOD_AMDM, METHOD_INDEPENDENT, METHOD_PRIOR } Method;
+typedef enum Method {
+    METHOD_CMAD,
+    METHOD_CDPS,
+    METHOD_AMDM,
+    METHOD_INDEPENDENT,
+    METHOD_PRIOR
+} Method;
 
 typedef struct MethodSpec {
     Method method;
@@ -24,7 +30,7 @@ typedef struct MethodSpec {
 } MethodSpec;
 
 MethodSpec method_spec_default(Method m);
-const char *method_name(const MethodSpec *ms);  /* "cmad", "cdps-parity", "amdm", ... */
+const char *method_name(const MethodSpec *ms); /* "cmad", "cdps-parity", "amdm", ... */
 /* Parses "cmad", "cdps", "cdps-parity", "cdps-per-sample", "amdm", "independent", "prior". */
 int method_parse(const char *s, MethodSpec *ms);
 

@@ -17,7 +17,8 @@ void phi_init(Phi *p, int agents, int rows, PhiMode mode, int overlap)
 {
     Scalar m[PHI_MAX_AGENTS][28];
     int i, r;
-    CHECK(agents >= 1 && agents <= PHI_MAX_AGENTS, "phi: %d agents (1..%d)", agents, PHI_MAX_AGENTS);
+    CHECK(agents >= 1 && agents <= PHI_MAX_AGENTS, "phi: %d agents (1..%d)", agents,
+          PHI_MAX_AGENTS);
     CHECK(rows >= 2 && rows <= 28, "phi: %d rows", rows);
     CHECK(overlap >= 0 && overlap < rows, "phi: overlap %d", overlap);
     memset(p, 0, sizeof *p);
@@ -29,8 +30,10 @@ void phi_init(Phi *p, int agents, int rows, PhiMode mode, int overlap)
         int s, n;
         phi_band(agents, rows, i, &s, &n);
         for (r = 0; r < rows; r++) {
-            if (mode == PHI_AVERAGE) m[i][r] = (Scalar)(1.0 / agents);
-            else m[i][r] = (r >= s - overlap && r < s + n + overlap) ? (Scalar)1 : (Scalar)0;
+            if (mode == PHI_AVERAGE)
+                m[i][r] = (Scalar)(1.0 / agents);
+            else
+                m[i][r] = (r >= s - overlap && r < s + n + overlap) ? (Scalar)1 : (Scalar)0;
         }
         if (i + 1 < agents) p->bound_a[p->nbound++] = s + n - 1;
     }

@@ -23,9 +23,9 @@ typedef enum PhiMode { PHI_SPLIT, PHI_AVERAGE } PhiMode;
 typedef struct Phi {
     int agents, rows, overlap;
     PhiMode mode;
-    Scalar w[PHI_MAX_AGENTS][28];  /* normalised row weights m_i / max(sum m, 1e-6) */
+    Scalar w[PHI_MAX_AGENTS][28]; /* normalised row weights m_i / max(sum m, 1e-6) */
     int nbound;
-    int bound_a[PHI_MAX_AGENTS];   /* last row of band j, first row of band j+1 = a + 1 */
+    int bound_a[PHI_MAX_AGENTS]; /* last row of band j, first row of band j+1 = a + 1 */
 } Phi;
 
 /* rows = image height (28). overlap = k rows (split only). */

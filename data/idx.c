@@ -20,8 +20,8 @@ static void idx_fail(char *err, size_t errcap, const char *path, const char *fmt
 
 static unsigned long be32(const unsigned char *b)
 {
-    return ((unsigned long)b[0] << 24) | ((unsigned long)b[1] << 16) |
-           ((unsigned long)b[2] << 8) | (unsigned long)b[3];
+    return ((unsigned long)b[0] << 24) | ((unsigned long)b[1] << 16) | ((unsigned long)b[2] << 8) |
+           (unsigned long)b[3];
 }
 
 /* ---------------------------------------------------------------- IDX */
@@ -38,7 +38,8 @@ int idx_read_u8(const char *path, int ndim, IdxArray *out, char *err, size_t err
     CHECK(ndim >= 1 && ndim <= IDX_MAX_NDIM, "idx_read_u8: ndim %d", ndim);
     fp = fopen(path, "rb");
     if (!fp) {
-        idx_fail(err, errcap, path, "cannot open file for reading (run `make data`, or set "
+        idx_fail(err, errcap, path,
+                 "cannot open file for reading (run `make data`, or set "
                  "MNIST_DIR)");
         return -1;
     }
@@ -47,19 +48,23 @@ int idx_read_u8(const char *path, int ndim, IdxArray *out, char *err, size_t err
         goto fail;
     }
     if (head[0] == 0x1f && head[1] == 0x8b) {
-        idx_fail(err, errcap, path, "file is gzip-compressed; unpack it first (`make data` "
+        idx_fail(err, errcap, path,
+                 "file is gzip-compressed; unpack it first (`make data` "
                  "does)");
         goto fail;
     }
     if (head[0] != 0 || head[1] != 0 || head[3] != (unsigned char)ndim) {
-        idx_fail(err, errcap, path, "bad magic 0x%08lx, expected 0x%08x (an IDX file of "
-                 "unsigned bytes with %d dimension%s)", be32(head), 0x800 + ndim, ndim,
-                 ndim == 1 ? "" : "s");
+        idx_fail(err, errcap, path,
+                 "bad magic 0x%08lx, expected 0x%08x (an IDX file of "
+                 "unsigned bytes with %d dimension%s)",
+                 be32(head), 0x800 + ndim, ndim, ndim == 1 ? "" : "s");
         goto fail;
     }
     if (head[2] != 0x08) {
-        idx_fail(err, errcap, path, "element type 0x%02x is not supported (only 0x08, "
-                 "unsigned byte)", head[2]);
+        idx_fail(err, errcap, path,
+                 "element type 0x%02x is not supported (only 0x08, "
+                 "unsigned byte)",
+                 head[2]);
         goto fail;
     }
     if (fread(head + 4, 1, 4 * (size_t)ndim, fp) != 4 * (size_t)ndim) {
@@ -108,13 +113,17 @@ int idx_read_u8(const char *path, int ndim, IdxArray *out, char *err, size_t err
         goto fail;
     }
     if (got < n) {
-        idx_fail(err, errcap, path, "truncated: the header promises %lu bytes of data, the file "
-                 "has %lu", (unsigned long)n, (unsigned long)got);
+        idx_fail(err, errcap, path,
+                 "truncated: the header promises %lu bytes of data, the file "
+                 "has %lu",
+                 (unsigned long)n, (unsigned long)got);
         goto fail;
     }
     if (fgetc(fp) != EOF) {
-        idx_fail(err, errcap, path, "extra bytes after the %lu bytes of data the header "
-                 "promises", (unsigned long)n);
+        idx_fail(err, errcap, path,
+                 "extra bytes after the %lu bytes of data the header "
+                 "promises",
+                 (unsigned long)n);
         goto fail;
     }
     fclose(fp);
@@ -163,8 +172,8 @@ int mnist_load_files(const char *images_path, const char *labels_path, Mnist *ou
     }
     for (i = 0; i < lb.dims[0]; i++)
         if (lb.data[i] > 9) {
-            idx_fail(err, errcap, labels_path, "label %d at index %ld is outside 0..9",
-                     lb.data[i], i);
+            idx_fail(err, errcap, labels_path, "label %d at index %ld is outside 0..9", lb.data[i],
+                     i);
             goto fail;
         }
     out->n = (int)im.dims[0];
@@ -185,8 +194,8 @@ int mnist_load(const char *dir, const char *split, Mnist *out, char *err, size_t
     memset(out, 0, sizeof *out);
     if (strcmp(split, "train") != 0 && strcmp(split, "t10k") != 0) {
         if (err && errcap)
-            snprintf(err, errcap, "%s: MNIST split \"%s\" is neither \"train\" nor \"t10k\"",
-                     dir, split);
+            snprintf(err, errcap, "%s: MNIST split \"%s\" is neither \"train\" nor \"t10k\"", dir,
+                     split);
         return -1;
     }
     ip = (char *)malloc(cap);
@@ -249,8 +258,7 @@ void mnist_sampler_free(MnistSampler *s)
 
 long mnist_sampler_next(MnistSampler *s, Rng *r, int batch, int *idx)
 {
-    CHECK(batch >= 1 && batch <= s->n, "mnist_sampler_next: batch %d for %d items", batch,
-          s->n);
+    CHECK(batch >= 1 && batch <= s->n, "mnist_sampler_next: batch %d for %d items", batch, s->n);
     if (s->pos + batch > s->n) {
         mnist_shuffle(r, s->order, s->n);
         s->pos = 0;

@@ -21,15 +21,15 @@
 #include "../tensor/tensor.h"
 
 #define IDX_MAX_NDIM 4
-#define IDX_MAX_COUNT 10000000L               /* items (first dimension) */
-#define IDX_MAX_DIM 65536L                    /* any other dimension */
-#define IDX_MAX_BYTES ((size_t)1 << 30)       /* data bytes of one file */
+#define IDX_MAX_COUNT 10000000L         /* items (first dimension) */
+#define IDX_MAX_DIM 65536L              /* any other dimension */
+#define IDX_MAX_BYTES ((size_t)1 << 30) /* data bytes of one file */
 
 typedef struct IdxArray {
     int ndim;
     long dims[IDX_MAX_NDIM];
-    size_t n;                 /* product of dims */
-    unsigned char *data;      /* [dims...] */
+    size_t n;            /* product of dims */
+    unsigned char *data; /* [dims...] */
 } IdxArray;
 
 /* Reads an unsigned-byte IDX file that must have exactly `ndim` dimensions. */
@@ -42,9 +42,9 @@ void idx_free(IdxArray *a);
 #define MNIST_PIXELS (MNIST_SIDE * MNIST_SIDE)
 
 typedef struct Mnist {
-    int n;                    /* N */
-    unsigned char *pixels;    /* [N, 28, 28], 0..255 */
-    unsigned char *labels;    /* [N], 0..9 */
+    int n;                 /* N */
+    unsigned char *pixels; /* [N, 28, 28], 0..255 */
+    unsigned char *labels; /* [N], 0..9 */
 } Mnist;
 
 /* Loads <dir>/<split>-images-idx3-ubyte and <dir>/<split>-labels-idx1-ubyte, split being
@@ -65,10 +65,10 @@ void mnist_shuffle(Rng *r, int *order, int n);
 /* Epochs of shuffled mini-batches: each epoch is a fresh permutation cut into batches of
  * the requested size; a final partial batch is dropped, so every batch is full. */
 typedef struct MnistSampler {
-    int n;                    /* dataset size */
-    int pos;                  /* next position in order */
-    long epoch;               /* epochs started so far */
-    int *order;               /* [n] */
+    int n;      /* dataset size */
+    int pos;    /* next position in order */
+    long epoch; /* epochs started so far */
+    int *order; /* [n] */
 } MnistSampler;
 
 void mnist_sampler_init(MnistSampler *s, int n);

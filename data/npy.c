@@ -17,8 +17,9 @@ size_t npy_header(int ndim, const int *shape, unsigned char *buf, size_t cap)
     size_t k, total, hlen;
     int i;
     if (ndim < 0 || ndim > NPY_MAX_DIM) return 0;
-    k = (size_t)snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, "
-                                            "'shape': (");
+    k = (size_t)snprintf(dict, sizeof dict,
+                         "{'descr': '<f4', 'fortran_order': False, "
+                         "'shape': (");
     for (i = 0; i < ndim; i++) {
         if (shape[i] < 0) return 0;
         k += (size_t)snprintf(dict + k, sizeof dict - k, i ? ", %d" : "%d", shape[i]);

@@ -19,8 +19,8 @@
 
 #include "../tensor/tensor.h"
 
-#define PNG_MAX_SIDE 32768          /* width and height cap */
-#define PNG_GRID_PAD_VALUE 128      /* gray of the gaps between grid tiles */
+#define PNG_MAX_SIDE 32768     /* width and height cap */
+#define PNG_GRID_PAD_VALUE 128 /* gray of the gaps between grid tiles */
 
 /* Running checksums: start with crc = 0, adler = 1, feed the bytes in any pieces. */
 uint32_t png_crc32(uint32_t crc, const unsigned char *buf, size_t n);
@@ -40,7 +40,7 @@ int png_write_rgb(const char *path, int w, int h, const unsigned char *pix, char
 /* Tiles n images imgs [n, h, w] (values in [0, 1], clamped; NaN shows as 0) into a grid of
  * `cols` columns and ceil(n / cols) rows with `pad` pixels of PNG_GRID_PAD_VALUE around
  * and between tiles, and writes it as gray PNG. */
-int png_write_grid(const char *path, const Scalar *imgs, int n, int h, int w, int cols,
-                   int pad, char *err, size_t errcap);
+int png_write_grid(const char *path, const Scalar *imgs, int n, int h, int w, int cols, int pad,
+                   char *err, size_t errcap);
 
 #endif

@@ -35,9 +35,11 @@ int ckpt_save(const char *path, const Params *p, const char *model, const char *
         char hyper[160];
         for (i = 0; i < p->count; i++) {
             prefixed(nm, sizeof nm, "adam.m.", p->info[i].name);
-            st_add(w, nm, ST_DTYPE_F32, p->info[i].ndim, p->info[i].shape, p->m + p->info[i].offset);
+            st_add(w, nm, ST_DTYPE_F32, p->info[i].ndim, p->info[i].shape,
+                   p->m + p->info[i].offset);
             prefixed(nm, sizeof nm, "adam.v.", p->info[i].name);
-            st_add(w, nm, ST_DTYPE_F32, p->info[i].ndim, p->info[i].shape, p->v + p->info[i].offset);
+            st_add(w, nm, ST_DTYPE_F32, p->info[i].ndim, p->info[i].shape,
+                   p->v + p->info[i].offset);
         }
         if (ts->rng) memcpy(words, ts->rng->s, sizeof words);
         st_add_i64(w, "train.step", 1, one, &step);
@@ -46,8 +48,7 @@ int ckpt_save(const char *path, const Params *p, const char *model, const char *
         st_add_f64(w, "train.rng_spare", 1, one, &spare);
         st_add_i64(w, "train.rng_has_spare", 1, one, &has);
         snprintf(hyper, sizeof hyper, "lr=%.17g;beta1=%.17g;beta2=%.17g;eps=%.17g;wd=%.17g",
-                 ts->opt->lr, ts->opt->beta1, ts->opt->beta2, ts->opt->eps,
-                 ts->opt->weight_decay);
+                 ts->opt->lr, ts->opt->beta1, ts->opt->beta2, ts->opt->eps, ts->opt->weight_decay);
         st_add_meta(w, "adam", hyper);
     }
     snprintf(count, sizeof count, "%lu", (unsigned long)p->total);
@@ -174,7 +175,8 @@ int ckpt_load(const char *path, Params *p, const char *model, TrainState *ts, ch
             e = st_find(f, "train.rng_spare");
             if (!e || e->numel != 1 || st_read_f64(f, e, &ts->rng->spare, 1, err, errcap)) {
                 if (!e || e->numel != 1)
-                    snprintf(err, errcap, "%s: training state tensor 'train.rng_spare' is missing", path);
+                    snprintf(err, errcap, "%s: training state tensor 'train.rng_spare' is missing",
+                             path);
                 goto done;
             }
             ts->rng->has_spare = has != 0;

@@ -19,7 +19,7 @@
 #include "params.h"
 
 typedef struct TrainState {
-    Adam *opt;      /* NULL: weights and EMA only */
+    Adam *opt; /* NULL: weights and EMA only */
     Rng *rng;
     long step;
 } TrainState;

@@ -24,6 +24,6 @@ void classifier_free(Classifier *c);
 /* x [N, 1, 28, 28] -> logits [N, 10]; when feat is not NULL it receives the penultimate
  * features ([N, 256] for mlp, [N, 128] for cnn-eval). */
 Var *classifier_forward(Graph *g, const Classifier *c, Var *x, Var **feat);
-const char *classifier_name(ClassifierArch arch);   /* "mlp" or "cnn-eval" */
+const char *classifier_name(ClassifierArch arch); /* "mlp" or "cnn-eval" */
 
 #endif

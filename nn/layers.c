@@ -38,7 +38,8 @@ Conv conv_declare(Params *p, const char *name, int cin, int cout, int k, int str
     c.k = k;
     c.stride = stride;
     c.pad = pad;
-    c.w = params_add(p, name, "weight", 4, ws, zero ? INIT_ZEROS : INIT_UNIFORM_FAN_IN, cin * k * k);
+    c.w =
+        params_add(p, name, "weight", 4, ws, zero ? INIT_ZEROS : INIT_UNIFORM_FAN_IN, cin * k * k);
     c.b = params_add(p, name, "bias", 1, bs, zero ? INIT_ZEROS : INIT_UNIFORM_FAN_IN, cin * k * k);
     return c;
 }
@@ -48,7 +49,8 @@ GNorm gnorm_declare(Params *p, const char *name, int c, int groups)
     GNorm n;
     int s[1];
     s[0] = c;
-    CHECK(c % groups == 0, "GroupNorm %s: %d channels do not split into %d groups", name, c, groups);
+    CHECK(c % groups == 0, "GroupNorm %s: %d channels do not split into %d groups", name, c,
+          groups);
     n.c = c;
     n.groups = groups;
     n.w = params_add(p, name, "weight", 1, s, INIT_ONES, 0);
@@ -69,8 +71,10 @@ ResBlock resblock_declare(Params *p, const char *name, int cin, int cout, int em
     r.norm2 = gnorm_declare(p, SUB("norm2"), cout, groups);
     r.conv2 = conv_declare(p, SUB("conv2"), cout, cout, 3, 1, 1, 1);
     r.has_skip = cin != cout;
-    if (r.has_skip) r.skip = conv_declare(p, SUB("skip"), cin, cout, 1, 1, 0, 0);
-    else r.skip.w = r.skip.b = -1;
+    if (r.has_skip)
+        r.skip = conv_declare(p, SUB("skip"), cin, cout, 1, 1, 0, 0);
+    else
+        r.skip.w = r.skip.b = -1;
 #undef SUB
     return r;
 }
@@ -111,11 +115,11 @@ Var *resblock_forward(Graph *g, const Params *p, const ResBlock *r, Var *x, Var 
     Var *h, *e, *skip;
     int es[4];
     h = conv_forward(g, p, &r->conv1, ag_silu(g, gnorm_forward(g, p, &r->norm1, x)));
-    e = linear_forward(g, p, &r->emb, semb);            /* [N, cout] */
+    e = linear_forward(g, p, &r->emb, semb); /* [N, cout] */
     es[0] = e->val.shape[0];
     es[1] = e->val.shape[1];
     es[2] = es[3] = 1;
-    h = ag_add(g, h, ag_reshape(g, e, 4, es));           /* per (sample, channel) */
+    h = ag_add(g, h, ag_reshape(g, e, 4, es)); /* per (sample, channel) */
     h = conv_forward(g, p, &r->conv2, ag_silu(g, gnorm_forward(g, p, &r->norm2, h)));
     skip = r->has_skip ? conv_forward(g, p, &r->skip, x) : x;
     return ag_add(g, skip, h);
@@ -131,12 +135,12 @@ Var *attention_forward(Graph *g, const Params *p, const Attention *a, Var *x)
     s3[1] = 3 * C;
     s3[2] = H * W;
     qkv = ag_reshape(g, qkv, 3, s3);
-    q = ag_slice(g, qkv, 1, 0, C);                       /* [N, C, P] */
+    q = ag_slice(g, qkv, 1, 0, C); /* [N, C, P] */
     k = ag_slice(g, qkv, 1, C, C);
     v = ag_slice(g, qkv, 1, 2 * C, C);
-    w = ag_bmm(g, q, k, 1, 0);                           /* [N, P, P]: q^T k */
+    w = ag_bmm(g, q, k, 1, 0); /* [N, P, P]: q^T k */
     w = ag_softmax(g, ag_scale(g, w, (Scalar)(1.0 / sqrt((double)C))));
-    o = ag_bmm(g, v, w, 0, 1);                           /* [N, C, P]: o[c,p] = sum_j v[c,j] w[p,j] */
+    o = ag_bmm(g, v, w, 0, 1); /* [N, C, P]: o[c,p] = sum_j v[c,j] w[p,j] */
     s4[0] = N;
     s4[1] = C;
     s4[2] = H;

@@ -44,8 +44,7 @@ Linear linear_declare(Params *p, const char *name, int in, int out, int zero);
 Conv conv_declare(Params *p, const char *name, int cin, int cout, int k, int stride, int pad,
                   int zero);
 GNorm gnorm_declare(Params *p, const char *name, int c, int groups);
-ResBlock resblock_declare(Params *p, const char *name, int cin, int cout, int emb_dim,
-                          int groups);
+ResBlock resblock_declare(Params *p, const char *name, int cin, int cout, int emb_dim, int groups);
 Attention attention_declare(Params *p, const char *name, int c, int groups);
 
 Var *linear_forward(Graph *g, const Params *p, const Linear *l, Var *x);

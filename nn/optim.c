@@ -46,8 +46,8 @@ void adam_step(Adam *opt, Params *p)
         Scalar gi = p->grad[i];
         p->m[i] = b1 * p->m[i] + (1 - b1) * gi;
         p->v[i] = b2 * p->v[i] + (1 - b2) * gi * gi;
-        p->data[i] -= lr * p->m[i] / ((Scalar)sqrt(p->v[i]) * rbc2 + eps) +
-                      (Scalar)opt->lr * wd * p->data[i];
+        p->data[i] -=
+            lr * p->m[i] / ((Scalar)sqrt(p->v[i]) * rbc2 + eps) + (Scalar)opt->lr * wd * p->data[i];
     }
 }
 

@@ -73,7 +73,9 @@ void params_initialise(Params *p, Rng *rng)
         double bound = pi->fan_in > 0 ? 1.0 / sqrt((double)pi->fan_in) : 0.0;
         for (j = 0; j < pi->n; j++) {
             switch (pi->init) {
-            case INIT_UNIFORM_FAN_IN: x[j] = (Scalar)(bound * (2.0 * rng_uniform(rng) - 1.0)); break;
+            case INIT_UNIFORM_FAN_IN:
+                x[j] = (Scalar)(bound * (2.0 * rng_uniform(rng) - 1.0));
+                break;
             case INIT_NORMAL: x[j] = (Scalar)rng_normal(rng); break;
             case INIT_ONES: x[j] = 1; break;
             default: x[j] = 0; break;

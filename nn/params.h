@@ -16,8 +16,8 @@
 #define PARAM_NAME_MAX 64
 
 typedef enum ParamInit {
-    INIT_UNIFORM_FAN_IN,  /* U(-1/sqrt(fan_in), 1/sqrt(fan_in)), PyTorch's conv/linear default */
-    INIT_NORMAL,          /* N(0, 1), PyTorch's embedding default */
+    INIT_UNIFORM_FAN_IN, /* U(-1/sqrt(fan_in), 1/sqrt(fan_in)), PyTorch's conv/linear default */
+    INIT_NORMAL,         /* N(0, 1), PyTorch's embedding default */
     INIT_ONES,
     INIT_ZEROS
 } ParamInit;
@@ -35,8 +35,8 @@ typedef struct Params {
     int count, cap;
     ParamInfo *info;
     size_t total;
-    Scalar *data, *grad, *m, *v, *ema;  /* NULL until params_finalize */
-    int trainable;                      /* 0: leaves are made without requires_grad */
+    Scalar *data, *grad, *m, *v, *ema; /* NULL until params_finalize */
+    int trainable;                     /* 0: leaves are made without requires_grad */
 } Params;
 
 void params_init(Params *p);
@@ -47,7 +47,7 @@ int params_add(Params *p, const char *prefix, const char *suffix, int ndim, cons
 void params_finalize(Params *p);
 /* Fills data by each tensor's init rule, from the rng, in declaration order; ema = data. */
 void params_initialise(Params *p, Rng *rng);
-int params_find(const Params *p, const char *name);   /* -1 when absent */
+int params_find(const Params *p, const char *name); /* -1 when absent */
 Scalar *params_data(const Params *p, int idx);
 /* A leaf Var over tensor idx (gradient into the flat grad array when trainable). */
 Var *params_leaf(Graph *g, const Params *p, int idx);

@@ -138,8 +138,8 @@ Var *unet_forward(Graph *g, const UNet *net, Var *x, const Scalar *t, const int 
     const Params *p = &net->params;
     int N = x->val.shape[0], es[2], sp = 0, i;
     Var *stack[2 * UNET_MAX_BLOCKS], *e, *semb, *h;
-    CHECK(x->val.ndim == 4 && x->val.shape[1] == cfg->in_ch,
-          "unet: input must be [N, %d, H, W]", cfg->in_ch);
+    CHECK(x->val.ndim == 4 && x->val.shape[1] == cfg->in_ch, "unet: input must be [N, %d, H, W]",
+          cfg->in_ch);
     es[0] = N;
     es[1] = cfg->sin_dim;
     e = ag_new(g, 2, es, 0, "sinusoid");

@@ -29,9 +29,9 @@ typedef struct UNetConfig {
     int nlevels;
     int ch[UNET_MAX_LEVELS];
     int nres;
-    int attention;       /* attention in the middle */
+    int attention; /* attention in the middle */
     int sin_dim, emb_dim;
-    int num_classes;     /* rows of the label embedding, 0 for none */
+    int num_classes; /* rows of the label embedding, 0 for none */
     int groups;
 } UNetConfig;
 
@@ -48,7 +48,7 @@ typedef struct UNet {
     UNetConfig cfg;
     Params params;
     Linear temb0, temb2;
-    int label;           /* index of the embedding table, -1 without */
+    int label; /* index of the embedding table, -1 without */
     Conv conv_in, conv_out;
     GNorm norm_out;
     UBlock down[UNET_MAX_BLOCKS], mid[3], up[UNET_MAX_BLOCKS];

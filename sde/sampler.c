@@ -22,8 +22,8 @@ SampleOpts sample_opts_default(void)
 }
 
 /* score(x, t) for the whole batch into sc [B * P]. */
-static void eval_score(Graph *g, const Sde *s, const UNet *net, const Scalar *x, int B,
-                       double t, const int *labels, Scalar *tt, Scalar *sc)
+static void eval_score(Graph *g, const Sde *s, const UNet *net, const Scalar *x, int B, double t,
+                       const int *labels, Scalar *tt, Scalar *sc)
 {
     int shape[4], i;
     ArenaMark m = arena_mark(g->arena);
@@ -38,8 +38,7 @@ static void eval_score(Graph *g, const Sde *s, const UNet *net, const Scalar *x,
     arena_release(g->arena, m);
 }
 
-void sde_sample(const Sde *s, UNet *net, int n, const int *labels, const SampleOpts *o,
-                Scalar *out)
+void sde_sample(const Sde *s, UNet *net, int n, const int *labels, const SampleOpts *o, Scalar *out)
 {
     const int P = 28 * 28;
     int B = o->batch < n ? o->batch : n, b0, i, k;
@@ -87,11 +86,13 @@ void sde_sample(const Sde *s, UNet *net, int n, const int *labels, const SampleO
             } else {
                 double g2n = sde_g(s, tn) * sde_g(s, tn), fcn = sde_fcoef(s, tn);
                 /* v(x, t) = f - g^2 score / 2;  x' = x - v dt;  x <- x - (v + v') dt / 2 */
-                for (j = 0; j < m; j++) x2[j] = (Scalar)((double)x[j] - (fc * x[j] - 0.5 * g2 * sc[j]) * dt);
+                for (j = 0; j < m; j++)
+                    x2[j] = (Scalar)((double)x[j] - (fc * x[j] - 0.5 * g2 * sc[j]) * dt);
                 eval_score(&g, s, net, x2, nb, tn, lb, tt, sc2);
                 for (j = 0; j < m; j++)
-                    x[j] = (Scalar)((double)x[j] - 0.5 * dt * ((fc * x[j] - 0.5 * g2 * sc[j]) +
-                                                               (fcn * x2[j] - 0.5 * g2n * sc2[j])));
+                    x[j] = (Scalar)((double)x[j] - 0.5 * dt *
+                                                       ((fc * x[j] - 0.5 * g2 * sc[j]) +
+                                                        (fcn * x2[j] - 0.5 * g2n * sc2[j])));
             }
         }
         memcpy(out + (size_t)b0 * P, x, sizeof(Scalar) * (size_t)nb * P);

@@ -51,7 +51,11 @@ double sde_grid_t(const Sde *s, int K, int k)
 }
 
 static double inv_std(const Sde *s, double t) { return 1.0 / sde_std(s, t); }
-static double var_of(const Sde *s, double t) { double v = sde_std(s, t); return v * v; }
+static double var_of(const Sde *s, double t)
+{
+    double v = sde_std(s, t);
+    return v * v;
+}
 static double inv_a(const Sde *s, double t) { return 1.0 / sde_a(s, t); }
 
 Var *sde_per_sample(Graph *g, const Scalar *t, int n, double (*f)(const Sde *, double),
@@ -66,8 +70,7 @@ Var *sde_per_sample(Graph *g, const Scalar *t, int n, double (*f)(const Sde *, d
     return v;
 }
 
-Var *sde_score(Graph *g, const Sde *s, const UNet *net, Var *x, const Scalar *t,
-               const int *labels)
+Var *sde_score(Graph *g, const Sde *s, const UNet *net, Var *x, const Scalar *t, const int *labels)
 {
     Var *out = unet_forward(g, net, x, t, labels);
     return ag_mul(g, out, sde_per_sample(g, t, x->val.shape[0], inv_std, s));
@@ -98,7 +101,7 @@ Var *sde_dsm_loss(Graph *g, const Sde *s, const UNet *net, Var *x0, const int *l
             xt->val.data[k] = (Scalar)(a * (double)x0->val.data[k] + sd * (double)z->val.data[k]);
         }
     }
-    out = unet_forward(g, net, xt, t, labels);  /* s(t) score = conv_out */
+    out = unet_forward(g, net, xt, t, labels); /* s(t) score = conv_out */
     r = ag_add(g, out, z);
     return ag_scale(g, ag_sum(g, ag_mul(g, r, r)), (Scalar)(1.0 / N));
 }

@@ -32,12 +32,11 @@ double sde_beta(const Sde *s, double t);
 double sde_g(const Sde *s, double t);
 double sde_a(const Sde *s, double t);
 double sde_std(const Sde *s, double t);
-double sde_fcoef(const Sde *s, double t);     /* f(x, t) = fcoef * x */
+double sde_fcoef(const Sde *s, double t);      /* f(x, t) = fcoef * x */
 double sde_grid_t(const Sde *s, int K, int k); /* t_k of the K-point grid */
 
 /* score [N, 1, H, W] = unet(x, t) / s(t), per sample. */
-Var *sde_score(Graph *g, const Sde *s, const UNet *net, Var *x, const Scalar *t,
-               const int *labels);
+Var *sde_score(Graph *g, const Sde *s, const UNet *net, Var *x, const Scalar *t, const int *labels);
 /* x0_hat = (x + s^2 score) / a, per sample (t [N]). */
 Var *sde_tweedie(Graph *g, const Sde *s, Var *x, Var *score, const Scalar *t);
 /* A [N, 1, 1, 1] constant leaf holding f(t[n]) for each sample. */
@@ -52,11 +51,11 @@ typedef enum SamplerKind { SAMPLER_EM, SAMPLER_HEUN } SamplerKind;
 
 typedef struct SampleOpts {
     SamplerKind kind;
-    int K;              /* grid points (500 by default) */
-    int batch;          /* samples per network call */
-    uint64_t seed;      /* sample j draws from stream (seed, first_index + j) */
+    int K;         /* grid points (500 by default) */
+    int batch;     /* samples per network call */
+    uint64_t seed; /* sample j draws from stream (seed, first_index + j) */
     long first_index;
-    int use_ema;        /* sample with the EMA weights */
+    int use_ema; /* sample with the EMA weights */
 } SampleOpts;
 
 SampleOpts sample_opts_default(void);

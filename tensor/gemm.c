@@ -145,7 +145,8 @@ void gemm_ref(int ta, int tb, int M, int N, int K, Scalar alpha, const Scalar *A
                 Scalar b = tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
                 acc += (double)a * (double)b;
             }
-            C[(size_t)i * ldc + j] = (Scalar)(alpha * acc + (beta == 0 ? 0.0 : beta * C[(size_t)i * ldc + j]));
+            C[(size_t)i * ldc + j] =
+                (Scalar)(alpha * acc + (beta == 0 ? 0.0 : beta * C[(size_t)i * ldc + j]));
         }
 }
 
@@ -212,7 +213,7 @@ static void pack_a(int ta, const Scalar *A, int lda, int r0, int m, int p0, int 
 {
     if (ta) /* A is K x M */
         pack_straight(A + (size_t)p0 * lda + r0, (size_t)lda, kc, m, MR, Ap);
-    else    /* A is M x K */
+    else /* A is M x K */
         pack_transpose(A + (size_t)r0 * lda + p0, (size_t)lda, m, kc, MR, Ap);
 }
 
@@ -222,7 +223,7 @@ static void pack_b(int tb, const Scalar *B, int ldb, int p0, int kc, int c0, int
 {
     if (tb) /* B is N x K */
         pack_transpose(B + (size_t)c0 * ldb + p0, (size_t)ldb, n, kc, NR, Bp);
-    else    /* B is K x N */
+    else /* B is K x N */
         pack_straight(B + (size_t)p0 * ldb + c0, (size_t)ldb, kc, n, NR, Bp);
 }
 
@@ -230,14 +231,13 @@ static void pack_b(int tb, const Scalar *B, int ldb, int p0, int kc, int c0, int
 
 /* C[0:mr, 0:nr] (row stride ldc) = (first ? beta*C : C) + alpha * Ap^T Bp,
  * Ap [kc][MR], Bp [kc][NR]; beta == 0 with first never reads C. */
-static void kernel(int kc, const Scalar *restrict Ap, const Scalar *restrict Bp,
-                   Scalar *restrict C, int ldc, int mr, int nr, Scalar alpha, Scalar beta,
-                   int first)
+static void kernel(int kc, const Scalar *restrict Ap, const Scalar *restrict Bp, Scalar *restrict C,
+                   int ldc, int mr, int nr, Scalar alpha, Scalar beta, int first)
 {
     Scalar acc[MR][NR];
     int i, j, p;
     for (i = 0; i < MR; i++) {
-            for (j = 0; j < NR; j++) acc[i][j] = 0;
+        for (j = 0; j < NR; j++) acc[i][j] = 0;
     }
     for (p = 0; p < kc; p++) {
         const Scalar *a = Ap + (size_t)p * MR, *b = Bp + (size_t)p * NR;
@@ -252,26 +252,29 @@ static void kernel(int kc, const Scalar *restrict Ap, const Scalar *restrict Bp,
         if (!first) {
             for (i = 0; i < MR; i++) {
                 Scalar *c = C + (size_t)i * ldc;
-                    for (j = 0; j < NR; j++) c[j] += alpha * acc[i][j];
+                for (j = 0; j < NR; j++) c[j] += alpha * acc[i][j];
             }
         } else if (beta == 0) {
             for (i = 0; i < MR; i++) {
                 Scalar *c = C + (size_t)i * ldc;
-                    for (j = 0; j < NR; j++) c[j] = alpha * acc[i][j];
+                for (j = 0; j < NR; j++) c[j] = alpha * acc[i][j];
             }
         } else {
             for (i = 0; i < MR; i++) {
                 Scalar *c = C + (size_t)i * ldc;
-                    for (j = 0; j < NR; j++) c[j] = beta * c[j] + alpha * acc[i][j];
+                for (j = 0; j < NR; j++) c[j] = beta * c[j] + alpha * acc[i][j];
             }
         }
     } else {
         for (i = 0; i < mr; i++) {
             Scalar *c = C + (size_t)i * ldc;
             for (j = 0; j < nr; j++) {
-                if (!first) c[j] += alpha * acc[i][j];
-                else if (beta == 0) c[j] = alpha * acc[i][j];
-                else c[j] = beta * c[j] + alpha * acc[i][j];
+                if (!first)
+                    c[j] += alpha * acc[i][j];
+                else if (beta == 0)
+                    c[j] = alpha * acc[i][j];
+                else
+                    c[j] = beta * c[j] + alpha * acc[i][j];
             }
         }
     }
@@ -303,8 +306,8 @@ static void gemm_buf_alloc(GemmBuf *g)
 
 /* One tile of C: rows [m0, m1), columns [n0, n1), all of K. */
 static void gemm_tile(int ta, int tb, int m0, int m1, int n0, int n1, int K, Scalar alpha,
-                      const Scalar *A, int lda, const Scalar *B, int ldb, Scalar beta,
-                      Scalar *C, int ldc, GemmBuf *buf)
+                      const Scalar *A, int lda, const Scalar *B, int ldb, Scalar beta, Scalar *C,
+                      int ldc, GemmBuf *buf)
 {
     int jc, pc, ic, ir, jr;
     for (jc = n0; jc < n1; jc += NC) {
@@ -320,8 +323,8 @@ static void gemm_tile(int ta, int tb, int m0, int m1, int n0, int n1, int K, Sca
                     for (jr = 0; jr < nc; jr += NR)
                         kernel(kc, ap, buf->b + (size_t)jr * kc,
                                C + (size_t)(ic + ir) * ldc + jc + jr, ldc,
-                               mc - ir < MR ? mc - ir : MR, nc - jr < NR ? nc - jr : NR,
-                               alpha, beta, pc == 0);
+                               mc - ir < MR ? mc - ir : MR, nc - jr < NR ? nc - jr : NR, alpha,
+                               beta, pc == 0);
                 }
             }
         }
@@ -329,8 +332,8 @@ static void gemm_tile(int ta, int tb, int m0, int m1, int n0, int n1, int K, Sca
 }
 
 /* Plain loop for tiny products (no packing). */
-static void gemm_small(int ta, int tb, int M, int N, int K, Scalar alpha, const Scalar *A,
-                       int lda, const Scalar *B, int ldb, Scalar beta, Scalar *C, int ldc)
+static void gemm_small(int ta, int tb, int M, int N, int K, Scalar alpha, const Scalar *A, int lda,
+                       const Scalar *B, int ldb, Scalar beta, Scalar *C, int ldc)
 {
     int i, j, k;
     for (i = 0; i < M; i++)
@@ -375,9 +378,9 @@ static void gemm_grid(int M, int N, int T, int *tm, int *tn)
 }
 
 /* Runs tile t (row-major numbering) of a tm x tn grid of C. */
-static void gemm_grid_tile(int t, int tm, int tn, int ta, int tb, int M, int N, int K,
-                           Scalar alpha, const Scalar *A, int lda, const Scalar *B, int ldb,
-                           Scalar beta, Scalar *C, int ldc, GemmBuf *buf)
+static void gemm_grid_tile(int t, int tm, int tn, int ta, int tb, int M, int N, int K, Scalar alpha,
+                           const Scalar *A, int lda, const Scalar *B, int ldb, Scalar beta,
+                           Scalar *C, int ldc, GemmBuf *buf)
 {
     int pm = (M + MR - 1) / MR, pn = (N + NR - 1) / NR;
     int ti = t / tn, tj = t % tn;
@@ -421,13 +424,13 @@ void gemm(int ta, int tb, int M, int N, int K, Scalar alpha, const Scalar *A, in
         int tm = 1, tn = 1, T = omp_get_max_threads();
         gemm_grid(M, N, T < GEMM_SLOTS ? T : GEMM_SLOTS, &tm, &tn);
         if (tm * tn > 1) {
-#pragma omp parallel num_threads(tm * tn)
+#pragma omp parallel num_threads(tm *tn)
             {
                 int t, me = omp_get_thread_num(), nth = omp_get_num_threads();
                 if (!gemm_bufs[me].raw) gemm_buf_alloc(&gemm_bufs[me]);
                 for (t = me; t < tm * tn; t += nth)
-                    gemm_grid_tile(t, tm, tn, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta,
-                                   C, ldc, &gemm_bufs[me]);
+                    gemm_grid_tile(t, tm, tn, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+                                   &gemm_bufs[me]);
             }
             return;
         }

@@ -89,14 +89,16 @@ double frechet_distance(const double *x1, int n1, const double *x2, int n2, int 
     int i, j, k;
     mean_cov(x1, n1, d, mu1, c1);
     mean_cov(x2, n2, d, mu2, c2);
-    for (j = 0; j < d; j++) fd += (mu1[j] - mu2[j]) * (mu1[j] - mu2[j]) + c1[(size_t)j * d + j] + c2[(size_t)j * d + j];
+    for (j = 0; j < d; j++)
+        fd += (mu1[j] - mu2[j]) * (mu1[j] - mu2[j]) + c1[(size_t)j * d + j] + c2[(size_t)j * d + j];
     /* s = C1^1/2 = V diag(sqrt(max(w, 0))) V^T */
     memcpy(m, c1, sizeof(double) * dd);
     sym_eig(m, d, w, v);
     for (i = 0; i < d; i++)
         for (j = 0; j < d; j++) {
             double acc = 0.0;
-            for (k = 0; k < d; k++) acc += v[(size_t)i * d + k] * sqrt(w[k] > 0 ? w[k] : 0) * v[(size_t)j * d + k];
+            for (k = 0; k < d; k++)
+                acc += v[(size_t)i * d + k] * sqrt(w[k] > 0 ? w[k] : 0) * v[(size_t)j * d + k];
             s[(size_t)i * d + j] = acc;
         }
     /* m = s C2 s (symmetric, positive semi-definite); tr sqrt(m) = sum sqrt(eig) */
@@ -113,7 +115,9 @@ double frechet_distance(const double *x1, int n1, const double *x2, int n2, int 
             m[(size_t)i * d + j] = acc;
         }
     for (i = 0; i < d; i++) /* symmetrise the rounding */
-        for (j = 0; j < i; j++) m[(size_t)i * d + j] = m[(size_t)j * d + i] = 0.5 * (m[(size_t)i * d + j] + m[(size_t)j * d + i]);
+        for (j = 0; j < i; j++)
+            m[(size_t)i * d + j] = m[(size_t)j * d + i] =
+                0.5 * (m[(size_t)i * d + j] + m[(size_t)j * d + i]);
     sym_eig(m, d, w2, NULL);
     for (j = 0; j < d; j++) tr += sqrt(w2[j] > 0 ? w2[j] : 0);
     fd -= 2.0 * tr;

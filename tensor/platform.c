@@ -79,9 +79,9 @@ size_t plat_peak_rss(void)
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
 #if defined(__APPLE__)
-    return (size_t)ru.ru_maxrss;          /* bytes on macOS */
+    return (size_t)ru.ru_maxrss; /* bytes on macOS */
 #else
-    return (size_t)ru.ru_maxrss * 1024u;  /* kilobytes on Linux and the BSDs */
+    return (size_t)ru.ru_maxrss * 1024u; /* kilobytes on Linux and the BSDs */
 #endif
 #else
     return 0;

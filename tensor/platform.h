@@ -6,11 +6,11 @@
 
 #include <stddef.h>
 
-double plat_now(void);             /* seconds from an arbitrary start, monotonic */
-int plat_threads(void);            /* threads that parallel loops will use (1 without OpenMP) */
-void plat_set_threads(int n);      /* n >= 1; no effect without OpenMP */
+double plat_now(void);        /* seconds from an arbitrary start, monotonic */
+int plat_threads(void);       /* threads that parallel loops will use (1 without OpenMP) */
+void plat_set_threads(int n); /* n >= 1; no effect without OpenMP */
 int plat_have_openmp(void);
-size_t plat_peak_rss(void);        /* peak resident set in bytes, 0 where unknown */
+size_t plat_peak_rss(void); /* peak resident set in bytes, 0 where unknown */
 /* Makes a folder and its parents (like mkdir -p); 0 on success or if it exists. */
 int plat_mkdirs(const char *path);
 /* Atomically replaces `to` with `from` (rename that overwrites on every platform). */

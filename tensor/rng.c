@@ -41,10 +41,7 @@ uint64_t rng_next(Rng *r)
     return result;
 }
 
-double rng_uniform(Rng *r)
-{
-    return (double)(rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
-}
+double rng_uniform(Rng *r) { return (double)(rng_next(r) >> 11) * (1.0 / 9007199254740992.0); }
 
 double rng_log(double x)
 {

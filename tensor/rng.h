@@ -22,16 +22,16 @@
 
 typedef struct Rng {
     uint64_t s[4];
-    double spare;     /* cached second normal of the polar method */
+    double spare; /* cached second normal of the polar method */
     int has_spare;
 } Rng;
 
 void rng_seed(Rng *r, uint64_t seed, uint64_t stream);
-uint64_t rng_next(Rng *r);            /* raw 64-bit output */
-double rng_uniform(Rng *r);           /* [0, 1) */
-double rng_normal(Rng *r);            /* N(0, 1) */
+uint64_t rng_next(Rng *r);              /* raw 64-bit output */
+double rng_uniform(Rng *r);             /* [0, 1) */
+double rng_normal(Rng *r);              /* N(0, 1) */
 uint32_t rng_below(Rng *r, uint32_t n); /* uniform in 0..n-1, n >= 1 */
 void rng_shuffle(Rng *r, int *idx, int n);
-double rng_log(double x);             /* portable natural log for x > 0 */
+double rng_log(double x); /* portable natural log for x > 0 */
 
 #endif

@@ -41,11 +41,8 @@ static const struct {
     const char *name;
     size_t size;
 } st_dtypes[] = {
-    [ST_DTYPE_F32] = {"F32", 4},
-    [ST_DTYPE_F64] = {"F64", 8},
-    [ST_DTYPE_I32] = {"I32", 4},
-    [ST_DTYPE_I64] = {"I64", 8},
-    [ST_DTYPE_U64] = {"U64", 8},
+    [ST_DTYPE_F32] = {"F32", 4}, [ST_DTYPE_F64] = {"F64", 8}, [ST_DTYPE_I32] = {"I32", 4},
+    [ST_DTYPE_I64] = {"I64", 8}, [ST_DTYPE_U64] = {"U64", 8},
 };
 #define ST_NDTYPE ((int)(sizeof st_dtypes / sizeof st_dtypes[0]))
 
@@ -77,19 +74,18 @@ static void put_le(unsigned char *b, uint64_t v, int nbytes)
 
 struct SafeFile {
     char *path;
-    unsigned char *buf;     /* the whole file */
+    unsigned char *buf; /* the whole file */
     size_t size;
-    size_t data_start;      /* 8 + header length */
+    size_t data_start; /* 8 + header length */
     SafeEntry *entries;
     int count, cap;
-    struct StName *sorted;  /* names sorted for st_find and the duplicate check */
+    struct StName *sorted; /* names sorted for st_find and the duplicate check */
     char **meta_keys, **meta_vals;
     int meta_count, meta_cap;
 };
 
 /* Reads the whole file, refusing more than ST_MAX_FILE bytes. */
-static int read_all(const char *path, unsigned char **out, size_t *size, char *err,
-                    size_t errcap)
+static int read_all(const char *path, unsigned char **out, size_t *size, char *err, size_t errcap)
 {
     FILE *fp = fopen(path, "rb");
     unsigned char *buf = NULL;
@@ -115,8 +111,7 @@ static int read_all(const char *path, unsigned char **out, size_t *size, char *e
             if (ncap > (size_t)ST_MAX_FILE) ncap = (size_t)ST_MAX_FILE;
             nb = (unsigned char *)realloc(buf, ncap);
             if (!nb) {
-                st_fail(err, errcap, path, "out of memory reading %lu bytes",
-                        (unsigned long)ncap);
+                st_fail(err, errcap, path, "out of memory reading %lu bytes", (unsigned long)ncap);
                 goto fail;
             }
             buf = nb;
@@ -190,10 +185,14 @@ static int hex4(Parser *P, unsigned *v)
     if (P->end - P->p < 4) return perr(P, "truncated \\u escape");
     for (i = 0; i < 4; i++) {
         unsigned c = *P->p++, d;
-        if (c >= '0' && c <= '9') d = c - '0';
-        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-        else return perr(P, "bad hex digit in \\u escape");
+        if (c >= '0' && c <= '9')
+            d = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            d = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            d = c - 'A' + 10;
+        else
+            return perr(P, "bad hex digit in \\u escape");
         *v = *v * 16 + d;
     }
     return 0;
@@ -205,10 +204,14 @@ static int utf8_len(const unsigned char *p, const unsigned char *end)
     unsigned c = p[0], cp;
     int n, i;
     if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) n = 2, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF) n = 3, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4) n = 4, cp = c & 0x07;
-    else return 0;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 4, cp = c & 0x07;
+    else
+        return 0;
     if (end - p < n) return 0;
     for (i = 1; i < n; i++) {
         if ((p[i] & 0xC0) != 0x80) return 0;
@@ -222,7 +225,10 @@ static int utf8_len(const unsigned char *p, const unsigned char *end)
 
 static size_t put_utf8(unsigned char *o, unsigned cp)
 {
-    if (cp < 0x80) { o[0] = (unsigned char)cp; return 1; }
+    if (cp < 0x80) {
+        o[0] = (unsigned char)cp;
+        return 1;
+    }
     if (cp < 0x800) {
         o[0] = (unsigned char)(0xC0 | (cp >> 6));
         o[1] = (unsigned char)(0x80 | (cp & 0x3F));
@@ -276,7 +282,10 @@ static int parse_string(Parser *P, char **out)
             case 'r': cp = '\r'; break;
             case 't': cp = '\t'; break;
             case 'u':
-                if (hex4(P, &cp) < 0) { free(buf); return -1; }
+                if (hex4(P, &cp) < 0) {
+                    free(buf);
+                    return -1;
+                }
                 if (cp >= 0xDC00 && cp <= 0xDFFF) {
                     free(buf);
                     return perr(P, "unpaired low surrogate \\u%04x", cp);
@@ -288,7 +297,10 @@ static int parse_string(Parser *P, char **out)
                         return perr(P, "high surrogate \\u%04x without its low half", cp);
                     }
                     P->p += 2;
-                    if (hex4(P, &lo) < 0) { free(buf); return -1; }
+                    if (hex4(P, &lo) < 0) {
+                        free(buf);
+                        return -1;
+                    }
                     if (lo < 0xDC00 || lo > 0xDFFF) {
                         free(buf);
                         return perr(P, "high surrogate \\u%04x without its low half", cp);
@@ -300,9 +312,7 @@ static int parse_string(Parser *P, char **out)
                     return perr(P, "\\u0000 inside a string is not supported");
                 }
                 break;
-            default:
-                free(buf);
-                return perr(P, "unknown escape \\%c", e);
+            default: free(buf); return perr(P, "unknown escape \\%c", e);
             }
             o += put_utf8(o, cp);
         } else {
@@ -353,14 +363,20 @@ static int parse_int_array(Parser *P, int64_t *v, int maxn, int *n, const char *
     *n = 0;
     if (expect(P, '[', "'['") < 0) return -1;
     skip_ws(P);
-    if (P->p < P->end && *P->p == ']') { P->p++; return 0; }
+    if (P->p < P->end && *P->p == ']') {
+        P->p++;
+        return 0;
+    }
     for (;;) {
         int64_t x = 0;
         if (parse_int(P, &x, what) < 0) return -1;
         if (*n >= maxn) return perr(P, "%s has more than %d entries", what, maxn);
         v[(*n)++] = x;
         skip_ws(P);
-        if (P->p < P->end && *P->p == ',') { P->p++; continue; }
+        if (P->p < P->end && *P->p == ',') {
+            P->p++;
+            continue;
+        }
         return expect(P, ']', "',' or ']'");
     }
 }
@@ -389,11 +405,17 @@ static int parse_metadata(SafeFile *f, Parser *P)
 {
     if (expect(P, '{', "'{' opening __metadata__") < 0) return -1;
     skip_ws(P);
-    if (P->p < P->end && *P->p == '}') { P->p++; return 0; }
+    if (P->p < P->end && *P->p == '}') {
+        P->p++;
+        return 0;
+    }
     for (;;) {
         char *k = NULL, *v = NULL;
         if (parse_string(P, &k) < 0) return -1;
-        if (expect(P, ':', "':'") < 0) { free(k); return -1; }
+        if (expect(P, ':', "':'") < 0) {
+            free(k);
+            return -1;
+        }
         skip_ws(P);
         if (P->p < P->end && *P->p != '"') {
             perr_msg(P, "__metadata__ value of \"%.60s\" is not a string", k);
@@ -406,7 +428,10 @@ static int parse_metadata(SafeFile *f, Parser *P)
             return -1;
         }
         skip_ws(P);
-        if (P->p < P->end && *P->p == ',') { P->p++; continue; }
+        if (P->p < P->end && *P->p == ',') {
+            P->p++;
+            continue;
+        }
         return expect(P, '}', "',' or '}'");
     }
 }
@@ -420,7 +445,10 @@ static int parse_entry(Parser *P, SafeEntry *e)
     for (;;) {
         char *k = NULL;
         if (parse_string(P, &k) < 0) return -1;
-        if (expect(P, ':', "':'") < 0) { free(k); return -1; }
+        if (expect(P, ':', "':'") < 0) {
+            free(k);
+            return -1;
+        }
         if (strcmp(k, "dtype") == 0 && !have_dtype) {
             char *d = NULL;
             int i;
@@ -431,7 +459,8 @@ static int parse_entry(Parser *P, SafeEntry *e)
             if (i == ST_NDTYPE) {
                 st_fail(P->err, P->errcap, P->path,
                         "tensor \"%.100s\" has dtype \"%.20s\", which this reader does not "
-                        "support (F32, F64, I32, I64, U64)", e->name, d);
+                        "support (F32, F64, I32, I64, U64)",
+                        e->name, d);
                 P->failed = 1;
                 free(d);
                 return -1;
@@ -455,13 +484,18 @@ static int parse_entry(Parser *P, SafeEntry *e)
             return -1;
         }
         skip_ws(P);
-        if (P->p < P->end && *P->p == ',') { P->p++; continue; }
+        if (P->p < P->end && *P->p == ',') {
+            P->p++;
+            continue;
+        }
         if (expect(P, '}', "',' or '}'") < 0) return -1;
         break;
     }
     if (!have_dtype || !have_shape || !have_off)
         return perr(P, "tensor \"%.100s\" lacks \"%s\"", e->name,
-                    !have_dtype ? "dtype" : !have_shape ? "shape" : "data_offsets");
+                    !have_dtype   ? "dtype"
+                    : !have_shape ? "shape"
+                                  : "data_offsets");
     if (off[0] < 0 || off[1] < 0) return perr(P, "negative data_offsets");
     e->begin = (size_t)off[0];
     e->end = (size_t)off[1];
@@ -481,7 +515,10 @@ static int parse_header(SafeFile *f, Parser *P)
         for (;;) {
             char *name = NULL;
             if (parse_string(P, &name) < 0) return -1;
-            if (expect(P, ':', "':'") < 0) { free(name); return -1; }
+            if (expect(P, ':', "':'") < 0) {
+                free(name);
+                return -1;
+            }
             if (strcmp(name, "__metadata__") == 0) {
                 free(name);
                 if (have_meta) return perr(P, "two __metadata__ objects");
@@ -492,7 +529,10 @@ static int parse_header(SafeFile *f, Parser *P)
                 if (f->count == f->cap) {
                     int nc = f->cap ? f->cap * 2 : 64;
                     SafeEntry *ne = (SafeEntry *)realloc(f->entries, (size_t)nc * sizeof *ne);
-                    if (!ne) { free(name); return perr(P, "out of memory"); }
+                    if (!ne) {
+                        free(name);
+                        return perr(P, "out of memory");
+                    }
                     f->entries = ne;
                     f->cap = nc;
                 }
@@ -502,7 +542,10 @@ static int parse_header(SafeFile *f, Parser *P)
                 if (parse_entry(P, e) < 0) return -1;
             }
             skip_ws(P);
-            if (P->p < P->end && *P->p == ',') { P->p++; continue; }
+            if (P->p < P->end && *P->p == ',') {
+                P->p++;
+                continue;
+            }
             if (expect(P, '}', "',' or '}'") < 0) return -1;
             break;
         }
@@ -534,9 +577,8 @@ static int validate(SafeFile *f, char *err, size_t errcap)
         int d;
         for (d = 0; d < e->ndim; d++) {
             if (e->shape[d] < 0) {
-                st_fail(err, errcap, f->path,
-                        "tensor \"%.100s\": dimension %d is negative (%lld)", e->name, d,
-                        (long long)e->shape[d]);
+                st_fail(err, errcap, f->path, "tensor \"%.100s\": dimension %d is negative (%lld)",
+                        e->name, d, (long long)e->shape[d]);
                 return -1;
             }
             if (e->shape[d] != 0 && numel > (size_t)(ST_MAX_FILE / (uint64_t)e->shape[d])) {
@@ -548,30 +590,36 @@ static int validate(SafeFile *f, char *err, size_t errcap)
         e->numel = numel;
         bytes = numel * es; /* numel <= 2^31, es <= 8: no overflow */
         if (e->end < e->begin) {
-            st_fail(err, errcap, f->path, "tensor \"%.100s\": data_offsets [%lu, %lu] end "
-                    "before they begin", e->name, (unsigned long)e->begin, (unsigned long)e->end);
+            st_fail(err, errcap, f->path,
+                    "tensor \"%.100s\": data_offsets [%lu, %lu] end "
+                    "before they begin",
+                    e->name, (unsigned long)e->begin, (unsigned long)e->end);
             return -1;
         }
         if (e->end > data_size) {
             st_fail(err, errcap, f->path,
                     "tensor \"%.100s\": data_offsets [%lu, %lu] outside the data area of %lu "
-                    "bytes (file truncated?)", e->name, (unsigned long)e->begin,
-                    (unsigned long)e->end, (unsigned long)data_size);
+                    "bytes (file truncated?)",
+                    e->name, (unsigned long)e->begin, (unsigned long)e->end,
+                    (unsigned long)data_size);
             return -1;
         }
         if (e->end - e->begin != bytes) {
             st_fail(err, errcap, f->path,
                     "tensor \"%.100s\": data_offsets span %lu bytes but %s shape needs "
-                    "%lu", e->name, (unsigned long)(e->end - e->begin),
-                    st_dtype_name(e->dtype), (unsigned long)bytes);
+                    "%lu",
+                    e->name, (unsigned long)(e->end - e->begin), st_dtype_name(e->dtype),
+                    (unsigned long)bytes);
             return -1;
         }
         if (e->end > max_end) max_end = e->end;
     }
     if (max_end != data_size) {
-        st_fail(err, errcap, f->path, "%lu bytes after the last tensor's data (data area "
-                "%lu bytes, tensors end at %lu)", (unsigned long)(data_size - max_end),
-                (unsigned long)data_size, (unsigned long)max_end);
+        st_fail(err, errcap, f->path,
+                "%lu bytes after the last tensor's data (data area "
+                "%lu bytes, tensors end at %lu)",
+                (unsigned long)(data_size - max_end), (unsigned long)data_size,
+                (unsigned long)max_end);
         return -1;
     }
     f->sorted = (struct StName *)malloc((f->count > 0 ? (size_t)f->count : 1) * sizeof *f->sorted);
@@ -619,19 +667,25 @@ SafeFile *st_open(const char *path, char *err, size_t errcap)
     }
     if (read_all(path, &f->buf, &f->size, err, errcap) < 0) goto fail;
     if (f->size < 8) {
-        st_fail(err, errcap, path, "only %lu bytes, too short for the 8-byte header length "
-                "(not a safetensors file?)", (unsigned long)f->size);
+        st_fail(err, errcap, path,
+                "only %lu bytes, too short for the 8-byte header length "
+                "(not a safetensors file?)",
+                (unsigned long)f->size);
         goto fail;
     }
     hlen = get_le(f->buf, 8);
     if (hlen > ST_MAX_HEADER) {
-        st_fail(err, errcap, path, "header length %.0f exceeds the %lu-byte limit (not a "
-                "safetensors file?)", (double)hlen, (unsigned long)ST_MAX_HEADER);
+        st_fail(err, errcap, path,
+                "header length %.0f exceeds the %lu-byte limit (not a "
+                "safetensors file?)",
+                (double)hlen, (unsigned long)ST_MAX_HEADER);
         goto fail;
     }
     if (hlen > f->size - 8) {
-        st_fail(err, errcap, path, "header length %lu is larger than the %lu bytes that "
-                "follow it (file truncated?)", (unsigned long)hlen, (unsigned long)(f->size - 8));
+        st_fail(err, errcap, path,
+                "header length %lu is larger than the %lu bytes that "
+                "follow it (file truncated?)",
+                (unsigned long)hlen, (unsigned long)(f->size - 8));
         goto fail;
     }
     f->data_start = 8 + (size_t)hlen;
@@ -688,8 +742,10 @@ const SafeEntry *st_find(const SafeFile *f, const char *name)
         int mid = lo + (hi - lo) / 2;
         int c = strcmp(name, f->sorted[mid].name);
         if (c == 0) return &f->entries[f->sorted[mid].index];
-        if (c < 0) hi = mid - 1;
-        else lo = mid + 1;
+        if (c < 0)
+            hi = mid - 1;
+        else
+            lo = mid + 1;
     }
     return NULL;
 }
@@ -704,8 +760,8 @@ const char *st_meta(const SafeFile *f, const char *key)
 
 /* ---------------------------------------------------------------- element reads */
 
-static int check_read(const SafeFile *f, const SafeEntry *e, size_t n, int want_float,
-                      char *err, size_t errcap)
+static int check_read(const SafeFile *f, const SafeEntry *e, size_t n, int want_float, char *err,
+                      size_t errcap)
 {
     int is_float = e->dtype == ST_DTYPE_F32 || e->dtype == ST_DTYPE_F64;
     if (n != e->numel) {
@@ -760,7 +816,7 @@ int st_read_f64(const SafeFile *f, const SafeEntry *e, double *dst, size_t n, ch
 static int64_t to_signed(uint64_t u, int bits)
 {
     uint64_t sign = (uint64_t)1 << (bits - 1);
-    if (u & sign) return -(int64_t)((~u & (sign - 1)) ) - 1;
+    if (u & sign) return -(int64_t)((~u & (sign - 1))) - 1;
     return (int64_t)u;
 }
 
@@ -806,15 +862,14 @@ static void shape64_str(int ndim, const int64_t *s, char *buf, size_t cap)
     if (k < cap) snprintf(buf + k, cap - k, "]");
 }
 
-int st_load_scalar(const SafeFile *f, const char *name, int ndim, const int *shape,
-                   Scalar *dst, char *err, size_t errcap)
+int st_load_scalar(const SafeFile *f, const char *name, int ndim, const int *shape, Scalar *dst,
+                   char *err, size_t errcap)
 {
     const SafeEntry *e = st_find(f, name);
     int64_t want[ST_MAX_DIM];
     int i, same;
     if (!e) {
-        st_fail(err, errcap, f->path, "no tensor named \"%.100s\" (wrong model or config?)",
-                name);
+        st_fail(err, errcap, f->path, "no tensor named \"%.100s\" (wrong model or config?)", name);
         return -1;
     }
     same = ndim == e->ndim && ndim >= 0 && ndim <= ST_MAX_DIM;
@@ -826,8 +881,10 @@ int st_load_scalar(const SafeFile *f, const char *name, int ndim, const int *sha
         char a[128], b[128];
         shape64_str(e->ndim, e->shape, a, sizeof a);
         shape64_str(ndim < ST_MAX_DIM ? ndim : ST_MAX_DIM, want, b, sizeof b);
-        st_fail(err, errcap, f->path, "tensor \"%.100s\" has shape %s, expected %s "
-                "(checkpoint of another model size?)", name, a, b);
+        st_fail(err, errcap, f->path,
+                "tensor \"%.100s\" has shape %s, expected %s "
+                "(checkpoint of another model size?)",
+                name, a, b);
         return -1;
     }
     return st_read_scalar(f, e, dst, e->numel, err, errcap);
@@ -963,8 +1020,10 @@ int st_add(SafeWriter *w, const char *name, StDtype dtype, int ndim, const int *
     if (!(e = w_new_entry(w, name, dtype, ndim, shape))) return -1;
     n = e->bytes / st_dtype_size(dtype);
     for (i = 0; i < n; i++) {
-        if (dtype == ST_DTYPE_F32) put_f32(e->data + 4 * i, (float)data[i]);
-        else put_f64(e->data + 8 * i, (double)data[i]);
+        if (dtype == ST_DTYPE_F32)
+            put_f32(e->data + 4 * i, (float)data[i]);
+        else
+            put_f64(e->data + 8 * i, (double)data[i]);
     }
     return 0;
 }
@@ -978,8 +1037,7 @@ int st_add_f64(SafeWriter *w, const char *name, int ndim, const int *shape, cons
     return 0;
 }
 
-int st_add_i64(SafeWriter *w, const char *name, int ndim, const int *shape,
-               const int64_t *data)
+int st_add_i64(SafeWriter *w, const char *name, int ndim, const int *shape, const int64_t *data)
 {
     WEntry *e = w_new_entry(w, name, ST_DTYPE_I64, ndim, shape);
     size_t i;
@@ -992,8 +1050,7 @@ int st_add_i64(SafeWriter *w, const char *name, int ndim, const int *shape,
     return 0;
 }
 
-int st_add_u64(SafeWriter *w, const char *name, int ndim, const int *shape,
-               const uint64_t *data)
+int st_add_u64(SafeWriter *w, const char *name, int ndim, const int *shape, const uint64_t *data)
 {
     WEntry *e = w_new_entry(w, name, ST_DTYPE_U64, ndim, shape);
     size_t i;
@@ -1068,15 +1125,21 @@ static void buf_json_string(Buf *b, const char *s)
     buf_put(b, "\"", 1);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '"') buf_put(b, "\\\"", 2);
-        else if (c == '\\') buf_put(b, "\\\\", 2);
-        else if (c == '\n') buf_put(b, "\\n", 2);
-        else if (c == '\r') buf_put(b, "\\r", 2);
-        else if (c == '\t') buf_put(b, "\\t", 2);
+        if (c == '"')
+            buf_put(b, "\\\"", 2);
+        else if (c == '\\')
+            buf_put(b, "\\\\", 2);
+        else if (c == '\n')
+            buf_put(b, "\\n", 2);
+        else if (c == '\r')
+            buf_put(b, "\\r", 2);
+        else if (c == '\t')
+            buf_put(b, "\\t", 2);
         else if (c < 0x20) {
             char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
             buf_put(b, u, 6);
-        } else buf_put(b, (const char *)&c, 1);
+        } else
+            buf_put(b, (const char *)&c, 1);
     }
     buf_put(b, "\"", 1);
 }

@@ -31,7 +31,7 @@
 #include "tensor.h"
 
 #define ST_MAX_DIM 8
-#define ST_MAX_HEADER ((uint64_t)100 * 1000 * 1000)      /* bytes of JSON header */
+#define ST_MAX_HEADER ((uint64_t)100 * 1000 * 1000)        /* bytes of JSON header */
 #define ST_MAX_FILE ((uint64_t)2 * 1024 * 1024 * 1024 - 1) /* bytes of a whole file */
 
 typedef enum StDtype {
@@ -42,16 +42,16 @@ typedef enum StDtype {
     ST_DTYPE_U64
 } StDtype;
 
-const char *st_dtype_name(StDtype d);    /* "F32", ... */
-size_t st_dtype_size(StDtype d);         /* bytes per element */
+const char *st_dtype_name(StDtype d); /* "F32", ... */
+size_t st_dtype_size(StDtype d);      /* bytes per element */
 
 typedef struct SafeEntry {
     const char *name;
     StDtype dtype;
-    int ndim;                       /* 0 (a scalar) .. ST_MAX_DIM */
+    int ndim; /* 0 (a scalar) .. ST_MAX_DIM */
     int64_t shape[ST_MAX_DIM];
-    size_t numel;                   /* product of the shape (1 for ndim 0) */
-    size_t begin, end;              /* byte range in the data area */
+    size_t numel;      /* product of the shape (1 for ndim 0) */
+    size_t begin, end; /* byte range in the data area */
 } SafeEntry;
 
 typedef struct SafeFile SafeFile;
@@ -63,8 +63,8 @@ typedef struct SafeWriter SafeWriter;
 SafeFile *st_open(const char *path, char *err, size_t errcap);
 void st_close(SafeFile *f);
 const char *st_path(const SafeFile *f);
-int st_count(const SafeFile *f);                         /* tensors, metadata excluded */
-const SafeEntry *st_entry(const SafeFile *f, int i);     /* in header order, 0..count-1 */
+int st_count(const SafeFile *f);                               /* tensors, metadata excluded */
+const SafeEntry *st_entry(const SafeFile *f, int i);           /* in header order, 0..count-1 */
 const SafeEntry *st_find(const SafeFile *f, const char *name); /* NULL when absent */
 int st_meta_count(const SafeFile *f);
 const char *st_meta_key(const SafeFile *f, int i);
@@ -85,8 +85,8 @@ int st_read_u64(const SafeFile *f, const SafeEntry *e, uint64_t *dst, size_t n, 
 /* The usual checkpoint step in one call: finds `name`, checks that it is a float tensor of
  * exactly this shape, and reads it into dst.  The message names the file, the tensor, and
  * both shapes on a mismatch. */
-int st_load_scalar(const SafeFile *f, const char *name, int ndim, const int *shape,
-                   Scalar *dst, char *err, size_t errcap);
+int st_load_scalar(const SafeFile *f, const char *name, int ndim, const int *shape, Scalar *dst,
+                   char *err, size_t errcap);
 
 /* ---------------------------------------------------------------- writer */
 
@@ -100,12 +100,9 @@ void st_writer_free(SafeWriter *w);
 /* dtype ST_DTYPE_F32 or ST_DTYPE_F64; data [numel] */
 int st_add(SafeWriter *w, const char *name, StDtype dtype, int ndim, const int *shape,
            const Scalar *data);
-int st_add_f64(SafeWriter *w, const char *name, int ndim, const int *shape,
-               const double *data);
-int st_add_i64(SafeWriter *w, const char *name, int ndim, const int *shape,
-               const int64_t *data);
-int st_add_u64(SafeWriter *w, const char *name, int ndim, const int *shape,
-               const uint64_t *data);
+int st_add_f64(SafeWriter *w, const char *name, int ndim, const int *shape, const double *data);
+int st_add_i64(SafeWriter *w, const char *name, int ndim, const int *shape, const int64_t *data);
+int st_add_u64(SafeWriter *w, const char *name, int ndim, const int *shape, const uint64_t *data);
 int st_add_meta(SafeWriter *w, const char *key, const char *value);
 /* Writes "<path>.tmp" and renames it to path.  0 on success, -1 with a message. */
 int st_write(SafeWriter *w, const char *path, char *err, size_t errcap);

@@ -49,16 +49,16 @@ size_t size_mul(size_t a, size_t b)
 
 typedef struct Chunk {
     struct Chunk *next;
-    size_t cap;        /* usable bytes after the aligned start */
+    size_t cap; /* usable bytes after the aligned start */
     unsigned char *base;
-    void *raw;         /* what malloc returned */
+    void *raw; /* what malloc returned */
 } Chunk;
 
 struct Arena {
     Chunk *first, *cur;
-    size_t used;       /* bytes used in cur */
-    size_t done;       /* bytes used in the chunks before cur */
-    size_t high;       /* high-water mark of done + used */
+    size_t used; /* bytes used in cur */
+    size_t done; /* bytes used in the chunks before cur */
+    size_t high; /* high-water mark of done + used */
     size_t chunk_bytes;
     size_t reserved;
     size_t nchunks;

@@ -19,11 +19,11 @@
 #ifdef CMAD_DOUBLE
 typedef double Scalar;
 #define SCALAR_NAME "double"
-#define SCALAR_EXP(x) exp(x)   /* needs <math.h> at the point of use */
+#define SCALAR_EXP(x) exp(x) /* needs <math.h> at the point of use */
 #else
 typedef float Scalar;
 #define SCALAR_NAME "float"
-#define SCALAR_EXP(x) expf(x)  /* single-precision libm: the float build's elementwise maps */
+#define SCALAR_EXP(x) expf(x) /* single-precision libm: the float build's elementwise maps */
 #endif
 
 #define TENSOR_MAX_DIM 4
@@ -31,9 +31,9 @@ typedef float Scalar;
 /* ---------------------------------------------------------------- errors */
 
 /* Always-on assertion: prints file:line and the message, then exits with status 1. */
-#define CHECK(cond, ...)                                                   \
-    do {                                                                   \
-        if (!(cond)) cmad_fatal(__FILE__, __LINE__, __VA_ARGS__);          \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) cmad_fatal(__FILE__, __LINE__, __VA_ARGS__);                                  \
     } while (0)
 
 #if defined(__GNUC__)
@@ -61,14 +61,14 @@ typedef struct {
 
 Arena *arena_new(size_t chunk_bytes);
 void arena_free(Arena *a);
-void *arena_alloc(Arena *a, size_t bytes);          /* uninitialised */
-void *arena_calloc(Arena *a, size_t bytes);         /* zeroed */
+void *arena_alloc(Arena *a, size_t bytes);  /* uninitialised */
+void *arena_calloc(Arena *a, size_t bytes); /* zeroed */
 void arena_reset(Arena *a);
 ArenaMark arena_mark(const Arena *a);
-void arena_release(Arena *a, ArenaMark m);          /* free everything allocated after m */
+void arena_release(Arena *a, ArenaMark m); /* free everything allocated after m */
 size_t arena_used(const Arena *a);
 size_t arena_high_water(const Arena *a);
-size_t arena_reserved(const Arena *a);             /* bytes obtained from malloc */
+size_t arena_reserved(const Arena *a); /* bytes obtained from malloc */
 size_t arena_chunk_count(const Arena *a);
 
 /* ---------------------------------------------------------------- tensors */
@@ -76,7 +76,7 @@ size_t arena_chunk_count(const Arena *a);
 typedef struct Tensor {
     int ndim;
     int shape[TENSOR_MAX_DIM];
-    size_t n;       /* number of elements */
+    size_t n; /* number of elements */
     Scalar *data;
 } Tensor;
 
@@ -86,7 +86,7 @@ Tensor tensor_zeros(Arena *a, int ndim, const int *shape);
 /* Wraps existing memory; CHECKs the shape. */
 Tensor tensor_view(Scalar *data, int ndim, const int *shape);
 /* Shape helpers. */
-size_t shape_numel(int ndim, const int *shape);   /* CHECKs 1 <= ndim <= 4, dims >= 1 */
+size_t shape_numel(int ndim, const int *shape); /* CHECKs 1 <= ndim <= 4, dims >= 1 */
 int tensor_same_shape(const Tensor *a, const Tensor *b);
 /* Writes "[2, 3, 28, 28]" into buf (always terminated). */
 void shape_str(int ndim, const int *shape, char *buf, size_t cap);

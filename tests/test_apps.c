@@ -56,11 +56,13 @@ static void test_bad_flag_and_missing_file(void)
     snprintf(cmd, sizeof cmd, "%s sample --n abc", t_app_path());
     T_EQ_INT(run(cmd, err), 2);
     T_OK(file_has(err, "--n"));
-    snprintf(cmd, sizeof cmd, "%s sample --model /nonexistent/m.safetensors --png %s", t_app_path(), out);
+    snprintf(cmd, sizeof cmd, "%s sample --model /nonexistent/m.safetensors --png %s", t_app_path(),
+             out);
     T_EQ_INT(run(cmd, err), 1);
     T_OK(file_has(err, "/nonexistent/m.safetensors"));
     T_OK(!exists(out));
-    snprintf(cmd, sizeof cmd, "%s train-score --data /nonexistent/mnist --steps 1 --out %s", t_app_path(), out);
+    snprintf(cmd, sizeof cmd, "%s train-score --data /nonexistent/mnist --steps 1 --out %s",
+             t_app_path(), out);
     T_EQ_INT(run(cmd, err), 1);
     T_OK(file_has(err, "/nonexistent/mnist"));
     T_OK(!exists(out));
@@ -123,13 +125,19 @@ static void test_resume_is_bit_identical(void)
     tmp_path(m3, sizeof m3, "resume-b.safetensors");
     tmp_path(s3, sizeof s3, "resume-b.state.safetensors");
     /* six steps straight, against three steps, stop, and three more with --resume */
-    snprintf(cmd, sizeof cmd, "%s train-score --data %s --steps 6 --batch 4 --warmup 2 --out %s --state %s --save-every 0",
+    snprintf(cmd, sizeof cmd,
+             "%s train-score --data %s --steps 6 --batch 4 --warmup 2 --out %s --state %s "
+             "--save-every 0",
              t_app_path(), data, m6, s6);
     T_EQ_INT(run(cmd, err), 0);
-    snprintf(cmd, sizeof cmd, "%s train-score --data %s --steps 3 --batch 4 --warmup 2 --out %s --state %s --save-every 0",
+    snprintf(cmd, sizeof cmd,
+             "%s train-score --data %s --steps 3 --batch 4 --warmup 2 --out %s --state %s "
+             "--save-every 0",
              t_app_path(), data, m3, s3);
     T_EQ_INT(run(cmd, err), 0);
-    snprintf(cmd, sizeof cmd, "%s train-score --data %s --steps 6 --batch 4 --warmup 2 --out %s --state %s --save-every 0 --resume",
+    snprintf(cmd, sizeof cmd,
+             "%s train-score --data %s --steps 6 --batch 4 --warmup 2 --out %s --state %s "
+             "--save-every 0 --resume",
              t_app_path(), data, m3, s3);
     T_EQ_INT(run(cmd, err), 0);
     T_OK(same_tensors(m6, m3));

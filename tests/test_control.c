@@ -222,7 +222,6 @@ static void test_cmad_objective(void)
     fixture_close(&fx);
 }
 
-
 /* ---------------------------------------------------------------- baselines */
 
 #include "../control/baselines.h"
@@ -295,7 +294,8 @@ static void test_amdm_step_golden(void)
         amdm_aggregate(xs, 3, 2, 784, 0.5, xbar);
         golden_compare(f, "output.xbar", xbar, 2 * 784);
         for (i = 0; i < 3; i++)
-            amdm_deviate(xbar, m + (size_t)i * 2 * 784, 2, 784, 0.05, 0.3, xt + (size_t)i * 2 * 784);
+            amdm_deviate(xbar, m + (size_t)i * 2 * 784, 2, 784, 0.05, 0.3,
+                         xt + (size_t)i * 2 * 784);
         golden_compare(f, "output.x_tilde", xt, 3 * 2 * 784);
     }
     free(x);
@@ -330,8 +330,8 @@ static void test_slerp_properties(void)
     amdm_slerp(a, b, 64, 1.0, o);
     for (j = 0; j < 64; j++) T_NEAR(o[j], b[j], 1e-5);
     amdm_slerp(a, b, 64, 0.5, o);
-    T_NEAR(norm_of(o, 64), na, 1e-4 * na);  /* the norm is preserved */
-    amdm_slerp(a, a, 64, 0.5, o);           /* theta = 0: linear fallback, no NaN */
+    T_NEAR(norm_of(o, 64), na, 1e-4 * na); /* the norm is preserved */
+    amdm_slerp(a, a, 64, 0.5, o);          /* theta = 0: linear fallback, no NaN */
     for (j = 0; j < 64; j++) T_NEAR(o[j], a[j], 1e-6);
 }
 
@@ -353,7 +353,6 @@ static void test_deviation_properties(void)
     for (j = 0; j < 32; j++) T_OK(o[j] == xbar[j]);
 }
 
-
 /* ---------------------------------------------------------------- samplers */
 
 #include "../control/multi.h"
@@ -368,7 +367,8 @@ static void test_zero_control_equals_plain_sampler(void)
     MethodSpec cm = method_spec_default(METHOD_CMAD), pm = method_spec_default(METHOD_PRIOR);
     SampleOpts so = sample_opts_default();
     Rng r;
-    Scalar *a = (Scalar *)malloc(sizeof(Scalar) * 3 * 784), *b = (Scalar *)malloc(sizeof(Scalar) * 3 * 784);
+    Scalar *a = (Scalar *)malloc(sizeof(Scalar) * 3 * 784),
+           *b = (Scalar *)malloc(sizeof(Scalar) * 3 * 784);
     int tg[3] = {3, 3, 3}, i, K = 4;
     size_t j;
     rng_seed(&r, 41, 0);

@@ -49,19 +49,18 @@ static double max_rel_diff(const Scalar *a, const Scalar *b, size_t n)
     return worst;
 }
 
-static void expect_close(const char *what, const ConvCase *c, const Scalar *got,
-                         const Scalar *want, size_t n, double tol)
+static void expect_close(const char *what, const ConvCase *c, const Scalar *got, const Scalar *want,
+                         size_t n, double tol)
 {
     double d = max_rel_diff(got, want, n);
     if (!(d <= tol))
-        t_report(__FILE__, __LINE__,
-                 "%s: N%d C%d %dx%d O%d k%d s%d p%d: max rel diff %.3g > %.3g", what, c->N,
-                 c->C, c->H, c->W, c->O, c->k, c->stride, c->pad, d, tol);
+        t_report(__FILE__, __LINE__, "%s: N%d C%d %dx%d O%d k%d s%d p%d: max rel diff %.3g > %.3g",
+                 what, c->N, c->C, c->H, c->W, c->O, c->k, c->stride, c->pad, d, tol);
 }
 
 /* Leaves x, w, b for a case (w scaled by 1/sqrt(fan-in) so that |y| ~ 1). */
-static void make_conv_leaves(Graph *g, Rng *r, const ConvCase *c, int x_rg, int w_rg,
-                             int with_bias, Var **x, Var **w, Var **b)
+static void make_conv_leaves(Graph *g, Rng *r, const ConvCase *c, int x_rg, int w_rg, int with_bias,
+                             Var **x, Var **w, Var **b)
 {
     int xs[4], ws[4], bs[1];
     xs[0] = c->N;
@@ -183,8 +182,9 @@ static void test_conv_backward_twice_doubles(void)
         for (k = 0; k < 3; k++) {
             int bad = 0;
             for (j = 0; j < leaves[k]->val.n; j++) bad += leaves[k]->grad[j] != 2 * first[k][j];
-            if (bad) t_report(__FILE__, __LINE__, "case %d %s: %d elements not doubled", pick[i],
-                              leaves[k]->name, bad);
+            if (bad)
+                t_report(__FILE__, __LINE__, "case %d %s: %d elements not doubled", pick[i],
+                         leaves[k]->name, bad);
         }
     }
     arena_free(ar);
@@ -274,17 +274,11 @@ static void test_maxpool2_values(void)
     int s[4] = {1, 1, 4, 4};
     /* windows: max at bottom-right; a tie (first in row-major wins); max at top-right;
      * all negative with the max at bottom-left */
-    static const Scalar xin[16] = {1, 2, 5, 9,
-                                   3, 4, 9, 1,
-                                   7, 8, -4, -3,
-                                   7, 6, -1, -2};
+    static const Scalar xin[16] = {1, 2, 5, 9, 3, 4, 9, 1, 7, 8, -4, -3, 7, 6, -1, -2};
     Var *x, *y;
     Scalar dy[4] = {10, 20, 30, 40};
     static const Scalar want_y[4] = {4, 9, 8, -1};
-    static const Scalar want_dx[16] = {0, 0, 0, 20,
-                                       0, 10, 0, 0,
-                                       0, 30, 0, 0,
-                                       0, 0, 40, 0};
+    static const Scalar want_dx[16] = {0, 0, 0, 20, 0, 10, 0, 0, 0, 30, 0, 0, 0, 0, 40, 0};
     int i;
     ag_graph_init(&g, ar);
     x = ag_new(&g, 4, s, 1, "x");
@@ -299,8 +293,8 @@ static void test_maxpool2_values(void)
 /* ---------------------------------------------------------------- GroupNorm */
 
 /* Plain double loop: y = gamma (x - mu) / sqrt(var + eps) + beta per (n, group). */
-static void groupnorm_ref(const Scalar *x, const Scalar *gamma, const Scalar *beta, int N,
-                          int C, int HW, int G, double eps, double *y)
+static void groupnorm_ref(const Scalar *x, const Scalar *gamma, const Scalar *beta, int N, int C,
+                          int HW, int G, double eps, double *y)
 {
     int n, gi, c, i, cpg = C / G;
     for (n = 0; n < N; n++)
@@ -353,8 +347,7 @@ static void test_groupnorm_forward_matches_double_loop(void)
             ag_graph_reset(&g);
             x = ag_new(&g, q[0], xs, 1, "x");
             /* an offset and a spread per element, as real activations have */
-            for (j = 0; j < x->val.n; j++)
-                x->val.data[j] = (Scalar)(3.0 + 2.0 * rng_normal(&r));
+            for (j = 0; j < x->val.n; j++) x->val.data[j] = (Scalar)(3.0 + 2.0 * rng_normal(&r));
             if (affine) {
                 gm = ag_new(&g, 1, cs, 1, "gamma");
                 bt = ag_new(&g, 1, cs, 1, "beta");

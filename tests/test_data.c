@@ -177,8 +177,7 @@ static void test_idx_general_reader(void)
     expect_fail(&p, path, "32x32", __LINE__);
     remove_pair(&p);
     /* mnist_load: split name and folder */
-    T_OK(mnist_load("/nonexistent_cmad", "valid", &m, err, sizeof err) < 0 &&
-         strstr(err, "valid"));
+    T_OK(mnist_load("/nonexistent_cmad", "valid", &m, err, sizeof err) < 0 && strstr(err, "valid"));
     T_OK(mnist_load("/nonexistent_cmad/", "t10k", &m, err, sizeof err) < 0 &&
          strstr(err, "/nonexistent_cmad/t10k-images-idx3-ubyte"));
 }
@@ -360,9 +359,9 @@ static void test_png_checksums(void)
 static void test_png_exact_small(void)
 {
     static const unsigned char want[8 + 25] = {
-        0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',                 /* signature */
-        0, 0, 0, 13, 'I', 'H', 'D', 'R', 0, 0, 0, 2, 0, 0, 0, 2,    /* IHDR 2 x 2 */
-        8, 0, 0, 0, 0, 0x57, 0xdd, 0x52, 0xf8};                     /* 8-bit gray, CRC */
+        0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',                           /* signature */
+        0,    0,   0,   13,  'I',  'H',  'D',  'R',  0,   0, 0, 2, 0, 0, 0, 2, /* IHDR 2 x 2 */
+        8,    0,   0,   0,   0,    0x57, 0xdd, 0x52, 0xf8};                    /* 8-bit gray, CRC */
     static const unsigned char pix[4] = {0, 255, 128, 7};
     char path[512];
     unsigned char *f, *back;
@@ -374,8 +373,8 @@ static void test_png_exact_small(void)
     T_OK(f && n > sizeof want && memcmp(f, want, sizeof want) == 0);
     /* IDAT: length 2 + 5 + 6 + 4 = 17, zlib 78 01, one final stored block of 6 bytes */
     T_OK(f && n == 8 + 25 + 12 + 17 + 12);
-    T_OK(f && memcmp(f + 33, "\0\0\0\x11IDAT\x78\x01\x01\x06\x00\xf9\xff\0\0\xff\0\x80\x07",
-                     21) == 0);
+    T_OK(f &&
+         memcmp(f + 33, "\0\0\0\x11IDAT\x78\x01\x01\x06\x00\xf9\xff\0\0\xff\0\x80\x07", 21) == 0);
     back = f ? decode_png(f, n, &w, &h, &ch, &nb) : NULL;
     T_OK(back && w == 2 && h == 2 && ch == 1 && nb == 1 && memcmp(back, pix, 4) == 0);
     free(back);
@@ -419,11 +418,11 @@ static void test_png_grid_and_errors(void)
     size_t n;
     int w, h, ch, nb, i;
     for (i = 0; i < 60; i++) imgs[i] = (Scalar)0.5;
-    imgs[0] = 2;                         /* clamps to 255 */
-    imgs[1] = -1;                        /* clamps to 0 */
-    imgs[2] = (Scalar)(zero / zero);     /* NaN -> 0 */
-    imgs[12] = 1;                        /* tile 1, pixel (0, 0) */
-    imgs[59] = 0;                        /* tile 4, pixel (2, 3) */
+    imgs[0] = 2;                     /* clamps to 255 */
+    imgs[1] = -1;                    /* clamps to 0 */
+    imgs[2] = (Scalar)(zero / zero); /* NaN -> 0 */
+    imgs[12] = 1;                    /* tile 1, pixel (0, 0) */
+    imgs[59] = 0;                    /* tile 4, pixel (2, 3) */
     t_tmp_path(path, sizeof path, "grid.png");
     T_EQ_INT(png_write_grid(path, imgs, 5, 3, 4, 2, 1, err, sizeof err), 0);
     f = slurp(path, &n);
@@ -434,9 +433,9 @@ static void test_png_grid_and_errors(void)
         T_EQ_INT(back[1 * 11 + 1], 255);
         T_EQ_INT(back[1 * 11 + 2], 0);
         T_EQ_INT(back[1 * 11 + 3], 0);
-        T_EQ_INT(back[1 * 11 + 4], 128);  /* 0.5 * 255 rounds to 128 */
-        T_EQ_INT(back[1 * 11 + 6], 255);  /* tile 1 starts at x = 1 + 4 + 1 */
-        T_EQ_INT(back[(9 + 2) * 11 + 1 + 3], 0); /* tile 4: row 2, y = 1 + 2 * 4 */
+        T_EQ_INT(back[1 * 11 + 4], 128);                      /* 0.5 * 255 rounds to 128 */
+        T_EQ_INT(back[1 * 11 + 6], 255);                      /* tile 1 starts at x = 1 + 4 + 1 */
+        T_EQ_INT(back[(9 + 2) * 11 + 1 + 3], 0);              /* tile 4: row 2, y = 1 + 2 * 4 */
         T_EQ_INT(back[(9 + 2) * 11 + 6], PNG_GRID_PAD_VALUE); /* empty sixth tile */
     }
     free(back);
@@ -449,7 +448,8 @@ static void test_png_grid_and_errors(void)
     T_OK(png_write_grid(path, imgs, 5, 3, 4, 0, 1, err, sizeof err) < 0 && strstr(err, path));
     T_OK(!t_file_exists(path) && !t_file_exists(tmp));
     T_OK(png_write_gray("no_such_dir_cmad/x.png", 1, 1, (const unsigned char *)"a", err,
-                        sizeof err) < 0 && strstr(err, "no_such_dir_cmad/x.png"));
+                        sizeof err) < 0 &&
+         strstr(err, "no_such_dir_cmad/x.png"));
 }
 
 /* ---------------------------------------------------------------- NPY */
@@ -480,8 +480,8 @@ static void test_npy_header_and_data(void)
     f = slurp(path, &n);
     T_EQ_INT(n, 128 + 8);
     T_OK(f && memcmp(f + 128, "\x00\x00\x80\x3f\x00\x00\x00\xc0", 8) == 0);
-    T_OK(f && memcmp(f + 10, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 1), }",
-                     59) == 0);
+    T_OK(f &&
+         memcmp(f + 10, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 1), }", 59) == 0);
     free(f);
     remove(path);
 }

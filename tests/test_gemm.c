@@ -60,8 +60,10 @@ static int check_case(Rng *r, int ta, int tb, int M, int N, int K, Scalar alpha,
     R = (Scalar *)xmalloc((size_t)M * ldc * sizeof(Scalar));
     memcpy(R, C, (size_t)M * ldc * sizeof(Scalar));
     /* |error| <~ K eps max|a| max|b| |alpha| + eps |beta| max|c|, with a safety factor 2 */
-    tol = 2 * EPS * ((double)K * max_abs(A, ar, ac, lda) * max_abs(B, br, bc, ldb) * fabs((double)alpha) +
-                     (beta == 0 ? 0 : fabs((double)beta) * max_abs(C, M, N, ldc))) + 1e-30;
+    tol = 2 * EPS *
+              ((double)K * max_abs(A, ar, ac, lda) * max_abs(B, br, bc, ldb) * fabs((double)alpha) +
+               (beta == 0 ? 0 : fabs((double)beta) * max_abs(C, M, N, ldc))) +
+          1e-30;
     gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     gemm_ref(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, R, ldc);
     for (i = 0; i < M; i++)
@@ -71,8 +73,8 @@ static int check_case(Rng *r, int ta, int tb, int M, int N, int K, Scalar alpha,
             if (!ok && bad++ == 0)
                 t_report(__FILE__, __LINE__,
                          "gemm ta=%d tb=%d M=%d N=%d K=%d alpha=%g beta=%g pad=%d: C[%d,%d] = "
-                         "%.9g, ref %.9g (tol %g)", ta, tb, M, N, K, (double)alpha,
-                         (double)beta, pad, i, j, c, e, tol);
+                         "%.9g, ref %.9g (tol %g)",
+                         ta, tb, M, N, K, (double)alpha, (double)beta, pad, i, j, c, e, tol);
         }
     free(A);
     free(B);
@@ -113,7 +115,7 @@ static void test_gemm_alpha_beta_ld(void)
 static void test_gemm_blocks(void)
 {
     static const int shp[][3] = {{300, 260, 530}, {29, 4200, 300}, {64, 784, 288},
-                                 {288, 784, 64}, {64, 288, 1568}, {13, 3, 2000}};
+                                 {288, 784, 64},  {64, 288, 1568}, {13, 3, 2000}};
     int i, t;
     Rng r;
     rng_seed(&r, 3, 0);
@@ -151,7 +153,7 @@ static void run_threads(int n, int ta, int tb, int M, int N, int K, const Scalar
 static void test_gemm_threads_same_bits(void)
 {
     static const int shp[][3] = {{256, 256, 256}, {64, 3136, 576}, {129, 1000, 333},
-                                 {64, 576, 3136}, {576, 784, 64}, {7, 5000, 70}};
+                                 {64, 576, 3136}, {576, 784, 64},  {7, 5000, 70}};
     int saved = plat_threads(), i, t;
     Rng r;
     rng_seed(&r, 4, 0);
@@ -164,12 +166,12 @@ static void test_gemm_threads_same_bits(void)
             run_threads(1, t & 1, t >> 1, M, N, K, A, B, C1);
             run_threads(2, t & 1, t >> 1, M, N, K, A, B, C2);
             if (memcmp(C1, C2, (size_t)M * N * sizeof(Scalar)) != 0)
-                t_report(__FILE__, __LINE__, "1 vs 2 threads differ: ta=%d tb=%d %dx%dx%d",
-                         t & 1, t >> 1, M, N, K);
+                t_report(__FILE__, __LINE__, "1 vs 2 threads differ: ta=%d tb=%d %dx%dx%d", t & 1,
+                         t >> 1, M, N, K);
             run_threads(3, t & 1, t >> 1, M, N, K, A, B, C2);
             if (memcmp(C1, C2, (size_t)M * N * sizeof(Scalar)) != 0)
-                t_report(__FILE__, __LINE__, "1 vs 3 threads differ: ta=%d tb=%d %dx%dx%d",
-                         t & 1, t >> 1, M, N, K);
+                t_report(__FILE__, __LINE__, "1 vs 3 threads differ: ta=%d tb=%d %dx%dx%d", t & 1,
+                         t >> 1, M, N, K);
             free(A);
             free(B);
             free(C1);

@@ -142,12 +142,8 @@ static void test_mlp(void) { check_classifier("mlp", ARCH_MLP); }
 static void test_cnn_eval(void) { check_classifier("cnn_eval", ARCH_CNN); }
 
 const TestCase golden_tests[] = {
-    {"schedule", test_schedule},
-    {"unet_s", test_unet_s},
-    {"unet_s_cond", test_unet_s_cond},
-    {"ctrl_s", test_ctrl_s},
-    {"ctrl_s_label", test_ctrl_s_label},
-    {"mlp", test_mlp},
-    {"cnn_eval", test_cnn_eval},
-    {NULL, NULL},
+    {"schedule", test_schedule},         {"unet_s", test_unet_s},
+    {"unet_s_cond", test_unet_s_cond},   {"ctrl_s", test_ctrl_s},
+    {"ctrl_s_label", test_ctrl_s_label}, {"mlp", test_mlp},
+    {"cnn_eval", test_cnn_eval},         {NULL, NULL},
 };

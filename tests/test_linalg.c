@@ -30,7 +30,8 @@ static void test_frechet_known_values(void)
 {
     /* identical sets: 0; a shifted copy: |shift|^2; a scaled copy in 1-D: (sqrt(v1) - sqrt(v2))^2 */
     enum { n = 400, d = 3 };
-    double *x = (double *)malloc(sizeof(double) * n * d), *y = (double *)malloc(sizeof(double) * n * d);
+    double *x = (double *)malloc(sizeof(double) * n * d),
+           *y = (double *)malloc(sizeof(double) * n * d);
     Rng r;
     int i, j;
     rng_seed(&r, 52, 0);

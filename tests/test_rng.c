@@ -60,8 +60,7 @@ static void test_rng_pinned_values(void)
 {
     static const uint64_t raw[3] = {0x17d4389fe13758d4ULL, 0xb08d0e4dc33f1dacULL,
                                     0xa532118952056e92ULL};
-    static const double normal[3] = {-0.12329780983832196, -0.41045799072752015,
-                                     -0.45157965761822};
+    static const double normal[3] = {-0.12329780983832196, -0.41045799072752015, -0.45157965761822};
     Rng r;
     int i;
     rng_seed(&r, 12345, 7);

@@ -29,8 +29,8 @@ static UNetConfig tiny(int in_ch)
     return c;
 }
 
-static double rollout_J(CmadProblem *pr, const CmadNoise *nz, const int *tg, int player,
-                        Arena *a1, Arena *a2, int backward)
+static double rollout_J(CmadProblem *pr, const CmadNoise *nz, const int *tg, int player, Arena *a1,
+                        Arena *a2, int backward)
 {
     Graph g, gg;
     Var *J;
@@ -99,7 +99,8 @@ static void check_rollout(DriftForm drift, int player)
     nz.x_replay = xfix;
     for (a = 0; a < 2; a++)
         for (i = 0; i < (int)ctrl[a].params.total; i++)
-            if (fabs((double)ctrl[a].params.grad[i]) > amax) amax = fabs((double)ctrl[a].params.grad[i]);
+            if (fabs((double)ctrl[a].params.grad[i]) > amax)
+                amax = fabs((double)ctrl[a].params.grad[i]);
     T_OK(amax > 0);
     for (a = 0; a < 2; a++) {
         Params *p = &ctrl[a].params;
@@ -155,8 +156,10 @@ static void check_rollout(DriftForm drift, int player)
 
 static void check_or_skip(DriftForm drift, int player)
 {
-    if (sizeof(Scalar) != sizeof(double)) t_skip("double build only: make check-grad");
-    else check_rollout(drift, player);
+    if (sizeof(Scalar) != sizeof(double))
+        t_skip("double build only: make check-grad");
+    else
+        check_rollout(drift, player);
 }
 
 static void test_fd_joint_g(void) { check_or_skip(DRIFT_G, -1); }

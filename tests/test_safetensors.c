@@ -96,8 +96,8 @@ static void test_st_round_trip(void)
     T_OK(st_read_scalar(f, st_find(f, "step.i"), out, 3, err, sizeof err) < 0);
     {
         int want[2] = {3, 2};
-        T_OK(st_load_scalar(f, "a", 2, want, out, err, sizeof err) < 0 &&
-             strstr(err, "[2, 3]") && strstr(err, "[3, 2]") && strstr(err, path));
+        T_OK(st_load_scalar(f, "a", 2, want, out, err, sizeof err) < 0 && strstr(err, "[2, 3]") &&
+             strstr(err, "[3, 2]") && strstr(err, path));
         T_OK(st_load_scalar(f, "missing", 2, want, out, err, sizeof err) < 0 &&
              strstr(err, "missing"));
         T_EQ_INT(st_load_scalar(f, "a", 2, sa, out, err, sizeof err), 0);
@@ -188,8 +188,8 @@ static void test_st_golden_unet(void)
     if (!f) return;
     T_EQ_INT(st_count(f), 302);
     e = st_find(f, "conv_in.weight");
-    T_OK(e && e->dtype == ST_DTYPE_F32 && e->ndim == 4 && e->shape[0] == 32 &&
-         e->shape[1] == 1 && e->shape[2] == 3 && e->shape[3] == 3);
+    T_OK(e && e->dtype == ST_DTYPE_F32 && e->ndim == 4 && e->shape[0] == 32 && e->shape[1] == 1 &&
+         e->shape[2] == 3 && e->shape[3] == 3);
     T_OK(st_meta(f, "params") && strcmp(st_meta(f, "params"), "1062497") == 0);
     T_EQ_INT(st_load_scalar(f, "conv_in.weight", 4, shape, w, err, sizeof err), 0);
     T_NEAR(w[0], -0.1894615739583969, 1e-7);
@@ -200,10 +200,10 @@ static void test_st_golden_unet(void)
 static void test_st_golden_all_open(void)
 {
     static const char *const names[] = {
-        "amdm_step.safetensors",    "cdps_step.safetensors",    "cmad_objective.safetensors",
-        "cnn_eval.safetensors",     "ctrl_s.safetensors",       "ctrl_s_label.safetensors",
-        "mlp.safetensors",          "objective_n2.safetensors", "objective_n3.safetensors",
-        "schedule.safetensors",     "unet_s.safetensors",       "unet_s_cond.safetensors"};
+        "amdm_step.safetensors", "cdps_step.safetensors",    "cmad_objective.safetensors",
+        "cnn_eval.safetensors",  "ctrl_s.safetensors",       "ctrl_s_label.safetensors",
+        "mlp.safetensors",       "objective_n2.safetensors", "objective_n3.safetensors",
+        "schedule.safetensors",  "unet_s.safetensors",       "unet_s_cond.safetensors"};
     int i, j;
     for (i = 0; i < (int)(sizeof names / sizeof names[0]); i++) {
         SafeFile *f = open_golden(names[i]);
@@ -279,7 +279,7 @@ static void test_st_rejects_bad_files(void)
     remove(path);
     BAD(T1("[2]", "[0,8]"), 500, 8, "larger than");
     BAD(T1("[2]", "[0,8]"), INT64_C(0x7fffffffffff), 8, "limit");
-    BAD("{\"x\":{\"dtype\":\"F32\",\"sha", -1, 0, "bad JSON");          /* truncated header */
+    BAD("{\"x\":{\"dtype\":\"F32\",\"sha", -1, 0, "bad JSON"); /* truncated header */
     /* JSON syntax */
     BAD("", -1, 0, "bad JSON");
     BAD("[1,2]", -1, 0, "bad JSON");
@@ -295,9 +295,10 @@ static void test_st_rejects_bad_files(void)
         "extra");
     BAD("{\"x\":{\"dtype\":\"F32\",\"shape\":[2]}}", -1, 8, "data_offsets");
     BAD("{\"__metadata__\":{\"a\":1},\"x\":{\"dtype\":\"F32\",\"shape\":[2],"
-        "\"data_offsets\":[0,8]}}", -1, 8, "not a string");
-    BAD("{\"x\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,2],\"data_offsets\":[0,8]}}", -1,
-        8, "more than 8");
+        "\"data_offsets\":[0,8]}}",
+        -1, 8, "not a string");
+    BAD("{\"x\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,2],\"data_offsets\":[0,8]}}", -1, 8,
+        "more than 8");
     /* semantics */
     BAD(T1("[2]", "[0,16]"), -1, 8, "outside the data area");
     BAD(T1("[2]", "[8,0]"), -1, 8, "end before");
@@ -307,7 +308,8 @@ static void test_st_rejects_bad_files(void)
     BAD(T1("[4611686018427387904,4611686018427387904]", "[0,8]"), -1, 8, "too large");
     BAD("{\"x\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[0,4]}}", -1, 4, "BF16");
     BAD("{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
-        "\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", -1, 8, "twice");
+        "\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+        -1, 8, "twice");
     BAD("{\"__metadata__\":{\"a\":\"1\",\"a\":\"2\"}}", -1, 0, "twice");
 }
 
@@ -335,12 +337,8 @@ static void test_st_writer_errors(void)
 }
 
 const TestCase safetensors_tests[] = {
-    {"round_trip", test_st_round_trip},
-    {"exact_bytes", test_st_exact_bytes},
-    {"golden_schedule", test_st_golden_schedule},
-    {"golden_unet", test_st_golden_unet},
-    {"golden_all_open", test_st_golden_all_open},
-    {"rejects_bad_files", test_st_rejects_bad_files},
-    {"writer_errors", test_st_writer_errors},
-    {NULL, NULL},
+    {"round_trip", test_st_round_trip},           {"exact_bytes", test_st_exact_bytes},
+    {"golden_schedule", test_st_golden_schedule}, {"golden_unet", test_st_golden_unet},
+    {"golden_all_open", test_st_golden_all_open}, {"rejects_bad_files", test_st_rejects_bad_files},
+    {"writer_errors", test_st_writer_errors},     {NULL, NULL},
 };
