@@ -149,7 +149,54 @@ static void test_resume_is_bit_identical(void)
     remove(s3);
 }
 
+/* The mean loss of the first and of the last progress line of a training log. */
+static int first_last_loss(const char *log, double *first, double *last)
+{
+    char line[1024];
+    int n = 0;
+    FILE *f = fopen(log, "r");
+    if (!f) return 0;
+    while (fgets(line, sizeof line, f)) {
+        const char *p = strstr(line, " loss ");
+        if (!p) continue;
+        *last = atof(p + 6);
+        if (n++ == 0) *first = *last;
+    }
+    fclose(f);
+    return n;
+}
+
+/* 50 steps of unet-s training from scratch: the DSM loss falls well below its start
+ * (about 784 = E|z|^2 while conv_out is zero). */
+static void test_train_smoke_loss_falls(void)
+{
+    char cmd[4096], log[512], m[512], st[512];
+    const char *data = "data/mnist";
+    char probe[1024];
+    double first = 0, last = 0;
+    snprintf(probe, sizeof probe, "%s/train-images-idx3-ubyte", data);
+    if (!exists(probe)) {
+        t_skip("needs MNIST in data/mnist (make data)");
+        return;
+    }
+    tmp_path(log, sizeof log, "smoke.log");
+    tmp_path(m, sizeof m, "smoke.safetensors");
+    tmp_path(st, sizeof st, "smoke.state.safetensors");
+    snprintf(cmd, sizeof cmd,
+             "%s train-score --data %s --steps 50 --batch 8 --warmup 5 --lr 2e-3 --log-every 10 "
+             "--save-every 0 --out %s --state %s",
+             t_app_path(), data, m, st);
+    T_EQ_INT(run(cmd, log), 0);
+    T_EQ_INT(first_last_loss(log, &first, &last), 5);
+    T_OK(first > 500);
+    if (!(last < 0.6 * first)) t_report(__FILE__, __LINE__, "loss %g -> %g", first, last);
+    remove(log);
+    remove(m);
+    remove(st);
+}
+
 const TestCase apps_tests[] = {
+    {"train_smoke_loss_falls", test_train_smoke_loss_falls},
     {"bad_flag_and_missing_file", test_bad_flag_and_missing_file},
     {"resume_is_bit_identical", test_resume_is_bit_identical},
     {NULL, NULL},
