@@ -167,7 +167,7 @@ static int first_last_loss(const char *log, double *first, double *last)
 }
 
 /* 50 steps of unet-s training from scratch: the DSM loss falls well below its start
- * (about 784 = E|z|^2 while conv_out is zero). */
+ * (about 784 = E|z|^2 while conv_out is zero; the first logged mean over 10 steps is ~500). */
 static void test_train_smoke_loss_falls(void)
 {
     char cmd[4096], log[512], m[512], st[512];
@@ -188,8 +188,8 @@ static void test_train_smoke_loss_falls(void)
              t_app_path(), data, m, st);
     T_EQ_INT(run(cmd, log), 0);
     T_EQ_INT(first_last_loss(log, &first, &last), 5);
-    T_OK(first > 500);
-    if (!(last < 0.6 * first)) t_report(__FILE__, __LINE__, "loss %g -> %g", first, last);
+    T_OK(first > 200);
+    if (!(last < 0.5 * first)) t_report(__FILE__, __LINE__, "loss %g -> %g", first, last);
     remove(log);
     remove(m);
     remove(st);
