@@ -114,8 +114,11 @@ asan:
 	  LDFLAGS="-fsanitize=address,undefined" build-asan/run_tests build-asan/cmad
 	ASAN_OPTIONS=detect_leaks=1 CMAD_TEST_QUICK=1 build-asan/run_tests
 
-## lint: cppcheck and clang-tidy over the library sources (checks in .clang-tidy, cppcheck.cfg)
+FORMAT_SRC := $(sort $(foreach d,$(LIB_DIRS) apps tests bench,$(wildcard $(d)/*.c $(d)/*.h)))
+
+## lint: clang-format conformance, then cppcheck and clang-tidy over the library (checks in .clang-tidy, cppcheck.cfg)
 lint:
+	clang-format --dry-run -Werror $(FORMAT_SRC)
 	cppcheck --quiet --error-exitcode=1 --std=c99 --enable=warning,portability,performance \
 	  --library=cppcheck.cfg --inline-suppr --suppress=missingIncludeSystem $(LIB_DIRS)
 	clang-tidy --quiet $(LIB_SRC) -- $(WARN) -DCMAD_LINT
