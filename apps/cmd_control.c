@@ -31,8 +31,6 @@ typedef struct CtlCfg {
     long seed;
 } CtlCfg;
 
-static void use_ema(Params *p) { memcpy(p->data, p->ema, p->total * sizeof(Scalar)); }
-
 /* ---------------------------------------------------------------- files */
 
 static int controls_save(const char *path, const CmadProblem *pr, const CtlCfg *c, char *err,
@@ -125,10 +123,10 @@ static void setup(const char *cmd, const CtlCfg *c, CtlRun *run, int amortised)
     app_load_unet(cmd, c->score, &run->score);
     if (run->score.cfg.in_ch != 1 || run->score.cfg.num_classes != 0)
         app_fail(cmd, "%s: --score wants an unconditional score net (unet-s)", c->score);
-    use_ema(&run->score.params);
+    params_use_ema(&run->score.params);
     run->score.params.trainable = 0;
     app_load_classifier(cmd, c->classifier, ARCH_MLP, &run->cls);
-    use_ema(&run->cls.params);
+    params_use_ema(&run->cls.params);
     run->cls.params.trainable = 0;
     run->pr.cls = &run->cls;
     for (i = 0; i < c->agents; i++) run->pr.score[i] = &run->score;
@@ -478,7 +476,7 @@ static int control_sample(int argc, char **argv)
         if (probe) {
             fclose(probe);
             app_load_classifier("control sample", c.evalc, ARCH_CNN, &evalc);
-            use_ema(&evalc.params);
+            params_use_ema(&evalc.params);
             have_eval = 1;
         }
     }

@@ -181,13 +181,13 @@ int cmd_eval(int argc, char **argv)
     spec.rho = 1;
     cmad_problem_init(&pr, &spec);
     app_load_unet("eval", score, &su);
-    memcpy(su.params.data, su.params.ema, su.params.total * sizeof(Scalar));
+    params_use_ema(&su.params);
     su.params.trainable = 0;
     app_load_classifier("eval", obj, ARCH_MLP, &co);
-    memcpy(co.params.data, co.params.ema, co.params.total * sizeof(Scalar));
+    params_use_ema(&co.params);
     co.params.trainable = 0;
     app_load_classifier("eval", evalc, ARCH_CNN, &ce);
-    memcpy(ce.params.data, ce.params.ema, ce.params.total * sizeof(Scalar));
+    params_use_ema(&ce.params);
     pr.cls = &co;
     for (i = 0; i < agents; i++) pr.score[i] = &su;
     app_load_mnist("eval", data, "train", &train);
@@ -227,7 +227,7 @@ int cmd_eval(int argc, char **argv)
                 app_load_unet("eval", cond, &sc);
                 if (sc.cfg.num_classes == 0)
                     app_fail("eval", "%s: --cond-score wants a class-conditional net", cond);
-                memcpy(sc.params.data, sc.params.ema, sc.params.total * sizeof(Scalar));
+                params_use_ema(&sc.params);
                 sc.params.trainable = 0;
                 have_cond = 1;
             }

@@ -100,7 +100,7 @@ int cmd_sample(int argc, char **argv)
         size_t j;
         fclose(probe);
         app_load_classifier("sample", evalc, ARCH_CNN, &c);
-        memcpy(c.params.data, c.params.ema, c.params.total * sizeof(Scalar));
+        params_use_ema(&c.params);
         for (j = 0; j < (size_t)n * 784; j++)
             xc[j] = x[j] < 0 ? 0 : x[j] > 1 ? 1 : x[j]; /* as an image */
         classify(&c, xc, n, lab, conf, NULL);

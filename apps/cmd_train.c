@@ -131,6 +131,55 @@ static void train_loop(const char *cmd, const TrainCfg *c, const Mnist *m, Param
     arena_free(arena);
 }
 
+/* ---------------------------------------------------------------- options */
+
+#define TRAIN_MAX_OPTS 24
+
+static Opt opt_make(const char *name, OptKind kind, void *dst, const char *help, double lo,
+                    double hi)
+{
+    Opt o;
+    o.name = name;
+    o.kind = kind;
+    o.dst = dst;
+    o.help = help;
+    o.lo = lo;
+    o.hi = hi;
+    return o;
+}
+
+/* The options every training command has, ended by the table terminator; returns how
+ * many entries it wrote before the terminator. */
+static int train_opts(Opt *o, TrainCfg *c, const char *seed_help)
+{
+    int n = 0;
+    o[n++] = opt_make("--data", OPT_STR, &c->data, "folder with the raw MNIST files", 0, -1);
+    o[n++] = opt_make("--out", OPT_STR, &c->out, "model file to write: weights and EMA", 0, -1);
+    o[n++] = opt_make("--state", OPT_STR, &c->state,
+                      "training-state file (adds Adam, step, RNG; --resume reads it)", 0, -1);
+    o[n++] = opt_make("--epochs", OPT_INT, &c->epochs, "passes over the 60000 training images", 1,
+                      10000);
+    o[n++] = opt_make("--steps", OPT_LONG, &c->max_steps,
+                      "stop after this many steps (0: use --epochs)", 0, 1e9);
+    o[n++] = opt_make("--batch", OPT_INT, &c->batch, "images per step", 1, 60000);
+    o[n++] = opt_make("--lr", OPT_DOUBLE, &c->lr, "Adam learning rate after warm-up", 1e-8, 1);
+    o[n++] =
+        opt_make("--warmup", OPT_INT, &c->warmup, "steps of linear learning-rate warm-up", 1, 1e9);
+    o[n++] = opt_make("--clip", OPT_DOUBLE, &c->clip, "global gradient-norm clip (0: off)", 0, 1e9);
+    o[n++] = opt_make("--ema", OPT_DOUBLE, &c->ema, "EMA decay of the weights", 0, 1);
+    o[n++] = opt_make("--wd", OPT_DOUBLE, &c->wd, "weight decay", 0, 1);
+    o[n++] = opt_make("--seed", OPT_LONG, &c->seed, seed_help, 0, 1e18);
+    o[n++] = opt_make("--threads", OPT_INT, &c->threads, "threads (0: OpenMP default)", 0, 1024);
+    o[n++] =
+        opt_make("--log-every", OPT_INT, &c->log_every, "steps between progress lines", 1, 1e9);
+    o[n++] = opt_make("--save-every", OPT_INT, &c->save_every,
+                      "steps between checkpoints (0: only at the end)", 0, 1e9);
+    o[n++] = opt_make("--resume", OPT_FLAG, &c->resume,
+                      "continue from the training state at --state", 0, -1);
+    o[n] = opt_make(NULL, OPT_INT, NULL, NULL, 0, 0);
+    return n;
+}
+
 /* ---------------------------------------------------------------- train-score */
 
 typedef struct ScoreCtx {
@@ -192,28 +241,11 @@ int cmd_train_score(int argc, char **argv)
     Rng init;
     char config[512], statebuf[1024];
     int rc;
-    const Opt opts[] = {
-        {"--data", OPT_STR, &c.data, "folder with the raw MNIST files", 0, -1},
-        {"--out", OPT_STR, &c.out, "model file to write: weights and EMA", 0, -1},
-        {"--state", OPT_STR, &c.state,
-         "training-state file (adds Adam, step, RNG; --resume reads it)", 0, -1},
-        {"--cond", OPT_FLAG, &ctx.cond, "class-conditional (label 10 = null, 10% dropped)", 0, -1},
-        {"--epochs", OPT_INT, &c.epochs, "passes over the 60000 training images", 1, 10000},
-        {"--steps", OPT_LONG, &c.max_steps, "stop after this many steps (0: use --epochs)", 0, 1e9},
-        {"--batch", OPT_INT, &c.batch, "images per step", 1, 60000},
-        {"--lr", OPT_DOUBLE, &c.lr, "Adam learning rate after warm-up", 1e-8, 1},
-        {"--warmup", OPT_INT, &c.warmup, "steps of linear learning-rate warm-up", 1, 1e9},
-        {"--clip", OPT_DOUBLE, &c.clip, "global gradient-norm clip (0: off)", 0, 1e9},
-        {"--ema", OPT_DOUBLE, &c.ema, "EMA decay of the weights", 0, 1},
-        {"--wd", OPT_DOUBLE, &c.wd, "weight decay", 0, 1},
-        {"--seed", OPT_LONG, &c.seed, "seed of initialisation, batches and noise", 0, 1e18},
-        {"--threads", OPT_INT, &c.threads, "threads (0: OpenMP default)", 0, 1024},
-        {"--log-every", OPT_INT, &c.log_every, "steps between progress lines", 1, 1e9},
-        {"--save-every", OPT_INT, &c.save_every, "steps between checkpoints (0: only at the end)",
-         0, 1e9},
-        {"--resume", OPT_FLAG, &c.resume, "continue from the training state at --state", 0, -1},
-        {NULL, OPT_INT, NULL, NULL, 0, 0},
-    };
+    Opt opts[TRAIN_MAX_OPTS];
+    int no = 0;
+    opts[no++] = opt_make("--cond", OPT_FLAG, &ctx.cond,
+                          "class-conditional (label 10 = null, 10% dropped)", 0, -1);
+    no += train_opts(opts + no, &c, "seed of initialisation, batches and noise");
     memset(&ctx, 0, sizeof ctx);
     c.epochs = 10;
     c.lr = 1e-3;
@@ -325,28 +357,11 @@ int cmd_train_classifier(int argc, char **argv)
     ClassifierArch a;
     char statebuf[1024];
     int rc;
-    const Opt opts[] = {
-        {"--arch", OPT_STR, &arch, "mlp (the objective classifier) or cnn (cnn-eval)", 0, -1},
-        {"--data", OPT_STR, &c.data, "folder with the raw MNIST files", 0, -1},
-        {"--out", OPT_STR, &c.out, "model file to write: weights and EMA", 0, -1},
-        {"--state", OPT_STR, &c.state,
-         "training-state file (adds Adam, step, RNG; --resume reads it)", 0, -1},
-        {"--epochs", OPT_INT, &c.epochs, "passes over the 60000 training images", 1, 10000},
-        {"--steps", OPT_LONG, &c.max_steps, "stop after this many steps (0: use --epochs)", 0, 1e9},
-        {"--batch", OPT_INT, &c.batch, "images per step", 1, 60000},
-        {"--lr", OPT_DOUBLE, &c.lr, "Adam learning rate after warm-up", 1e-8, 1},
-        {"--warmup", OPT_INT, &c.warmup, "steps of linear learning-rate warm-up", 1, 1e9},
-        {"--clip", OPT_DOUBLE, &c.clip, "global gradient-norm clip (0: off)", 0, 1e9},
-        {"--ema", OPT_DOUBLE, &c.ema, "EMA decay of the weights", 0, 1},
-        {"--wd", OPT_DOUBLE, &c.wd, "weight decay", 0, 1},
-        {"--seed", OPT_LONG, &c.seed, "seed of initialisation and batches", 0, 1e18},
-        {"--threads", OPT_INT, &c.threads, "threads (0: OpenMP default)", 0, 1024},
-        {"--log-every", OPT_INT, &c.log_every, "steps between progress lines", 1, 1e9},
-        {"--save-every", OPT_INT, &c.save_every, "steps between checkpoints (0: only at the end)",
-         0, 1e9},
-        {"--resume", OPT_FLAG, &c.resume, "continue from the training state at --state", 0, -1},
-        {NULL, OPT_INT, NULL, NULL, 0, 0},
-    };
+    Opt opts[TRAIN_MAX_OPTS];
+    int no = 0;
+    opts[no++] = opt_make("--arch", OPT_STR, &arch,
+                          "mlp (the objective classifier) or cnn (cnn-eval)", 0, -1);
+    no += train_opts(opts + no, &c, "seed of initialisation and batches");
     c.epochs = 10;
     c.batch = 128;
     c.lr = 1e-3;

@@ -105,6 +105,8 @@ Var *params_leaf(Graph *g, const Params *p, int idx)
                    p->trainable, pi->ndim, pi->shape, pi->name);
 }
 
+void params_use_ema(Params *p) { memcpy(p->data, p->ema, p->total * sizeof(Scalar)); }
+
 void params_zero_grad(Params *p) { memset(p->grad, 0, p->total * sizeof(Scalar)); }
 
 double params_grad_norm(const Params *p)

@@ -52,6 +52,8 @@ Scalar *params_data(const Params *p, int idx);
 /* A leaf Var over tensor idx (gradient into the flat grad array when trainable). */
 Var *params_leaf(Graph *g, const Params *p, int idx);
 void params_zero_grad(Params *p);
+/* Copies the EMA into the weights (for sampling and evaluation with the EMA). */
+void params_use_ema(Params *p);
 /* Global L2 norm of the gradient, summed in double in declaration order. */
 double params_grad_norm(const Params *p);
 
