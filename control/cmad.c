@@ -48,8 +48,8 @@ static void record_states(Graph *g, const CmadNoise *nz, int k, int N, int B, in
     }
 }
 
-static void guidance(Graph *gg, const CmadProblem *pr, Var *const *x0, const int *targets,
-                     Scalar *const *G)
+void cmad_guidance(Graph *gg, const CmadProblem *pr, Var *const *x0, const int *targets,
+                   Scalar *const *G)
 {
     int N = pr->spec.agents, i;
     Var *leaves[PHI_MAX_AGENTS], *l;
@@ -103,7 +103,7 @@ static void cmad_step(Graph *g, Graph *gg, const CmadProblem *pr, const CmadNois
                 memcpy(G[i], nz->g_replay + (((size_t)k * N + i) * B) * P_PIX,
                        sizeof(Scalar) * (size_t)B * P_PIX);
         } else {
-            guidance(gg, pr, x0, targets, G);
+            cmad_guidance(gg, pr, x0, targets, G);
         }
         if (nz->g_record)
             for (i = 0; i < N; i++)

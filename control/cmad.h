@@ -60,6 +60,10 @@ void cmad_problem_init(CmadProblem *pr, const CmadSpec *spec);
 /* Draws noise for one batch: sample b of agent i uses stream (seed, (first + b) * N + i). */
 void cmad_noise_draw(const CmadSpec *s, const Sde *sde, uint64_t seed, long first, Scalar *x_init,
                      Scalar *xi);
+/* The guidance channel: G[i] [B*P] = d sum_n l_n(phi(x0_hat^1..N); c) / d x0_hat^i at the
+ * given (detached) Tweedie estimates x0[i], computed on the scratch graph gg. */
+void cmad_guidance(Graph *gg, const CmadProblem *pr, Var *const *x0, const int *targets,
+                   Scalar *const *G);
 /* Builds the rollout on g (gg is a scratch graph for the guidance channel) and returns the
  * node of J (or of J_p with player p >= 0).  terms receives the parts; y_final [B*P]
  * the terminal Y when not NULL. */

@@ -80,15 +80,9 @@ static void control_of(Graph *g, Graph *gg, const CmadProblem *pr, Scalar *const
         G[i] = ag_zeros(g, 4, xs, 0, "G");
     }
     if (pr->spec.rho != 0) {
-        /* G^i = d sum_n l_n(phi(x0_hat)) / d x0_hat^i, on the scratch graph */
-        Var *leaves[PHI_MAX_AGENTS], *l;
-        ag_graph_reset(gg);
-        for (i = 0; i < N; i++) leaves[i] = ag_leaf(gg, x0[i]->val.data, NULL, 1, 4, xs, "x0_hat");
-        l = ag_sum(gg, task_loss(gg, &pr->phi, pr->cls, phi_apply(gg, &pr->phi, leaves), targets,
-                                 NULL, NULL));
-        ag_backward(gg, l);
-        for (i = 0; i < N; i++)
-            memcpy(G[i]->val.data, leaves[i]->grad, sizeof(Scalar) * (size_t)B * P_PIX);
+        Scalar *gd[PHI_MAX_AGENTS];
+        for (i = 0; i < N; i++) gd[i] = G[i]->val.data;
+        cmad_guidance(gg, pr, x0, targets, gd);
     }
     Y = phi_apply(g, &pr->phi, xv);
     for (i = 0; i < N; i++) {
