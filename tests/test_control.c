@@ -121,6 +121,41 @@ static void fixture_close(CmadFixture *fx)
     st_close(fx->f);
 }
 
+/* J, its three terms and the final Y of a case against the golden file. */
+static void compare_terms(CmadFixture *fx, const char *name, const CmadTerms *tm, const Scalar *yf)
+{
+    static const char *const part[4] = {"J", "energy", "terminal", "running"};
+    double val[4];
+    char key[256];
+    int k;
+    val[0] = tm->J;
+    val[1] = tm->energy;
+    val[2] = tm->terminal;
+    val[3] = tm->running;
+    for (k = 0; k < 4; k++) {
+        Scalar v = (Scalar)val[k];
+        snprintf(key, sizeof key, "%s.%s", name, part[k]);
+        golden_compare(fx->f, key, &v, 1);
+    }
+    snprintf(key, sizeof key, "%s.y_final", name);
+    golden_compare(fx->f, key, yf, 2 * 784);
+}
+
+/* The control gradients of the agents in the bitmask grads_for against the golden file. */
+static void compare_grads(CmadFixture *fx, const char *name, int grads_for)
+{
+    char key[256];
+    int i, j;
+    for (i = 0; i < 2; i++) {
+        if (!(grads_for & (1 << i))) continue;
+        for (j = 0; j < fx->ctrl[i].params.count; j++) {
+            const ParamInfo *pi = &fx->ctrl[i].params.info[j];
+            snprintf(key, sizeof key, "%s.grad.ctrl%d.%s", name, i, pi->name);
+            golden_compare(fx->f, key, fx->ctrl[i].params.grad + pi->offset, pi->n);
+        }
+    }
+}
+
 /* Runs one golden case; grads_for: bitmask of agents whose gradients the file stores. */
 static void check_cmad_case(CmadFixture *fx, const char *name, DriftForm drift, double rho,
                             int player, int grads_for)
@@ -132,9 +167,8 @@ static void check_cmad_case(CmadFixture *fx, const char *name, DriftForm drift, 
     Arena *a1 = arena_new((size_t)64 << 20), *a2 = arena_new((size_t)16 << 20);
     Graph g, gg;
     Var *J;
-    Scalar yf[2 * 784], v;
-    int targets[2] = {3, 3}, i, j;
-    char key[256];
+    Scalar yf[2 * 784];
+    int targets[2] = {3, 3};
     memset(&spec, 0, sizeof spec);
     spec.agents = 2;
     spec.batch = 2;
@@ -156,52 +190,18 @@ static void check_cmad_case(CmadFixture *fx, const char *name, DriftForm drift, 
     params_zero_grad(&fx->ctrl[0].params);
     params_zero_grad(&fx->ctrl[1].params);
     J = cmad_objective(&g, &gg, &pr, &nz, targets, player, &tm, yf);
-    snprintf(key, sizeof key, "%s.J", name);
-    v = (Scalar)tm.J;
-    golden_compare(fx->f, key, &v, 1);
-    snprintf(key, sizeof key, "%s.energy", name);
-    v = (Scalar)tm.energy;
-    golden_compare(fx->f, key, &v, 1);
-    snprintf(key, sizeof key, "%s.terminal", name);
-    v = (Scalar)tm.terminal;
-    golden_compare(fx->f, key, &v, 1);
-    snprintf(key, sizeof key, "%s.running", name);
-    v = (Scalar)tm.running;
-    golden_compare(fx->f, key, &v, 1);
-    snprintf(key, sizeof key, "%s.y_final", name);
-    golden_compare(fx->f, key, yf, 2 * 784);
+    compare_terms(fx, name, &tm, yf);
     if (grads_for) {
         ag_backward(&g, J);
-        for (i = 0; i < 2; i++) {
-            if (!(grads_for & (1 << i))) continue;
-            for (j = 0; j < fx->ctrl[i].params.count; j++) {
-                const ParamInfo *pi = &fx->ctrl[i].params.info[j];
-                snprintf(key, sizeof key, "%s.grad.ctrl%d.%s", name, i, pi->name);
-                golden_compare(fx->f, key, fx->ctrl[i].params.grad + pi->offset, pi->n);
-            }
-        }
+        compare_grads(fx, name, grads_for);
     }
     /* the checkpointed objective: same J and terms, same gradients */
     params_zero_grad(&fx->ctrl[0].params);
     params_zero_grad(&fx->ctrl[1].params);
     memset(&tm, 0, sizeof tm);
     cmad_objective_checkpointed(&g, &gg, &pr, &nz, targets, player, &tm, yf);
-    snprintf(key, sizeof key, "%s.J", name);
-    v = (Scalar)tm.J;
-    golden_compare(fx->f, key, &v, 1);
-    snprintf(key, sizeof key, "%s.terminal", name);
-    v = (Scalar)tm.terminal;
-    golden_compare(fx->f, key, &v, 1);
-    snprintf(key, sizeof key, "%s.y_final", name);
-    golden_compare(fx->f, key, yf, 2 * 784);
-    for (i = 0; i < 2; i++) {
-        if (!(grads_for & (1 << i))) continue;
-        for (j = 0; j < fx->ctrl[i].params.count; j++) {
-            const ParamInfo *pi = &fx->ctrl[i].params.info[j];
-            snprintf(key, sizeof key, "%s.grad.ctrl%d.%s", name, i, pi->name);
-            golden_compare(fx->f, key, fx->ctrl[i].params.grad + pi->offset, pi->n);
-        }
-    }
+    compare_terms(fx, name, &tm, yf);
+    compare_grads(fx, name, grads_for);
     arena_free(a1);
     arena_free(a2);
 }
