@@ -76,7 +76,15 @@ BENCH := $(BUILD)/bench
 ## all: library, app and test runner
 all: $(LIB) $(APP) $(TESTS)
 
-$(BUILD)/obj/%.o: %.c
+# The compiler and flags a folder was built with: when they change (say `make NATIVE=1` after
+# `make`), the stamp changes and every object is rebuilt, instead of keeping the old code.
+FLAGS_STAMP := $(BUILD)/.flags
+FLAGS_NOW := $(CC) $(CFLAGS_ALL) $(FP_STRICT) $(LDFLAGS)
+ifneq ($(shell cat $(FLAGS_STAMP) 2>/dev/null),$(strip $(FLAGS_NOW)))
+$(shell mkdir -p $(BUILD) && printf '%s\n' '$(strip $(FLAGS_NOW))' > $(FLAGS_STAMP))
+endif
+
+$(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -c $< -o $@
 
