@@ -150,12 +150,13 @@ demo:
 	mkdir -p results/demo
 	CMAD=$(APP) sh scripts/demo.sh
 
-## models: retrain the pretrained models in models/ (classifiers, then unet-s; long)
+## models: retrain the pretrained models in models/ (classifiers, then unet-s and unet-s-cond; long)
 models:
 	$(MAKE) --no-print-directory NATIVE=1 BUILD=build-native build-native/cmad
 	build-native/cmad train-classifier --arch mlp --epochs 10 --seed 2
 	build-native/cmad train-classifier --arch cnn --epochs 6 --seed 4
 	build-native/cmad train-score --epochs 5 --lr 1.5e-3 --seed 1
+	build-native/cmad train-score --cond --epochs 5 --lr 1.5e-3 --seed 1
 
 ## clean: remove the build folders
 clean:
