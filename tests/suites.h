@@ -16,6 +16,7 @@ extern const TestCase conv_tests[];
 extern const TestCase gemm_tests[];
 extern const TestCase safetensors_tests[];
 extern const TestCase data_tests[];
+extern const TestCase sha256_tests[];
 extern const TestCase nn_tests[];
 extern const TestCase apps_tests[];
 extern const TestCase linalg_tests[];
@@ -26,14 +27,23 @@ extern const TestCase cmad_tests[];
 extern const TestCase rollout_fd_tests[];
 
 static const Suite all_suites[] = {
-    {"tensor", tensor_tests},     {"rng", rng_tests},
-    {"autograd", autograd_tests}, {"conv", conv_tests},
-    {"gemm", gemm_tests},         {"safetensors", safetensors_tests},
-    {"data", data_tests},         {"fused", fused_tests},
-    {"linalg", linalg_tests},     {"nn", nn_tests},
-    {"golden", golden_tests},     {"control", control_tests},
-    {"cmad", cmad_tests},         {"rollout_fd", rollout_fd_tests},
-    {"apps", apps_tests},         {NULL, NULL},
+    {"tensor", tensor_tests},
+    {"rng", rng_tests},
+    {"autograd", autograd_tests},
+    {"conv", conv_tests},
+    {"gemm", gemm_tests},
+    {"safetensors", safetensors_tests},
+    {"data", data_tests},
+    {"sha256", sha256_tests},
+    {"fused", fused_tests},
+    {"linalg", linalg_tests},
+    {"nn", nn_tests},
+    {"golden", golden_tests},
+    {"control", control_tests},
+    {"cmad", cmad_tests},
+    {"rollout_fd", rollout_fd_tests},
+    {"apps", apps_tests},
+    {NULL, NULL},
 };
 
 #endif
