@@ -86,9 +86,27 @@ endif
 
 $(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) $(REV_DEF) $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/obj/tensor/rng.o: CFLAGS_ALL += $(FP_STRICT)
+
+# The git revision the app reports in its run records (apps/common.c, app_git_rev): the short
+# hash of HEAD, "-dirty" when tracked files differ from it, "unknown" outside a git checkout
+# (a tarball). Only apps/common.o gets it, through its own variable (not CFLAGS_ALL, whose
+# stamp rebuilds everything); the rev stamp changes only with the revision, so a new commit
+# recompiles that one file and relinks.
+GIT_REV := $(shell [ -e .git ] && git rev-parse --short HEAD 2>/dev/null)
+ifeq ($(GIT_REV),)
+GIT_REV := unknown
+else ifneq ($(shell git --no-optional-locks status --porcelain --untracked-files=no 2>/dev/null),)
+GIT_REV := $(GIT_REV)-dirty
+endif
+REV_STAMP := $(BUILD)/.gitrev
+ifneq ($(shell cat $(REV_STAMP) 2>/dev/null),$(GIT_REV))
+$(shell mkdir -p $(BUILD) && printf '%s\n' '$(GIT_REV)' > $(REV_STAMP))
+endif
+$(BUILD)/obj/apps/common.o: $(REV_STAMP)
+$(BUILD)/obj/apps/common.o: REV_DEF = -DCMAD_GIT_REV='"$(GIT_REV)"'
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
