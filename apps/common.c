@@ -5,9 +5,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "../data/wfile.h"
 #include "../nn/checkpoint.h"
 #include "../tensor/platform.h"
+
+/* The Makefile passes the revision to this file only (see its GIT_REV). */
+#ifndef CMAD_GIT_REV
+#define CMAD_GIT_REV "unknown"
+#endif
 
 void app_fail(const char *cmd, const char *fmt, ...)
 {
@@ -76,3 +83,212 @@ void app_load_classifier(const char *cmd, const char *path, ClassifierArch arch,
 }
 
 double app_peak_mb(void) { return (double)plat_peak_rss() / (1024.0 * 1024.0); }
+
+/* ---------------------------------------------------------------- run records */
+
+static int app_argc;
+static char **app_argv;
+
+void app_set_argv(int argc, char **argv)
+{
+    app_argc = argc;
+    app_argv = argv;
+}
+
+const char *app_git_rev(void) { return CMAD_GIT_REV; }
+
+static void strbuf_reserve(StrBuf *b, size_t extra)
+{
+    if (b->s && b->n + extra < b->cap) return;
+    while (b->cap <= b->n + extra) b->cap = b->cap ? 2 * b->cap : 256;
+    b->s = (char *)realloc(b->s, b->cap);
+    if (!b->s) app_fail("strbuf", "out of memory (%lu bytes)", (unsigned long)b->cap);
+}
+
+void strbuf_printf(StrBuf *b, const char *fmt, ...)
+{
+    va_list ap, ap2;
+    int len;
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    len = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (len < 0) app_fail("strbuf", "bad format '%s'", fmt);
+    strbuf_reserve(b, (size_t)len);
+    vsnprintf(b->s + b->n, (size_t)len + 1, fmt, ap2);
+    va_end(ap2);
+    b->n += (size_t)len;
+}
+
+void strbuf_json(StrBuf *b, const char *s)
+{
+    strbuf_printf(b, "\"");
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            strbuf_printf(b, "\\%c", c);
+        else if (c == '\n')
+            strbuf_printf(b, "\\n");
+        else if (c == '\t')
+            strbuf_printf(b, "\\t");
+        else if (c < 0x20 || c == 0x7f)
+            strbuf_printf(b, "\\u%04x", c);
+        else
+            strbuf_printf(b, "%c", c);
+    }
+    strbuf_printf(b, "\"");
+}
+
+void strbuf_html(StrBuf *b, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '&')
+            strbuf_printf(b, "&amp;");
+        else if (*s == '<')
+            strbuf_printf(b, "&lt;");
+        else if (*s == '>')
+            strbuf_printf(b, "&gt;");
+        else if (*s == '"')
+            strbuf_printf(b, "&quot;");
+        else
+            strbuf_printf(b, "%c", *s);
+    }
+}
+
+void strbuf_write(const char *cmd, const StrBuf *b, const char *path)
+{
+    char err[1024];
+    if (data_write_file(path, (const unsigned char *)(b->s ? b->s : ""), b->n, err, sizeof err))
+        app_fail(cmd, "%s", err);
+}
+
+void strbuf_free(StrBuf *b)
+{
+    free(b->s);
+    b->s = NULL;
+    b->n = b->cap = 0;
+}
+
+/* 1 when the shell takes the argument as it is (no quoting needed to rerun it). */
+static int shell_plain(const char *a)
+{
+    if (!*a) return 0;
+    for (; *a; a++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+=.,:/@%", *a))
+            return 0;
+    return 1;
+}
+
+void run_record_init(RunRecord *r, const char *cmd, long seed)
+{
+    StrBuf b = {NULL, 0, 0};
+    time_t now = time(NULL);
+    const struct tm *tm = now == (time_t)-1 ? NULL : gmtime(&now);
+    int i;
+    memset(r, 0, sizeof *r);
+    r->cmd = cmd;
+    r->seed = seed;
+    r->threads = plat_threads();
+    if (!tm || !strftime(r->date, sizeof r->date, "%Y-%m-%dT%H:%M:%SZ", tm))
+        snprintf(r->date, sizeof r->date, "unknown");
+    /* argv as typed: plain words as they are, others in single quotes (' as '\'') */
+    for (i = 0; i < app_argc; i++) {
+        const char *a = app_argv[i];
+        if (i) strbuf_printf(&b, " ");
+        if (shell_plain(a)) {
+            strbuf_printf(&b, "%s", a);
+            continue;
+        }
+        strbuf_printf(&b, "'");
+        for (; *a; a++)
+            if (*a == '\'')
+                strbuf_printf(&b, "'\\''");
+            else
+                strbuf_printf(&b, "%c", *a);
+        strbuf_printf(&b, "'");
+    }
+    if (!b.s) strbuf_printf(&b, "cmad %s", cmd);
+    r->command = b.s;
+}
+
+void run_record_file(RunRecord *r, const char *role, const char *path)
+{
+    char err[1024];
+    RunFile *f;
+    if (r->nfiles >= RUN_MAX_FILES) app_fail(r->cmd, "more than %d checkpoints", RUN_MAX_FILES);
+    f = &r->files[r->nfiles];
+    if (sha256_file_hex(path, f->sha256, err, sizeof err)) app_fail(r->cmd, "%s", err);
+    f->role = role;
+    f->path = path;
+    r->nfiles++;
+}
+
+void run_record_verify(const RunRecord *r)
+{
+    char hex[SHA256_HEX_LEN + 1], err[1024];
+    int i;
+    for (i = 0; i < r->nfiles; i++) {
+        const RunFile *f = &r->files[i];
+        if (sha256_file_hex(f->path, hex, err, sizeof err)) app_fail(r->cmd, "%s", err);
+        if (strcmp(hex, f->sha256) != 0)
+            app_fail(r->cmd,
+                     "%s: changed on disk while it was being loaded (is a run saving over it?); "
+                     "its SHA-256 would not name the weights used, run again when it is stable",
+                     f->path);
+    }
+}
+
+void run_record_json(const RunRecord *r, StrBuf *b)
+{
+    int i;
+    strbuf_printf(b, "\"command\": ");
+    strbuf_json(b, r->command);
+    strbuf_printf(b, ", \"git_rev\": ");
+    strbuf_json(b, app_git_rev());
+    strbuf_printf(b, ", \"date\": ");
+    strbuf_json(b, r->date);
+    strbuf_printf(b, ", \"threads\": %d, \"seed\": %ld,\n \"checkpoints\": {", r->threads, r->seed);
+    for (i = 0; i < r->nfiles; i++) {
+        strbuf_printf(b, "%s\n  ", i ? "," : "");
+        strbuf_json(b, r->files[i].role);
+        strbuf_printf(b, ": {\"path\": ");
+        strbuf_json(b, r->files[i].path);
+        strbuf_printf(b, ", \"sha256\": \"%s\"}", r->files[i].sha256);
+    }
+    strbuf_printf(b, "}");
+}
+
+void run_record_line(const RunRecord *r, StrBuf *b, int markdown)
+{
+    int i;
+    /* a code span; one holding a backtick is opened and closed by two */
+    int two = markdown && strchr(r->command, '`') != NULL;
+    const char *open = !markdown ? ""
+                       : two     ? "`` "
+                                 : "`",
+               *close = !markdown ? ""
+                        : two     ? " ``"
+                                  : "`";
+    strbuf_printf(b, "command: %s%s%s, seed %ld, git %s, %s, checkpoints (SHA-256):", open,
+                  r->command, close, r->seed, app_git_rev(), r->date);
+    for (i = 0; i < r->nfiles; i++)
+        strbuf_printf(b, "%s %s %.12s (%s)", i ? "," : "", r->files[i].role, r->files[i].sha256,
+                      r->files[i].path);
+    if (!r->nfiles) strbuf_printf(b, " none");
+}
+
+void run_record_print(const RunRecord *r)
+{
+    int i;
+    fprintf(stderr, "cmad %s: git %s, started %s; checkpoints (SHA-256):\n", r->cmd, app_git_rev(),
+            r->date);
+    for (i = 0; i < r->nfiles; i++)
+        fprintf(stderr, "cmad %s:   %s  %s (%s)\n", r->cmd, r->files[i].sha256, r->files[i].path,
+                r->files[i].role);
+}
+
+void run_record_free(RunRecord *r)
+{
+    free(r->command);
+    r->command = NULL;
+}

@@ -1,11 +1,13 @@
 /* common.h - what the subcommands share: start-up banner, errors, progress lines,
- * loading MNIST and models. */
+ * loading MNIST and models, and the run record that makes a reported number traceable. */
 #ifndef CMAD_APPS_COMMON_H
 #define CMAD_APPS_COMMON_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../data/idx.h"
+#include "../data/sha256.h"
 #include "../nn/classifier.h"
 #include "../nn/unet.h"
 
@@ -36,5 +38,73 @@ double classifier_accuracy(Classifier *c, const Mnist *m, int use_ema);
 
 /* Peak resident memory in MB (0 when the platform does not say). */
 double app_peak_mb(void);
+
+/* ---------------------------------------------------------------- run records */
+
+/* EVAL.md "Outputs": every number comes from one command anyone can rerun, with the seed and
+ * the checkpoint hashes beside it.  A RunRecord holds the command line as typed, the git
+ * revision the binary was built from, the UTC start time, the threads, the seed and the
+ * SHA-256 of every checkpoint the numbers depend on; the apps write it into their JSON,
+ * table footers and reports. */
+
+/* main() hands over the whole argv (program path included) for the records. */
+void app_set_argv(int argc, char **argv);
+
+/* The revision the binary was built from: "abc1234", "abc1234-dirty" (tracked files differed
+ * from that commit) or "unknown" (built outside a git checkout). */
+const char *app_git_rev(void);
+
+/* A growing NUL-terminated string; files are built in one and written atomically. */
+typedef struct StrBuf {
+    char *s; /* NULL until the first append */
+    size_t n, cap;
+} StrBuf;
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+void strbuf_printf(StrBuf *b, const char *fmt, ...);
+/* s as a JSON string literal: quotes, backslash and control characters escaped. */
+void strbuf_json(StrBuf *b, const char *s);
+/* s with the HTML specials & < > " escaped. */
+void strbuf_html(StrBuf *b, const char *s);
+/* Writes the buffer to path atomically (tmp + rename: no partial file) or fails naming it. */
+void strbuf_write(const char *cmd, const StrBuf *b, const char *path);
+void strbuf_free(StrBuf *b);
+
+#define RUN_MAX_FILES 16
+
+typedef struct RunFile {
+    const char *role, *path;         /* "score", "models/unet-s.safetensors" */
+    char sha256[SHA256_HEX_LEN + 1]; /* lowercase hex */
+} RunFile;
+
+typedef struct RunRecord {
+    const char *cmd; /* subcommand, for error lines ("eval") */
+    char *command;   /* argv as typed, shell-quoted where needed (malloc'd) */
+    char date[32];   /* UTC start, ISO 8601: 2026-11-25T18:04:05Z */
+    int threads;
+    long seed;
+    int nfiles;
+    RunFile files[RUN_MAX_FILES];
+} RunRecord;
+
+/* Starts a record (call after app_start, which sets the threads). */
+void run_record_init(RunRecord *r, const char *cmd, long seed);
+/* Hashes a checkpoint the numbers depend on, or fails with a line naming the file.  Call it
+ * just before loading the file and run_record_verify after: a file rewritten in between
+ * (a training run saving over it) is caught instead of reported with the wrong hash. */
+void run_record_file(RunRecord *r, const char *role, const char *path);
+/* Hashes every recorded file again; fails naming the first that changed. */
+void run_record_verify(const RunRecord *r);
+/* The JSON members (no braces): "command", "git_rev", "date", "threads", "seed",
+ * "checkpoints": {"<role>": {"path": ..., "sha256": ...}, ...}. */
+void run_record_json(const RunRecord *r, StrBuf *b);
+/* One line (no newline): the command, seed, git revision and the 12-digit short SHA-256 and
+ * path of each checkpoint; markdown = 1 puts the command in a code span. */
+void run_record_line(const RunRecord *r, StrBuf *b, int markdown);
+/* Stderr: git revision and date, then "sha256 <hex>  <path> (<role>)" per checkpoint. */
+void run_record_print(const RunRecord *r);
+void run_record_free(RunRecord *r);
 
 #endif

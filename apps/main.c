@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "apps.h"
+#include "common.h"
 
 typedef struct Command {
     const char *name;
@@ -33,6 +34,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     const Command *c;
+    app_set_argv(argc, argv);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
