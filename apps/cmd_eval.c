@@ -113,6 +113,38 @@ static void svg_curve(FILE *out, const char *csv, int col, const char *title)
             mx, mn, title, n);
 }
 
+/* Loads the learned controls of every agent for method cmad; sets the problem's rho, drift
+ * and amortised flag from the file's metadata. */
+static void load_controls(const char *controls, int agents, CmadProblem *pr, UNet *ctrl)
+{
+    SafeFile *cf;
+    UNetConfig cc;
+    int a, j;
+    char nm[128], err[512];
+    cf = st_open(controls, err, sizeof err);
+    if (!cf) app_fail("eval", "%s", err);
+    if (!st_meta(cf, "config") || unet_config_parse(st_meta(cf, "config"), &cc, err, sizeof err) ||
+        !st_meta(cf, "agents") || atoi(st_meta(cf, "agents")) != agents)
+        app_fail("eval", "%s: not controls for %d agents", controls, agents);
+    pr->spec.rho = st_meta(cf, "rho") ? atof(st_meta(cf, "rho")) : 1.0;
+    pr->spec.drift =
+        st_meta(cf, "drift") && !strcmp(st_meta(cf, "drift"), "g2") ? DRIFT_G2 : DRIFT_G;
+    pr->spec.amortised = cc.num_classes > 0;
+    for (a = 0; a < agents; a++) {
+        unet_build(&ctrl[a], &cc);
+        for (j = 0; j < ctrl[a].params.count; j++) {
+            const ParamInfo *pi = &ctrl[a].params.info[j];
+            snprintf(nm, sizeof nm, "ctrl%d.%s", a, pi->name);
+            if (st_load_scalar(cf, nm, pi->ndim, pi->shape, ctrl[a].params.data + pi->offset, err,
+                               sizeof err))
+                app_fail("eval", "%s", err);
+        }
+        ctrl[a].params.trainable = 0;
+        pr->ctrl[a] = &ctrl[a];
+    }
+    st_close(cf);
+}
+
 int cmd_eval(int argc, char **argv)
 {
     const char *methods = "cmad,cdps,amdm,independent,prior", *controls = NULL, *curve = NULL,
@@ -120,18 +152,21 @@ int cmd_eval(int argc, char **argv)
                *obj = "models/mlp.safetensors", *evalc = "models/cnn-eval.safetensors",
                *data = "data/mnist", *outdir = NULL;
     int agents = 2, target = 3, n = 256, K = 500, batch = 64, threads = 0, paper = 0, rc, i,
-        nrow = 0;
+        nrow = 0, have_cond = 0, have_ctrl = 0;
     long seed = 0;
     CmadSpec spec;
     CmadProblem pr;
-    UNet su, sc, ctrl[PHI_MAX_AGENTS];
+    UNet su, sc, ctrl[PHI_MAX_AGENTS], *condp[PHI_MAX_AGENTS];
     Classifier co, ce;
     Mnist train, test;
+    MethodSpec mspecs[EVAL_MAX_METHODS];
     EvalRow rows[EVAL_MAX_METHODS];
+    RunRecord rec;
+    StrBuf out = {NULL, 0, 0};
     Scalar *y, *real;
     double *freal, fd_floor;
     int *tg, nreal, nheld;
-    char path[1024], err[512], list[256];
+    char path[1024], err[512], list[256], *tok;
     FILE *f;
     const Opt opts[] = {
         {"--agents", OPT_INT, &agents, "number of agents N", 1, PHI_MAX_AGENTS},
@@ -171,8 +206,24 @@ int cmd_eval(int argc, char **argv)
         snprintf(def, sizeof def, "results/n%d-c%d", agents, target);
         outdir = def;
     }
+    /* every method is checked before anything runs or is written */
+    if (strlen(methods) >= sizeof list) app_fail("eval", "option --methods: list too long");
+    snprintf(list, sizeof list, "%s", methods);
+    for (tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+        if (nrow == EVAL_MAX_METHODS)
+            app_fail("eval", "option --methods: at most %d methods", EVAL_MAX_METHODS);
+        if (method_parse(tok, &mspecs[nrow]))
+            app_fail("eval", "option --methods: unknown method '%s'", tok);
+        if (mspecs[nrow].method == METHOD_AMDM || mspecs[nrow].method == METHOD_INDEPENDENT)
+            have_cond = 1;
+        if (mspecs[nrow].method == METHOD_CMAD) have_ctrl = 1;
+        nrow++;
+    }
+    if (nrow == 0) app_fail("eval", "option --methods: no method given");
+    if (have_ctrl && !controls)
+        app_fail("eval", "method cmad needs --controls FILE (from cmad control train)");
     app_start("eval", threads, (uint64_t)seed);
-    if (plat_mkdirs(outdir)) app_fail("eval", "cannot make the output folder %s", outdir);
+    run_record_init(&rec, "eval", seed);
     memset(&spec, 0, sizeof spec);
     spec.agents = agents;
     spec.batch = batch;
@@ -180,18 +231,38 @@ int cmd_eval(int argc, char **argv)
     spec.lambda = 1;
     spec.rho = 1;
     cmad_problem_init(&pr, &spec);
+    /* each checkpoint is hashed, loaded, and hashed again below (run_record_verify) */
+    run_record_file(&rec, "score", score);
     app_load_unet("eval", score, &su);
     params_use_ema(&su.params);
     su.params.trainable = 0;
+    run_record_file(&rec, "classifier", obj);
     app_load_classifier("eval", obj, ARCH_MLP, &co);
     params_use_ema(&co.params);
     co.params.trainable = 0;
+    run_record_file(&rec, "eval_classifier", evalc);
     app_load_classifier("eval", evalc, ARCH_CNN, &ce);
     params_use_ema(&ce.params);
     pr.cls = &co;
     for (i = 0; i < agents; i++) pr.score[i] = &su;
+    if (have_cond) {
+        run_record_file(&rec, "cond_score", cond);
+        app_load_unet("eval", cond, &sc);
+        if (sc.cfg.num_classes == 0)
+            app_fail("eval", "%s: --cond-score wants a class-conditional net", cond);
+        params_use_ema(&sc.params);
+        sc.params.trainable = 0;
+    }
+    for (i = 0; i < agents; i++) condp[i] = have_cond ? &sc : NULL;
+    if (have_ctrl) {
+        run_record_file(&rec, "controls", controls);
+        load_controls(controls, agents, &pr, ctrl);
+    }
+    run_record_verify(&rec);
+    run_record_print(&rec);
     app_load_mnist("eval", data, "train", &train);
     app_load_mnist("eval", data, "t10k", &test);
+    if (plat_mkdirs(outdir)) app_fail("eval", "cannot make the output folder %s", outdir);
     /* fd reference: test images of class c; floor: held-out training images of class c */
     nreal = class_images(&test, target, 0, 100000, &real);
     freal = features(&ce, real, nreal);
@@ -211,128 +282,70 @@ int cmd_eval(int argc, char **argv)
     y = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)n * 784);
     tg = (int *)xmalloc(sizeof(int) * (size_t)n);
     for (i = 0; i < n; i++) tg[i] = target;
-    snprintf(list, sizeof list, "%s", methods);
-    {
-        char *tok = strtok(list, ",");
-        int have_cond = 0, have_ctrl = 0;
-        UNet *condp[PHI_MAX_AGENTS];
-        for (; tok && nrow < EVAL_MAX_METHODS; tok = strtok(NULL, ",")) {
-            MethodSpec ms;
-            EvalRow *r = &rows[nrow];
-            double t0;
-            double *fg;
-            if (method_parse(tok, &ms))
-                app_fail("eval", "option --methods: unknown method '%s'", tok);
-            if ((ms.method == METHOD_AMDM || ms.method == METHOD_INDEPENDENT) && !have_cond) {
-                app_load_unet("eval", cond, &sc);
-                if (sc.cfg.num_classes == 0)
-                    app_fail("eval", "%s: --cond-score wants a class-conditional net", cond);
-                params_use_ema(&sc.params);
-                sc.params.trainable = 0;
-                have_cond = 1;
-            }
-            if (ms.method == METHOD_CMAD && !have_ctrl) {
-                SafeFile *cf;
-                UNetConfig cc;
-                int a, j;
-                char nm[128];
-                if (!controls)
-                    app_fail("eval", "method cmad needs --controls FILE (from cmad control train)");
-                cf = st_open(controls, err, sizeof err);
-                if (!cf) app_fail("eval", "%s", err);
-                if (!st_meta(cf, "config") ||
-                    unet_config_parse(st_meta(cf, "config"), &cc, err, sizeof err) ||
-                    !st_meta(cf, "agents") || atoi(st_meta(cf, "agents")) != agents)
-                    app_fail("eval", "%s: not controls for %d agents", controls, agents);
-                pr.spec.rho = st_meta(cf, "rho") ? atof(st_meta(cf, "rho")) : 1.0;
-                pr.spec.drift = st_meta(cf, "drift") && !strcmp(st_meta(cf, "drift"), "g2")
-                                    ? DRIFT_G2
-                                    : DRIFT_G;
-                pr.spec.amortised = cc.num_classes > 0;
-                for (a = 0; a < agents; a++) {
-                    unet_build(&ctrl[a], &cc);
-                    for (j = 0; j < ctrl[a].params.count; j++) {
-                        const ParamInfo *pi = &ctrl[a].params.info[j];
-                        snprintf(nm, sizeof nm, "ctrl%d.%s", a, pi->name);
-                        if (st_load_scalar(cf, nm, pi->ndim, pi->shape,
-                                           ctrl[a].params.data + pi->offset, err, sizeof err))
-                            app_fail("eval", "%s", err);
-                    }
-                    ctrl[a].params.trainable = 0;
-                    pr.ctrl[a] = &ctrl[a];
-                }
-                st_close(cf);
-                have_ctrl = 1;
-            }
-            for (i = 0; i < agents; i++) condp[i] = have_cond ? &sc : NULL;
-            t0 = plat_now();
-            r->nfe = multi_sample(&pr, condp, &ms, K, n, tg, (uint64_t)seed, 0, y, NULL);
-            r->seconds = plat_now() - t0;
-            r->peak_mb = app_peak_mb();
-            r->name = method_name(&ms);
-            metrics_compute(&pr.phi, &co, &ce, y, n, tg, &r->m);
-            fg = features(&ce, y, n);
-            r->fd = frechet_distance(fg, n, freal, nreal, 128);
-            free(fg);
-            fprintf(stderr,
-                    "cmad eval: %-16s acc_obj %.4f acc_eval %.4f terminal %.4f seam %.5f fd %.3f "
-                    "nfe %.0f %.1f s\n",
-                    r->name, r->m.acc_obj, r->m.acc_eval, r->m.terminal, r->m.seam, r->fd, r->nfe,
-                    r->seconds);
-            snprintf(path, sizeof path, "%s/%s.png", outdir, r->name);
-            if (png_write_grid(path, y, n < 64 ? n : 64, 28, 28, 8, 2, err, sizeof err))
-                app_fail("eval", "%s", err);
-            snprintf(path, sizeof path, "%s/%s.npy", outdir, r->name);
-            {
-                int shape[3];
-                shape[0] = n;
-                shape[1] = shape[2] = 28;
-                if (npy_write_f32(path, 3, shape, y, err, sizeof err)) app_fail("eval", "%s", err);
-            }
-            nrow++;
-        }
-        if (have_cond) unet_free(&sc);
-        if (have_ctrl)
-            for (i = 0; i < agents; i++) unet_free(&ctrl[i]);
+    for (i = 0; i < nrow; i++) {
+        EvalRow *r = &rows[i];
+        double t0 = plat_now(), *fg;
+        int shape[3];
+        r->nfe = multi_sample(&pr, condp, &mspecs[i], K, n, tg, (uint64_t)seed, 0, y, NULL);
+        r->seconds = plat_now() - t0;
+        r->peak_mb = app_peak_mb();
+        r->name = method_name(&mspecs[i]);
+        metrics_compute(&pr.phi, &co, &ce, y, n, tg, &r->m);
+        fg = features(&ce, y, n);
+        r->fd = frechet_distance(fg, n, freal, nreal, 128);
+        free(fg);
+        fprintf(stderr,
+                "cmad eval: %-16s acc_obj %.4f acc_eval %.4f terminal %.4f seam %.5f fd %.3f "
+                "nfe %.0f %.1f s peak %.0f MB\n",
+                r->name, r->m.acc_obj, r->m.acc_eval, r->m.terminal, r->m.seam, r->fd, r->nfe,
+                r->seconds, r->peak_mb);
+        snprintf(path, sizeof path, "%s/%s.png", outdir, r->name);
+        if (png_write_grid(path, y, n < 64 ? n : 64, 28, 28, 8, 2, err, sizeof err))
+            app_fail("eval", "%s", err);
+        snprintf(path, sizeof path, "%s/%s.npy", outdir, r->name);
+        shape[0] = n;
+        shape[1] = shape[2] = 28;
+        if (npy_write_f32(path, 3, shape, y, err, sizeof err)) app_fail("eval", "%s", err);
     }
-    /* metrics.json */
+    if (have_cond) unet_free(&sc);
+    if (have_ctrl)
+        for (i = 0; i < agents; i++) unet_free(&ctrl[i]);
+    /* metrics.json: the settings, then the run record (command, git, date, threads, seed,
+     * checkpoints with their SHA-256) */
+    strbuf_printf(&out,
+                  "{\"agents\": %d, \"target\": %d, \"n\": %d, \"steps\": %d, \"batch\": %d, "
+                  "\"fd_floor\": %.6f,\n \"settings\": [\n",
+                  agents, target, n, K, batch, fd_floor);
+    for (i = 0; i < nrow; i++)
+        strbuf_printf(&out,
+                      "  {\"method\": \"%s\", \"acc_obj\": %.6f, \"acc_eval\": %.6f, \"terminal\": "
+                      "%.6f, \"seam\": %.6f, \"fd\": %.6f, \"nfe\": %.1f, \"seconds\": %.2f, "
+                      "\"peak_mb\": %.0f}%s\n",
+                      rows[i].name, rows[i].m.acc_obj, rows[i].m.acc_eval, rows[i].m.terminal,
+                      rows[i].m.seam, rows[i].fd, rows[i].nfe, rows[i].seconds, rows[i].peak_mb,
+                      i + 1 < nrow ? "," : "");
+    strbuf_printf(&out, " ],\n ");
+    run_record_json(&rec, &out);
+    strbuf_printf(&out, "}\n");
     snprintf(path, sizeof path, "%s/metrics.json", outdir);
-    f = fopen(path, "w");
-    if (!f) app_fail("eval", "cannot write %s", path);
-    fprintf(f,
-            "{\"agents\": %d, \"target\": %d, \"n\": %d, \"steps\": %d, \"seed\": %ld, "
-            "\"fd_floor\": %.6f,\n \"settings\": [\n",
-            agents, target, n, K, seed, fd_floor);
+    strbuf_write("eval", &out, path);
+    /* table.md: one row per setting, then how to get it again */
+    out.n = 0; /* the buffer again, for the next file */
+    strbuf_printf(&out, "| N | c | method | acc_obj | acc_eval | terminal | seam | fd | nfe | "
+                        "seconds | peak_mb |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (i = 0; i < nrow; i++)
-        fprintf(f,
-                "  {\"method\": \"%s\", \"acc_obj\": %.6f, \"acc_eval\": %.6f, \"terminal\": %.6f, "
-                "\"seam\": %.6f, "
-                "\"fd\": %.6f, \"nfe\": %.1f, \"seconds\": %.2f, \"peak_mb\": %.0f}%s\n",
-                rows[i].name, rows[i].m.acc_obj, rows[i].m.acc_eval, rows[i].m.terminal,
-                rows[i].m.seam, rows[i].fd, rows[i].nfe, rows[i].seconds, rows[i].peak_mb,
-                i + 1 < nrow ? "," : "");
-    fprintf(
-        f,
-        " ],\n \"command\": \"cmad eval --agents %d --target %d --n %d --steps %d --seed %ld\",\n"
-        " \"checkpoints\": {\"score\": \"%s\", \"classifier\": \"%s\", \"eval_classifier\": "
-        "\"%s\"}}\n",
-        agents, target, n, K, seed, score, obj, evalc);
-    fclose(f);
-    /* table.md */
+        strbuf_printf(
+            &out, "| %d | %d | %s | %.4f | %.4f | %.4f | %.5f | %.2f | %.0f | %.1f | %.0f |\n",
+            agents, target, rows[i].name, rows[i].m.acc_obj, rows[i].m.acc_eval, rows[i].m.terminal,
+            rows[i].m.seam, rows[i].fd, rows[i].nfe, rows[i].seconds, rows[i].peak_mb);
+    strbuf_printf(&out,
+                  "\nfd floor (held-out real images of class %d): %.2f; %d samples per method, "
+                  "%d-point grid, seed %ld.\n\n",
+                  target, fd_floor, n, K, seed);
+    run_record_line(&rec, &out, 1);
+    strbuf_printf(&out, "\n");
     snprintf(path, sizeof path, "%s/table.md", outdir);
-    f = fopen(path, "w");
-    if (!f) app_fail("eval", "cannot write %s", path);
-    fprintf(f, "| N | c | method | acc_obj | acc_eval | terminal | seam | fd | nfe | seconds "
-               "|\n|---|---|---|---|---|---|---|---|---|---|\n");
-    for (i = 0; i < nrow; i++)
-        fprintf(f, "| %d | %d | %s | %.4f | %.4f | %.4f | %.5f | %.2f | %.0f | %.1f |\n", agents,
-                target, rows[i].name, rows[i].m.acc_obj, rows[i].m.acc_eval, rows[i].m.terminal,
-                rows[i].m.seam, rows[i].fd, rows[i].nfe, rows[i].seconds);
-    fprintf(f,
-            "\nfd floor (held-out real images of class %d): %.2f; %d samples per method, %d-point "
-            "grid, seed %ld.\n",
-            target, fd_floor, n, K, seed);
-    fclose(f);
+    strbuf_write("eval", &out, path);
     /* report.html: self-contained (grids inline as base64 PNG, curves as SVG) */
     snprintf(path, sizeof path, "%s/report.html", outdir);
     f = fopen(path, "w");
@@ -345,18 +358,27 @@ int cmd_eval(int argc, char **argv)
         "figure{display:inline-block;margin:8px}</style></head><body><h1>cmad-c: N = %d agents, "
         "target %d</h1>\n<table><tr><th>method</th>"
         "<th>acc_obj</th><th>acc_eval</th><th>terminal</th><th>seam</th><th>fd</th><th>nfe</"
-        "th><th>seconds</th></tr>\n",
+        "th><th>seconds</th><th>peak_mb</th></tr>\n",
         agents, target, agents, target);
     for (i = 0; i < nrow; i++)
         fprintf(f,
                 "<tr><td>%s</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.5f</td><td>%.2f</"
-                "td><td>%.0f</td><td>%.1f</td></tr>\n",
+                "td><td>%.0f</td><td>%.1f</td><td>%.0f</td></tr>\n",
                 rows[i].name, rows[i].m.acc_obj, rows[i].m.acc_eval, rows[i].m.terminal,
-                rows[i].m.seam, rows[i].fd, rows[i].nfe, rows[i].seconds);
+                rows[i].m.seam, rows[i].fd, rows[i].nfe, rows[i].seconds, rows[i].peak_mb);
+    out.n = 0; /* the buffer again, for the next file */
+    run_record_line(&rec, &out, 0);
     fprintf(f,
             "</table><p>fd floor (held-out real images): %.2f. %d samples per method on the same "
-            "noise, %d-point grid, seed %ld.</p>\n",
+            "noise, %d-point grid, seed %ld.</p>\n<p><code>",
             fd_floor, n, K, seed);
+    {
+        StrBuf h = {NULL, 0, 0};
+        strbuf_html(&h, out.s);
+        if (h.s) fputs(h.s, f);
+        strbuf_free(&h);
+    }
+    fprintf(f, "</code></p>\n");
     for (i = 0; i < nrow; i++) {
         char png[1024];
         snprintf(png, sizeof png, "%s/%s.png", outdir, rows[i].name);
@@ -374,6 +396,8 @@ int cmd_eval(int argc, char **argv)
     fprintf(f, "</body></html>\n");
     fclose(f);
     printf("report: %s/report.html\n", outdir);
+    strbuf_free(&out);
+    run_record_free(&rec);
     free(y);
     free(tg);
     free(real);
