@@ -1,7 +1,8 @@
 /* cmd_sample.c - `cmad sample`: draws images from a trained score net (unet-s, plain or
  * class-conditional) with the Euler-Maruyama or probability-flow Heun sampler, writes a PNG
  * grid and the raw floats (.npy), and, given cnn-eval, reports the share of confident
- * samples, the class histogram and (conditional) the accuracy against the requested label. */
+ * samples, the class histogram and (conditional) the accuracy against the requested label,
+ * then the line that makes it traceable: command, seed, git revision, checkpoint hashes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@ int cmd_sample(int argc, char **argv)
     double t0;
     FILE *probe;
     char err[512];
+    RunRecord rec;
     const Opt opts[] = {
         {"--model", OPT_STR, &model, "score net checkpoint (unet-s or unet-s-cond)", 0, -1},
         {"--n", OPT_INT, &n, "number of samples", 1, 10000000},
@@ -56,7 +58,10 @@ int cmd_sample(int argc, char **argv)
     else
         app_fail("sample", "option --sampler wants em or heun, got '%s'", sampler);
     app_start("sample", threads, (uint64_t)seed);
+    run_record_init(&rec, "sample", seed);
+    run_record_file(&rec, "model", model);
     app_load_unet("sample", model, &net);
+    run_record_verify(&rec);
     if (net.cfg.in_ch != 1)
         app_fail("sample", "%s: not a score net (in_ch %d)", model, net.cfg.in_ch);
     if (net.cfg.num_classes) {
@@ -99,7 +104,9 @@ int cmd_sample(int argc, char **argv)
                *xc = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)n * 784);
         size_t j;
         fclose(probe);
+        run_record_file(&rec, "eval_classifier", evalc);
         app_load_classifier("sample", evalc, ARCH_CNN, &c);
+        run_record_verify(&rec);
         params_use_ema(&c.params);
         for (j = 0; j < (size_t)n * 784; j++)
             xc[j] = x[j] < 0 ? 0 : x[j] > 1 ? 1 : x[j]; /* as an image */
@@ -115,14 +122,22 @@ int cmd_sample(int argc, char **argv)
         printf("\n");
         if (labels && labels[0] < 10)
             printf("accuracy against the requested label: %.2f%%\n", 100.0 * hit / n);
+        {
+            StrBuf line = {NULL, 0, 0};
+            run_record_line(&rec, &line, 0);
+            printf("%s\n", line.s);
+            strbuf_free(&line);
+        }
         classifier_free(&c);
         free(lab);
         free(conf);
         free(xc);
     }
+    run_record_print(&rec);
     if (png) printf("wrote %s\n", png);
     free(x);
     free(labels);
     unet_free(&net);
+    run_record_free(&rec);
     return 0;
 }
