@@ -486,18 +486,27 @@ static int control_sample(int argc, char **argv)
             "%.4f seam %.5f\n",
             n, K, plat_now() - t0, m.acc_obj, m.acc_eval, m.terminal, m.seam);
     write_sample_outputs("control sample", png, npy, y, n);
-    if (metrics) {
-        FILE *f = fopen(metrics, "w");
-        if (!f) app_fail("control sample", "cannot write %s", metrics);
-        fprintf(f,
-                "{\"method\": \"cmad\", \"controls\": \"%s\", \"agents\": %d, \"target\": \"%s\", "
-                "\"n\": %d, "
-                "\"steps\": %d, \"seed\": %ld, \"acc_obj\": %.6f, \"acc_eval\": %.6f, "
-                "\"terminal\": %.6f, "
-                "\"seam\": %.6f, \"nfe\": %.1f, \"seconds\": %.2f, \"peak_mb\": %.0f}\n",
-                controls, c.agents, tstr ? tstr : c.target, n, K, c.seed, m.acc_obj, m.acc_eval,
-                m.terminal, m.seam, nfe, plat_now() - t0, app_peak_mb());
-        fclose(f);
+    if (metrics) { /* the metrics, then the run record (command, git, checkpoint SHA-256s) */
+        StrBuf b = {NULL, 0, 0};
+        RunRecord rec;
+        run_record_init(&rec, "control sample", c.seed);
+        run_record_file(&rec, "controls", controls);
+        run_record_file(&rec, "score", c.score);
+        run_record_file(&rec, "classifier", c.classifier);
+        if (have_eval) run_record_file(&rec, "eval_classifier", c.evalc);
+        run_record_print(&rec);
+        strbuf_printf(&b,
+                      "{\"method\": \"cmad\", \"agents\": %d, \"target\": \"%s\", \"n\": %d, "
+                      "\"steps\": %d, \"batch\": %d, \"acc_obj\": %.6f, \"acc_eval\": %.6f, "
+                      "\"terminal\": %.6f, \"seam\": %.6f, \"nfe\": %.1f, \"seconds\": %.2f, "
+                      "\"peak_mb\": %.0f,\n ",
+                      c.agents, tstr ? tstr : c.target, n, K, c.batch, m.acc_obj, m.acc_eval,
+                      m.terminal, m.seam, nfe, plat_now() - t0, app_peak_mb());
+        run_record_json(&rec, &b);
+        strbuf_printf(&b, "}\n");
+        strbuf_write("control sample", &b, metrics);
+        strbuf_free(&b);
+        run_record_free(&rec);
     }
     if (have_eval) classifier_free(&evalc);
     free(y);
