@@ -1,10 +1,12 @@
 /* test_apps.c - the cmad program as a user meets it: bad flags and bad files get one error
- * line and a non-zero exit with no output left behind, and a resumed training run is bit
- * for bit the uninterrupted one (weights, EMA, Adam moments, step, RNG). */
+ * line and a non-zero exit with no output left behind, a resumed training run is bit
+ * for bit the uninterrupted one (weights, EMA, Adam moments, step, RNG), and the numbers of
+ * `cmad eval` come with the command, git revision and checkpoint SHA-256s that made them. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../data/sha256.h"
 #include "../tensor/safetensors.h"
 #include "harness.h"
 #include <time.h>
@@ -196,9 +198,136 @@ static void test_train_smoke_loss_falls(void)
     remove(st);
 }
 
+/* The whole file as a string (malloc'd), or NULL. */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    size_t n = 0, cap = 4096, k;
+    if (!f) return NULL;
+    buf = (char *)malloc(cap);
+    while (buf && (k = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += k;
+        if (n + 1 == cap) buf = (char *)realloc(buf, cap *= 2);
+    }
+    fclose(f);
+    if (buf) buf[n] = '\0';
+    return buf;
+}
+
+/* The JSON string value after `"key": ` at or after from, unescaped into out (the escapes the
+ * app writes: \" \\ \n \t \u00XX); returns a pointer past it, or NULL. */
+static const char *json_string(const char *from, const char *key, char *out, size_t cap)
+{
+    char pat[128];
+    const char *p;
+    size_t n = 0;
+    snprintf(pat, sizeof pat, "\"%s\": \"", key);
+    p = from ? strstr(from, pat) : NULL;
+    if (!p) return NULL;
+    for (p += strlen(pat); *p && *p != '"' && n + 1 < cap; p++) {
+        if (*p == '\\') {
+            p++;
+            if (*p == 'n')
+                out[n++] = '\n';
+            else if (*p == 't')
+                out[n++] = '\t';
+            else if (*p == 'u' && strlen(p) >= 5) { /* \u00XX */
+                char h[3];
+                h[0] = p[3];
+                h[1] = p[4];
+                h[2] = '\0';
+                out[n++] = (char)strtol(h, NULL, 16);
+                p += 4;
+            } else
+                out[n++] = *p;
+        } else {
+            out[n++] = *p;
+        }
+    }
+    out[n] = '\0';
+    return *p == '"' ? p + 1 : NULL;
+}
+
+/* `cmad eval` on 2 samples, 2 grid points: metrics.json names the command exactly as run
+ * (an output folder with a space and quotes in its name tests the quoting and the JSON
+ * escapes), the git revision, the date, and each checkpoint with a SHA-256 that matches the
+ * file; table.md has peak_mb and the short hashes.  A bad method fails before any output. */
+static void test_eval_records_command_and_hashes(void)
+{
+    static const char *roles[] = {"score", "classifier", "eval_classifier"};
+    char dir[512], log[512], cmd[4096], path[1024], got[4096], hex[65], err[1024];
+    char *json, *table, *logtxt;
+    const char *p;
+    int i;
+    tmp_path(dir, sizeof dir, "eval \"q\" dir");
+    tmp_path(log, sizeof log, "eval.log");
+    /* a bad method: one line naming it, exit 1, no output folder */
+    snprintf(cmd, sizeof cmd, "%s eval --methods prior,nosuch --out '%s'", t_app_path(), dir);
+    T_EQ_INT(run(cmd, log), 1);
+    T_OK(file_has(log, "nosuch"));
+    T_OK(!exists(dir));
+    if (!exists("data/mnist/t10k-images-idx3-ubyte") || !exists("models/unet-s.safetensors") ||
+        !exists("models/mlp.safetensors") || !exists("models/cnn-eval.safetensors")) {
+        remove(log);
+        t_skip("needs MNIST in data/mnist and the models in models/");
+        return;
+    }
+    snprintf(cmd, sizeof cmd,
+             "%s eval --methods prior --n 2 --steps 2 --batch 2 --seed 5 --threads 1 --out '%s'",
+             t_app_path(), dir);
+    T_EQ_INT(run(cmd, log), 0);
+    snprintf(path, sizeof path, "%s/metrics.json", dir);
+    json = slurp(path);
+    T_OK(json != NULL);
+    if (!json) return;
+    T_OK(json_string(json, "command", got, sizeof got) != NULL);
+    if (strcmp(got, cmd) != 0) t_report(__FILE__, __LINE__, "command\n  %s\nvs\n  %s", got, cmd);
+    T_OK(json_string(json, "git_rev", got, sizeof got) != NULL);
+    T_OK(strlen(got) >= 4);
+    T_OK(json_string(json, "date", got, sizeof got) != NULL);
+    T_OK(strlen(got) == 20 && got[4] == '-' && got[10] == 'T' && got[19] == 'Z');
+    T_OK(strstr(json, "\"seed\": 5") != NULL);
+    T_OK(strstr(json, "\"threads\": 1") != NULL);
+    logtxt = slurp(log);
+    snprintf(path, sizeof path, "%s/table.md", dir);
+    table = slurp(path);
+    T_OK(table && strstr(table, "| peak_mb |") && strstr(table, "seed 5"));
+    for (i = 0; i < 3; i++) {
+        char key[64], file[1024];
+        snprintf(key, sizeof key, "\"%s\": {", roles[i]);
+        p = strstr(json, key);
+        T_OK(p != NULL);
+        p = json_string(p, "path", file, sizeof file);
+        T_OK(p != NULL);
+        p = json_string(p, "sha256", got, sizeof got);
+        T_OK(p != NULL);
+        if (!p) continue;
+        T_EQ_INT(sha256_file_hex(file, hex, err, sizeof err), 0);
+        if (strcmp(got, hex) != 0) t_report(__FILE__, __LINE__, "%s: %s vs %s", file, got, hex);
+        T_OK(logtxt && strstr(logtxt, hex)); /* the full hash on stderr */
+        hex[12] = '\0';
+        T_OK(table && strstr(table, hex)); /* the short one in the table footer */
+    }
+    free(json);
+    free(table);
+    free(logtxt);
+    remove(log);
+    {
+        static const char *outs[] = {"metrics.json", "table.md", "report.html", "prior.png",
+                                     "prior.npy"};
+        for (i = 0; i < 5; i++) {
+            snprintf(path, sizeof path, "%s/%s", dir, outs[i]);
+            T_EQ_INT(remove(path), 0);
+        }
+        remove(dir); /* the emptied folder */
+    }
+}
+
 const TestCase apps_tests[] = {
     {"train_smoke_loss_falls", test_train_smoke_loss_falls},
     {"bad_flag_and_missing_file", test_bad_flag_and_missing_file},
     {"resume_is_bit_identical", test_resume_is_bit_identical},
+    {"eval_records_command_and_hashes", test_eval_records_command_and_hashes},
     {NULL, NULL},
 };
