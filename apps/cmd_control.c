@@ -29,6 +29,8 @@ typedef struct CtlCfg {
     int agents, batch, K, iters, outer, inner, threads, log_every, overlap, checkpointing;
     double lambda, rho, lr;
     long seed;
+    /* copies of a controls file's metadata strings (the file is closed after loading) */
+    char meta_target[16], meta_drift[16], meta_phi[16], meta_score[1024], meta_cls[1024];
 } CtlCfg;
 
 /* ---------------------------------------------------------------- files */
@@ -364,6 +366,19 @@ static int control_train(int argc, char **argv)
 
 /* ---------------------------------------------------------------- sample */
 
+/* A metadata string of f copied into buf (fallback when absent; too long is an error). */
+static const char *meta_copy(const SafeFile *f, const char *key, const char *fallback, char *buf,
+                             size_t cap)
+{
+    const char *v = st_meta(f, key);
+    if (!v) return fallback;
+    if (strlen(v) >= cap)
+        app_fail("control sample", "%s: metadata %s is too long (%lu bytes)", st_path(f), key,
+                 (unsigned long)strlen(v));
+    memcpy(buf, v, strlen(v) + 1);
+    return buf;
+}
+
 /* Loads the controls of every agent; fills c's fields from the file's metadata. */
 static void controls_load(const char *cmd, const char *path, CtlCfg *c, CtlRun *run)
 {
@@ -380,9 +395,15 @@ static void controls_load(const char *cmd, const char *path, CtlCfg *c, CtlRun *
     if (unet_config_parse(cfgs, &cc, err, sizeof err)) app_fail(cmd, "%s: %s", path, err);
     c->agents = atoi(st_meta(f, "agents"));
     if (c->agents < 1 || c->agents > PHI_MAX_AGENTS) app_fail(cmd, "%s: bad agent count", path);
-    c->target = st_meta(f, "target") ? st_meta(f, "target") : "3";
-    c->drift = st_meta(f, "drift") ? st_meta(f, "drift") : "g";
-    c->phi = st_meta(f, "phi") ? st_meta(f, "phi") : "split";
+    c->target = meta_copy(f, "target", "3", c->meta_target, sizeof c->meta_target);
+    c->drift = meta_copy(f, "drift", "g", c->meta_drift, sizeof c->meta_drift);
+    c->phi = meta_copy(f, "phi", "split", c->meta_phi, sizeof c->meta_phi);
+    /* the score net the controls were trained with, unless --score names another */
+    if (!c->score) c->score = meta_copy(f, "score", NULL, c->meta_score, sizeof c->meta_score);
+    if (!c->score) c->score = "models/unet-s.safetensors";
+    if (!c->classifier)
+        c->classifier = meta_copy(f, "classifier", NULL, c->meta_cls, sizeof c->meta_cls);
+    if (!c->classifier) c->classifier = "models/mlp.safetensors";
     c->overlap = st_meta(f, "overlap") ? atoi(st_meta(f, "overlap")) : 0;
     c->rho = st_meta(f, "rho") ? atof(st_meta(f, "rho")) : 1.0;
     (void)parse_target(cmd, c->target, &amortised);
@@ -439,6 +460,10 @@ static int control_sample(int argc, char **argv)
          0, -1},
         {"--eval-classifier", OPT_STR, &c.evalc,
          "cnn-eval checkpoint for acc_eval (skipped if absent)", 0, -1},
+        {"--score", OPT_STR, &c.score,
+         "score net (default: the one the controls were trained with)", 0, -1},
+        {"--classifier", OPT_STR, &c.classifier,
+         "objective classifier (default: the one the controls were trained with)", 0, -1},
         {"--png", OPT_STR, &png, "PNG grid of the first 64 samples", 0, -1},
         {"--npy", OPT_STR, &npy, "every sample as float32 .npy (n, 28, 28)", 0, -1},
         {"--metrics", OPT_STR, &metrics, "metrics JSON", 0, -1},
@@ -448,6 +473,7 @@ static int control_sample(int argc, char **argv)
     };
     c.batch = 64;
     c.seed = 0;
+    c.score = c.classifier = NULL;
     rc = args_parse(
         "control sample",
         "usage: cmad control sample --controls FILE [options]\n"
