@@ -469,6 +469,7 @@ static void gemm_run(int M, int N, int K, Scalar alpha, const GemmOperand *A, co
 {
     double work = (double)M * N * K;
     int slot = 0;
+    CHECK(c->C != NULL, "gemm: no output matrix");
 #ifdef _OPENMP
     if (omp_in_parallel()) {
         /* Nested: serial, in a slot unique to this thread of the team tree. */
