@@ -1,21 +1,29 @@
-/* op_conv.c - image ops: conv2d (im2col + gemm), nearest upsampling x2, 2x2 max pooling.
- * Formulas and VJPs are in ops.h; the direct-loop reference conv is in conv_ref.c.
+/* op_conv.c - image ops: conv2d (implicit im2col + gemm), nearest upsampling x2, 2x2 max
+ * pooling.  Formulas and VJPs are in ops.h; the direct-loop reference conv is in conv_ref.c.
  *
- * conv2d, with K = C kh kw rows of patches and P = Ho Wo output pixels per sample:
- *   forward   cols [K, m P] = im2col(x[n0 .. n0+m-1])        (m samples per chunk)
- *             Y [O, m P] = W [O, K] cols                     one gemm per chunk
- *             y[n, o, p] = Y[o, (n - n0) P + p] + b[o]
- *   backward  dYc [O, m P] = dy of the chunk, gathered the same way
- *             dW [O, K] += dYc cols^T                        (cols recomputed, not saved)
- *             dcols [K, m P] = W^T dYc;  dx += col2im(dcols)  (scatter-add)
+ * conv2d, with K = C kh kw rows of patches, P = Ho Wo output pixels per sample and
+ * cols [K, N P] the im2col matrix (row (c, ki, kj), column n P + i Wo + jo holds
+ * x[n, c, i s - p + ki, jo s - p + kj], 0 in the padding), which is never formed: gemm_op
+ * packs its panels from a zero-padded copy of x (pack_pw, pack_pw_t at stride 1, where
+ * the output is computed Wp = W + 2p columns wide so that panel rows are plain copies, and
+ * the extra columns are dropped; pack_cols, pack_cols_t by gathers otherwise).
+ *   forward   y [O, N P] = W [O, K] cols        one gemm over the whole batch, written
+ *                                               into y [N, O, P] (column blocks of P)
+ *             y[n, o, p] += b[o]
+ *   backward  dW [O, K] += dy [O, N P] cols^T    dy read as a blocked matrix (widened
+ *                                               with zero columns at stride 1)
+ *             dx, stride 1:  the transposed conv is a conv of dy with the flipped kernel
+ *                 W'[c, o, a, b] = W[o, c, kh-1-a, kw-1-b] and padding kh-1-p, so
+ *                 dx [C, N H W] = W' [C, O kh kw] cols(dy), the same implicit gemm
+ *             dx, stride > 1: dcols [K, m P] = W^T dy (m samples per chunk);
+ *                 dx += col2im(dcols)  (scatter-add)
  *             db[o] += sum_{n, p} dy[n, o, p]
- * The chunk size m depends only on the shapes (a cols budget), never on the thread count,
- * so dW sums its chunks in a fixed order.  dW and dx are formed in scratch and added to
- * the gradients in one addition per element (backward twice doubles them exactly).
- * gemm() threads itself; the copy loops here run in parallel over the index that owns
- * their writes (a sample-channel plane or a row).
- * A 1x1 stride-1 pad-0 conv with large planes skips im2col: x[n] is already [C, P], so
- * one gemm per sample reads x and writes y in place. */
+ * The chunk size m depends only on the shapes (a cols budget), never on the thread count.
+ * dW and dx are formed in scratch and added to the gradients in one addition per element
+ * (backward twice doubles them exactly).  gemm() threads itself over tiles of its output;
+ * the copy loops here run in parallel over the index that owns their writes (a
+ * sample-channel plane or a row).  A 1x1 stride-1 pad-0 conv reads x (and dy) as plain
+ * blocked matrices: no im2col at all. */
 #include <string.h>
 
 #include "../tensor/gemm.h"
@@ -24,10 +32,8 @@
 #include "ops.h"
 #include "ops_internal.h"
 
-/* Most scalars one chunk's cols buffer [K, m P] may hold (m >= 1 regardless). */
+/* Most scalars one chunk's dcols buffer [K, m P] may hold (m >= 1 regardless). */
 #define CONV_COLS_BUDGET ((size_t)1 << 21)
-/* A 1x1 conv goes per sample, without copies, when a plane has at least this many pixels. */
-#define CONV_DIRECT_MIN_P 256
 
 /* ---------------------------------------------------------------- geometry */
 
@@ -45,10 +51,10 @@ static ConvShape conv_geom(const Var *out)
                            w->shape[2], w->shape[3], out->ip[0], out->ip[1]);
 }
 
-static int conv_is_direct(const ConvShape *s)
+/* A 1x1 stride-1 pad-0 conv: x [N, C, P] is already the cols matrix (blocked by sample). */
+static int conv_is_1x1(const ConvShape *s)
 {
-    return s->kh == 1 && s->kw == 1 && s->stride == 1 && s->pad == 0 &&
-           (s->N == 1 || s->Ho * s->Wo >= CONV_DIRECT_MIN_P);
+    return s->kh == 1 && s->kw == 1 && s->stride == 1 && s->pad == 0;
 }
 
 /* Samples per chunk: as many as fit the cols budget, at least 1. */
@@ -72,45 +78,275 @@ static void tap_range(int n, int no, int s, int p, int k, int *lo, int *hi)
     if (*hi < *lo) *hi = *lo;
 }
 
-/* cols [K, m P] from x [m, C, H, W]: row (c, ki, kj), column j P + i Wo + jo holds
- * x[j, c, i s - p + ki, jo s - p + kj] or 0 in the padding.  Parallel over (j, c).
- * Each output row is a zeroed border, a copied middle (one memcpy at stride 1) and a
- * zeroed border; the ranges come from tap_range, not from a test per element. */
-static void im2col(const ConvShape *s, const Scalar *x, int m, Scalar *cols)
+/* A stored [rows, N cols-per-block] tensor region seen as a gemm operand (gemm.h):
+ * element (r, n) at p + r ld + (n / cb) cbs + n % cb. */
+static GemmView conv_view(const Scalar *p, int ld, int cb, size_t cbs, int depth_rows)
 {
-    const int P = s->Ho * s->Wo, st = s->stride, pd = s->pad;
-    const size_t ld = (size_t)m * P;
-    long t, nt = (long)m * s->C;
-    PAR_FOR((long)ld * s->C * s->kh * s->kw)
+    GemmView v;
+    v.p = p;
+    v.ld = ld;
+    v.cb = cb;
+    v.cbs = cbs;
+    v.depth_rows = depth_rows;
+    return v;
+}
+
+/* ---------------------------------------------------------------- implicit im2col */
+
+/* The cols matrix of x [N, C, H, W] under geometry s, for gemm_op, read from a zero-padded
+ * copy xp [N, C, Hp, Wp] (Hp = H + 2 pad, Wp = W + 2 pad) so that every element is
+ *   cols[k][n] = xp[kofs(k) + nofs(n)],
+ *   kofs(c, ki, kj) = (c Hp + ki) Wp + kj,  nofs(j, i, jo) = (j C Hp + i s) Wp + jo s,
+ * with no bounds test: a panel row is a gather through a table of offsets. */
+typedef struct ConvCols {
+    const ConvShape *s;
+    const Scalar *xp;
+    int Hp, Wp;
+    int Pw; /* stride 1: Ho Wp, the columns per sample in the padded-width layout */
+} ConvCols;
+
+/* Scalars of the padded copy: N C Hp Wp and a zeroed tail of Wp + kw (the padded-width
+ * layout's last garbage columns read up to kw - 1 + 2 pad past the last plane). */
+static size_t conv_pad_size(const ConvShape *s)
+{
+    return (size_t)s->N * s->C * (s->H + 2 * s->pad) * (s->W + 2 * s->pad) + (size_t)s->W +
+           2 * (size_t)s->pad + (size_t)s->kw;
+}
+
+/* xp [N, C, Hp, Wp] = x [N, C, H, W] with a border of pad zeros, then the zeroed tail;
+ * parallel over planes. */
+static void conv_pad(const ConvShape *s, const Scalar *x, Scalar *xp)
+{
+    const int pd = s->pad, Hp = s->H + 2 * pd, Wp = s->W + 2 * pd;
+    long t, nt = (long)s->N * s->C;
+    PAR_FOR(nt * Hp * Wp)
     for (t = 0; t < nt; t++) {
-        int j = (int)(t / s->C), c = (int)(t % s->C), ki, kj, i, jo;
-        const Scalar *xp = x + ((size_t)j * s->C + c) * s->H * s->W;
-        for (ki = 0; ki < s->kh; ki++) {
-            int ilo, ihi;
-            tap_range(s->H, s->Ho, st, pd, ki, &ilo, &ihi);
-            for (kj = 0; kj < s->kw; kj++) {
-                Scalar *row = cols + ((size_t)(c * s->kh + ki) * s->kw + kj) * ld + (size_t)j * P;
-                int jlo, jhi;
-                tap_range(s->W, s->Wo, st, pd, kj, &jlo, &jhi);
-                if (ilo > 0) memset(row, 0, (size_t)ilo * s->Wo * sizeof(Scalar));
-                for (i = ilo; i < ihi; i++) {
-                    Scalar *r = row + (size_t)i * s->Wo;
-                    /* x row i s - p + ki; tap jo reads column jo s - p + kj (>= 0 for jo >= jlo) */
-                    const Scalar *xr = xp + (size_t)(i * st - pd + ki) * s->W;
-                    for (jo = 0; jo < jlo; jo++) r[jo] = 0;
-                    if (st == 1) {
-                        if (jhi > jlo)
-                            memcpy(r + jlo, xr + (jlo - pd + kj),
-                                   (size_t)(jhi - jlo) * sizeof(Scalar));
-                    } else {
-                        for (jo = jlo; jo < jhi; jo++) r[jo] = xr[jo * st - pd + kj];
-                    }
-                    for (jo = jhi; jo < s->Wo; jo++) r[jo] = 0;
-                }
-                if (ihi < s->Ho)
-                    memset(row + (size_t)ihi * s->Wo, 0,
-                           (size_t)(s->Ho - ihi) * s->Wo * sizeof(Scalar));
+        const Scalar *src = x + (size_t)t * s->H * s->W;
+        Scalar *dst = xp + (size_t)t * Hp * Wp;
+        int i;
+        memset(dst, 0, (size_t)pd * Wp * sizeof(Scalar));
+        for (i = 0; i < s->H; i++) {
+            Scalar *r = dst + (size_t)(i + pd) * Wp;
+            int jj;
+            for (jj = 0; jj < pd; jj++) r[jj] = r[pd + s->W + jj] = 0;
+            memcpy(r + pd, src + (size_t)i * s->W, (size_t)s->W * sizeof(Scalar));
+        }
+        memset(dst + (size_t)(pd + s->H) * Wp, 0, (size_t)pd * Wp * sizeof(Scalar));
+    }
+    memset(xp + (size_t)nt * Hp * Wp, 0,
+           (conv_pad_size(s) - (size_t)nt * Hp * Wp) * sizeof(Scalar));
+}
+
+static void conv_cols_init(ConvCols *cc, const ConvShape *s, const Scalar *xp)
+{
+    cc->s = s;
+    cc->xp = xp;
+    cc->Hp = s->H + 2 * s->pad;
+    cc->Wp = s->W + 2 * s->pad;
+    cc->Pw = s->Ho * cc->Wp;
+    CHECK((double)s->N * s->C * cc->Hp * cc->Wp < 2147483647.0,
+          "conv2d: padded input of %d x %d x %d x %d is too large for int offsets", s->N, s->C,
+          cc->Hp, cc->Wp);
+}
+
+/* Walks (c, ki, kj) or (j, i, jo) one step at a time, keeping the offset in step. */
+typedef struct ColWalk {
+    int a, b, cidx; /* inner, middle index */
+    int na, nb;     /* their extents */
+    int da, db, dc; /* offset steps of inner, middle, outer */
+    int off;
+} ColWalk;
+
+static void walk_init(ColWalk *w, int idx, int na, int nb, int da, int db, int dc)
+{
+    w->a = idx % na;
+    w->b = idx / na % nb;
+    w->cidx = idx / na / nb;
+    w->na = na;
+    w->nb = nb;
+    w->da = da;
+    w->db = db;
+    w->dc = dc;
+    w->off = w->cidx * dc + w->b * db + w->a * da;
+}
+
+static void walk_next(ColWalk *w)
+{
+    w->off += w->da;
+    if (++w->a < w->na) return;
+    w->off -= w->na * w->da;
+    w->a = 0;
+    w->off += w->db;
+    if (++w->b < w->nb) return;
+    w->off -= w->nb * w->db;
+    w->b = 0;
+    w->off += w->dc;
+    w->cidx++;
+}
+
+/* Over rows k = (c, ki, kj) or columns n = (j, i, jo) of cols, starting at idx. */
+static void walk_k(ColWalk *w, const ConvCols *cc, int idx)
+{
+    walk_init(w, idx, cc->s->kw, cc->s->kh, 1, cc->Wp, cc->Hp * cc->Wp);
+}
+static void walk_n(ColWalk *w, const ConvCols *cc, int idx)
+{
+    const ConvShape *s = cc->s;
+    walk_init(w, idx, s->Wo, s->Ho, s->stride, s->stride * cc->Wp, s->C * cc->Hp * cc->Wp);
+}
+
+/* d[w] = xa[off[w]] for w < wn, 0 up to W.  Constant widths let the compiler gather. */
+static void gather_row(const Scalar *xa, const int *off, int wn, int W, Scalar *restrict d)
+{
+    int w;
+    if (wn == 32 && W == 32) {
+        for (w = 0; w < 32; w++) d[w] = xa[off[w]];
+    } else if (wn == 16 && W == 16) {
+        for (w = 0; w < 16; w++) d[w] = xa[off[w]];
+    } else if (wn == 8 && W == 8) {
+        for (w = 0; w < 8; w++) d[w] = xa[off[w]];
+    } else {
+        for (w = 0; w < wn; w++) d[w] = xa[off[w]];
+        for (; w < W; w++) d[w] = 0;
+    }
+}
+
+/* The two ways gemm reads cols: as B (d = column n, depth = row k; the forward) and as
+ * B^T (d = row k, depth = column n; the weight gradient).  Either way
+ *   dst[q][p][w] = xp[depth offset of p0 + p + d offset of d0 + q W + w]. */
+static void pack_cols_any(const ConvCols *cc, int transposed, int d0, int dn, int p0, int kc, int W,
+                          Scalar *dst)
+{
+    int off[GEMM_PACK_WMAX], q, w, p;
+    CHECK(W <= GEMM_PACK_WMAX, "conv pack: panel width %d", W);
+    for (q = 0; q * W < dn; q++) {
+        int wn = dn - q * W < W ? dn - q * W : W;
+        Scalar *dq = dst + (size_t)q * kc * W;
+        ColWalk wd, wp;
+        if (transposed)
+            walk_k(&wd, cc, d0 + q * W);
+        else
+            walk_n(&wd, cc, d0 + q * W);
+        for (w = 0; w < wn; w++, walk_next(&wd)) off[w] = wd.off;
+        if (transposed)
+            walk_n(&wp, cc, p0);
+        else
+            walk_k(&wp, cc, p0);
+        for (p = 0; p < kc; p++, walk_next(&wp))
+            gather_row(cc->xp + wp.off, off, wn, W, dq + (size_t)p * W);
+    }
+}
+
+static void pack_cols(const void *ctx, int d0, int dn, int p0, int kc, int W, Scalar *dst)
+{
+    pack_cols_any((const ConvCols *)ctx, 0, d0, dn, p0, kc, W, dst);
+}
+
+static void pack_cols_t(const void *ctx, int d0, int dn, int p0, int kc, int W, Scalar *dst)
+{
+    pack_cols_any((const ConvCols *)ctx, 1, d0, dn, p0, kc, W, dst);
+}
+
+/* Stride 1, padded-width layout: output pixel (i, jo) of sample j becomes column
+ *   n = j Pw + i Wp + jo,   jo in [0, Wp)   (the Wp - Wo columns past Wo are garbage),
+ * and cols[k][n] = xp[kofs(k) + j C Hp Wp + i Wp + jo]: along n inside one sample the
+ * source is contiguous, so panels are plain row copies, no gather. */
+/* kofs(k) for k = k0 .. k0 + n - 1 (see ConvCols). */
+static void pw_kofs(const ConvCols *cc, int k0, int n, int *kofs)
+{
+    ColWalk wk;
+    int p;
+    walk_k(&wk, cc, k0);
+    for (p = 0; p < n; p++, walk_next(&wk)) kofs[p] = wk.off;
+}
+
+#define PW_KBLOCK 256 /* depth rows per table of kofs */
+
+/* As B (d = n, depth = k): dst[q][p][w] = cols[p0 + p][d0 + q W + w].  A panel is cut
+ * into runs of one sample; each depth row copies every run from its shifted source. */
+static void pack_pw(const void *ctx, int d0, int dn, int p0, int kc, int W, Scalar *dst)
+{
+    const ConvCols *cc = (const ConvCols *)ctx;
+    const size_t chw = (size_t)cc->s->C * cc->Hp * cc->Wp;
+    int kofs[PW_KBLOCK], rw[GEMM_PACK_WMAX + 1], q, w, p, pb, t;
+    const Scalar *rsrc[GEMM_PACK_WMAX];
+    CHECK(W <= GEMM_PACK_WMAX, "conv pack: panel width %d", W);
+    for (pb = 0; pb < kc; pb += PW_KBLOCK) {
+        int kn = kc - pb < PW_KBLOCK ? kc - pb : PW_KBLOCK;
+        pw_kofs(cc, p0 + pb, kn, kofs);
+        for (q = 0; q * W < dn; q++) {
+            int wn = dn - q * W < W ? dn - q * W : W, nr = 0;
+            Scalar *restrict dq = dst + (size_t)q * kc * W + (size_t)pb * W;
+            for (w = 0; w < wn;) { /* runs of one sample */
+                int n = d0 + q * W + w, m = n % cc->Pw;
+                int len = cc->Pw - m < wn - w ? cc->Pw - m : wn - w;
+                rw[nr] = w;
+                rsrc[nr++] = cc->xp + (size_t)(n / cc->Pw) * chw + (size_t)m;
+                w += len;
             }
+            rw[nr] = wn;
+            if (nr == 1 && wn == 32 && W == 32) {
+                const Scalar *src = rsrc[0];
+                for (p = 0; p < kn; p++)
+                    memcpy(dq + (size_t)p * 32, src + kofs[p], 32 * sizeof(Scalar));
+            } else {
+                for (p = 0; p < kn; p++) {
+                    Scalar *d = dq + (size_t)p * W;
+                    for (t = 0; t < nr; t++)
+                        memcpy(d + rw[t], rsrc[t] + kofs[p],
+                               (size_t)(rw[t + 1] - rw[t]) * sizeof(Scalar));
+                    for (w = wn; w < W; w++) d[w] = 0;
+                }
+            }
+        }
+    }
+}
+
+/* As B^T (d = k, depth = n): dst[q][p][w] = cols[d0 + q W + w][p0 + p]; each lane copies
+ * contiguous runs (one per sample) into every W-th slot. */
+static void pack_pw_t(const void *ctx, int d0, int dn, int p0, int kc, int W, Scalar *dst)
+{
+    const ConvCols *cc = (const ConvCols *)ctx;
+    const size_t chw = (size_t)cc->s->C * cc->Hp * cc->Wp;
+    int kofs[GEMM_PACK_WMAX], q, w, p;
+    CHECK(W <= GEMM_PACK_WMAX, "conv pack: panel width %d", W);
+    for (q = 0; q * W < dn; q++) {
+        int wn = dn - q * W < W ? dn - q * W : W;
+        Scalar *restrict dq = dst + (size_t)q * kc * W;
+        int a = p0;
+        pw_kofs(cc, d0 + q * W, wn, kofs);
+        while (a < p0 + kc) { /* depth segment [a, b) inside one sample */
+            int b = (a / cc->Pw + 1) * cc->Pw, len;
+            const Scalar *base = cc->xp + (size_t)(a / cc->Pw) * chw + (size_t)(a % cc->Pw);
+            if (b > p0 + kc) b = p0 + kc;
+            len = b - a;
+            for (w = 0; w < wn; w++) {
+                const Scalar *src = base + kofs[w];
+                Scalar *d = dq + (size_t)(a - p0) * W + w;
+                for (p = 0; p < len; p++) d[(size_t)p * W] = src[p];
+            }
+            for (; w < W; w++) {
+                Scalar *d = dq + (size_t)(a - p0) * W + w;
+                for (p = 0; p < len; p++) d[(size_t)p * W] = 0;
+            }
+            a = b;
+        }
+    }
+}
+
+/* dst [N, O, Ho, Wp] = src [N, O, Ho, Wo] with zeros in the garbage columns (dy in the
+ * padded-width layout, so the garbage columns add nothing to dW). */
+static void pw_widen(const ConvShape *s, int Wp, const Scalar *src, Scalar *dst)
+{
+    long t, nt = (long)s->N * s->O;
+    PAR_FOR(nt * s->Ho * Wp)
+    for (t = 0; t < nt; t++) {
+        const Scalar *a = src + (size_t)t * s->Ho * s->Wo;
+        Scalar *d = dst + (size_t)t * s->Ho * Wp;
+        int i, jo;
+        for (i = 0; i < s->Ho; i++) {
+            for (jo = 0; jo < s->Wo; jo++) d[(size_t)i * Wp + jo] = a[(size_t)i * s->Wo + jo];
+            for (; jo < Wp; jo++) d[(size_t)i * Wp + jo] = 0;
         }
     }
 }
@@ -165,51 +401,87 @@ static void add_into(Scalar *dst, const Scalar *src, size_t n)
     for (i = 0; i < nn; i++) dst[i] += src[i];
 }
 
+/* y [N, O, P] = W [O, K] cols(x) (+ b): one gemm over the batch (scratch from the
+ * arena).  1x1: x is read in place and y written in place.  Stride 1: the gemm writes the
+ * padded-width layout into scratch, then the valid columns are copied out with the bias.
+ * Otherwise: gathered panels, y written in place. */
+static void conv_forward_gemm(Graph *g, const ConvShape *s, const Scalar *x, const Scalar *w,
+                              const Scalar *b, Scalar *y)
+{
+    ArenaMark mark = arena_mark(g->arena);
+    const int P = s->Ho * s->Wo, K = s->C * s->kh * s->kw;
+    GemmView vw = conv_view(w, K, K, 0, 0), vx;
+    GemmOperand oa, ob;
+    ConvCols cc;
+    long t, nt = (long)s->N * s->O;
+    oa.pack = gemm_pack_view;
+    oa.ctx = &vw;
+    if (conv_is_1x1(s)) { /* cols = x seen as [C, N P] */
+        vx = conv_view(x, P, P, (size_t)s->C * P, 1);
+        ob.pack = gemm_pack_view;
+        ob.ctx = &vx;
+        gemm_op(s->O, s->N * P, K, 1, &oa, &ob, 0, y, P, P, (size_t)s->O * P);
+    } else {
+        Scalar *xp = scratch(g, conv_pad_size(s), 1);
+        conv_pad(s, x, xp);
+        conv_cols_init(&cc, s, xp);
+        ob.ctx = &cc;
+        if (s->stride == 1) {
+            const int Pw = cc.Pw, Wp = cc.Wp;
+            Scalar *yw = scratch(g, (size_t)s->N * s->O, (size_t)Pw);
+            ob.pack = pack_pw;
+            gemm_op(s->O, s->N * Pw, K, 1, &oa, &ob, 0, yw, Pw, Pw, (size_t)s->O * Pw);
+            PAR_FOR(nt * P)
+            for (t = 0; t < nt; t++) { /* y[n, o, i, jo] = yw[n, o, i Wp + jo] + b[o] */
+                const Scalar *src = yw + (size_t)t * Pw;
+                Scalar *dst = y + (size_t)t * P, bo = b ? b[t % s->O] : 0;
+                int i, jo;
+                for (i = 0; i < s->Ho; i++)
+                    for (jo = 0; jo < s->Wo; jo++)
+                        dst[(size_t)i * s->Wo + jo] = src[(size_t)i * Wp + jo] + bo;
+            }
+            arena_release(g->arena, mark);
+            return;
+        }
+        ob.pack = pack_cols;
+        gemm_op(s->O, s->N * P, K, 1, &oa, &ob, 0, y, P, P, (size_t)s->O * P);
+    }
+    if (b) {
+        PAR_FOR(nt * P)
+        for (t = 0; t < nt; t++) {
+            Scalar *yp = y + (size_t)t * P, bo = b[t % s->O];
+            int p;
+            for (p = 0; p < P; p++) yp[p] += bo;
+        }
+    }
+    arena_release(g->arena, mark);
+}
+
 /* ---------------------------------------------------------------- conv2d */
 
 void op_conv2d_forward(Graph *g, Var *out)
 {
     ConvShape s = conv_geom(out);
-    const Scalar *x = out->in[0]->val.data, *w = out->in[1]->val.data;
-    const Scalar *b = out->in[2] ? out->in[2]->val.data : NULL;
-    Scalar *y = out->val.data;
-    const int P = s.Ho * s.Wo, K = s.C * s.kh * s.kw;
-    long t;
-    if (conv_is_direct(&s)) {
-        int n;
-        long nt = (long)s.N * s.O;
-        for (n = 0; n < s.N; n++) /* y[n] [O, P] = W [O, C] x[n] [C, P] */
-            gemm(0, 0, s.O, P, s.C, 1, w, s.C, x + (size_t)n * s.C * P, P, 0,
-                 y + (size_t)n * s.O * P, P);
-        if (b) {
-            PAR_FOR((long)out->val.n)
-            for (t = 0; t < nt; t++) {
-                Scalar *yp = y + (size_t)t * P, bo = b[t % s.O];
-                int p;
-                for (p = 0; p < P; p++) yp[p] += bo;
-            }
-        }
-    } else {
-        ArenaMark mark = arena_mark(g->arena);
-        int mmax = conv_chunk(&s), n0;
-        Scalar *cols = scratch(g, (size_t)K * mmax, (size_t)P);
-        Scalar *tmp = scratch(g, (size_t)s.O * mmax, (size_t)P);
-        for (n0 = 0; n0 < s.N; n0 += mmax) {
-            int m = s.N - n0 < mmax ? s.N - n0 : mmax;
-            long nt = (long)m * s.O;
-            im2col(&s, x + (size_t)n0 * s.C * s.H * s.W, m, cols);
-            /* tmp [O, m P] = W [O, K] cols [K, m P] */
-            gemm(0, 0, s.O, m * P, K, 1, w, K, cols, m * P, 0, tmp, m * P);
-            PAR_FOR(nt * P)
-            for (t = 0; t < nt; t++) { /* y[n0 + j, o, :] = tmp[o, j P : (j + 1) P] + b[o] */
-                int j = (int)(t / s.O), o = (int)(t % s.O), p;
-                const Scalar *src = tmp + (size_t)o * m * P + (size_t)j * P;
-                Scalar *dst = y + ((size_t)(n0 + j) * s.O + o) * P, bo = b ? b[o] : 0;
-                for (p = 0; p < P; p++) dst[p] = src[p] + bo;
-            }
-        }
-        arena_release(g->arena, mark);
-    }
+    conv_forward_gemm(g, &s, out->in[0]->val.data, out->in[1]->val.data,
+                      out->in[2] ? out->in[2]->val.data : NULL, out->val.data);
+}
+
+/* dxt [N, C, H, W] = the input gradient of a stride-1 conv, as the conv of dy with the
+ * flipped, transposed kernel (see the header); wt is scratch for that kernel. */
+static void conv_dx_transposed(Graph *g, const ConvShape *s, const Scalar *w, const Scalar *dy,
+                               Scalar *wt, Scalar *dxt)
+{
+    ConvShape t =
+        conv_shape_make(s->N, s->O, s->Ho, s->Wo, s->C, s->kh, s->kw, 1, s->kh - 1 - s->pad);
+    int c, o, a, bb;
+    for (c = 0; c < s->C; c++) /* wt[c, o, a, b] = w[o, c, kh-1-a, kw-1-b] */
+        for (o = 0; o < s->O; o++)
+            for (a = 0; a < s->kh; a++)
+                for (bb = 0; bb < s->kw; bb++)
+                    wt[(((size_t)c * s->O + o) * s->kh + a) * s->kw + bb] =
+                        w[(((size_t)o * s->C + c) * s->kh + (s->kh - 1 - a)) * s->kw +
+                          (s->kw - 1 - bb)];
+    conv_forward_gemm(g, &t, dy, wt, NULL, dxt);
 }
 
 void op_conv2d_backward(Graph *g, Var *out)
@@ -218,6 +490,7 @@ void op_conv2d_backward(Graph *g, Var *out)
     Var *xv = out->in[0], *wv = out->in[1], *bv = out->in[2];
     const Scalar *x = xv->val.data, *w = wv->val.data, *dy = out->grad;
     const int P = s.Ho * s.Wo, K = s.C * s.kh * s.kw;
+    const size_t plane = (size_t)s.C * s.H * s.W;
     const int need_x = ag_needs(out, 0), need_w = ag_needs(out, 1);
     long t;
     if (bv && ag_needs(out, 2)) { /* db[o] += sum_{n, p} dy[n, o, p], parallel over o */
@@ -237,51 +510,65 @@ void op_conv2d_backward(Graph *g, Var *out)
         /* gradients first: ag_grad may allocate them, and they must outlive the scratch */
         Scalar *dx = need_x ? ag_grad(g, xv) : NULL, *dw = need_w ? ag_grad(g, wv) : NULL;
         ArenaMark mark = arena_mark(g->arena);
-        /* dwt [O, K]: dW summed over the batch (sample or chunk order), added to dw once */
-        Scalar *dwt = dw ? scratch(g, (size_t)s.O, (size_t)K) : NULL;
-        if (conv_is_direct(&s)) {
-            Scalar *dxt = dx ? scratch(g, (size_t)s.C, (size_t)P) : NULL;
-            int n;
-            for (n = 0; n < s.N; n++) {
-                const Scalar *dyn = dy + (size_t)n * s.O * P;
-                if (dwt) /* dwt [O, C] (+)= dy[n] [O, P] x[n]^T [P, C] */
-                    gemm(0, 1, s.O, s.C, P, 1, dyn, P, x + (size_t)n * s.C * P, P, n ? 1 : 0, dwt,
-                         s.C);
-                if (dxt) { /* dx[n] [C, P] += W^T [C, O] dy[n] [O, P] */
-                    gemm(1, 0, s.C, P, s.O, 1, w, s.C, dyn, P, 0, dxt, P);
-                    add_into(dx + (size_t)n * s.C * P, dxt, (size_t)s.C * P);
+        /* dy [N, O, P] as the blocked matrix [O, N P]: rows o (depth for dx) */
+        GemmView vdy = conv_view(dy, P, P, (size_t)s.O * P, 0);
+        GemmOperand oa, ob;
+        if (dw) { /* dwt [O, K] = dy [O, N P] cols^T [N P, K]; dw += dwt */
+            Scalar *dwt = scratch(g, (size_t)s.O, (size_t)K);
+            GemmView vx, vdw;
+            ConvCols cc;
+            int depth = s.N * P;
+            oa.pack = gemm_pack_view;
+            oa.ctx = &vdy;
+            if (conv_is_1x1(&s)) {
+                vx = conv_view(x, P, P, (size_t)s.C * P, 0);
+                ob.pack = gemm_pack_view;
+                ob.ctx = &vx;
+            } else {
+                Scalar *xp = scratch(g, conv_pad_size(&s), 1);
+                conv_pad(&s, x, xp);
+                conv_cols_init(&cc, &s, xp);
+                ob.ctx = &cc;
+                ob.pack = pack_cols_t;
+                if (s.stride == 1) { /* padded-width layout: dy widened with zero columns */
+                    Scalar *dyw = scratch(g, (size_t)s.N * s.O, (size_t)cc.Pw);
+                    pw_widen(&s, cc.Wp, dy, dyw);
+                    vdw = conv_view(dyw, cc.Pw, cc.Pw, (size_t)s.O * cc.Pw, 0);
+                    oa.ctx = &vdw;
+                    ob.pack = pack_pw_t;
+                    depth = s.N * cc.Pw;
                 }
             }
-        } else {
-            int mmax = conv_chunk(&s), n0;
-            size_t plane = (size_t)s.C * s.H * s.W;
-            /* one buffer serves as cols (for dW), then as dcols (for dx) */
-            Scalar *cols = scratch(g, (size_t)K * mmax, (size_t)P);
-            Scalar *dyc = scratch(g, (size_t)s.O * mmax, (size_t)P);
-            Scalar *dxc = dx ? scratch(g, plane, (size_t)mmax) : NULL;
-            for (n0 = 0; n0 < s.N; n0 += mmax) {
-                int m = s.N - n0 < mmax ? s.N - n0 : mmax;
-                long nt = (long)m * s.O;
-                PAR_FOR(nt * P)
-                for (t = 0; t < nt; t++) { /* dyc[o, j P : (j + 1) P] = dy[n0 + j, o, :] */
-                    int j = (int)(t / s.O), o = (int)(t % s.O);
-                    memcpy(dyc + (size_t)o * m * P + (size_t)j * P,
-                           dy + ((size_t)(n0 + j) * s.O + o) * P, (size_t)P * sizeof(Scalar));
-                }
-                if (dwt) {
-                    im2col(&s, x + (size_t)n0 * plane, m, cols);
-                    /* dwt [O, K] (+)= dyc [O, m P] cols^T [m P, K] */
-                    gemm(0, 1, s.O, K, m * P, 1, dyc, m * P, cols, m * P, n0 ? 1 : 0, dwt, K);
-                }
-                if (dxc) {
-                    /* dcols [K, m P] = W^T [K, O] dyc [O, m P];  dx += col2im(dcols) */
-                    gemm(1, 0, K, m * P, s.O, 1, w, K, dyc, m * P, 0, cols, m * P);
-                    col2im(&s, cols, m, dxc);
-                    add_into(dx + (size_t)n0 * plane, dxc, (size_t)m * plane);
-                }
-            }
+            gemm_op(s.O, K, depth, 1, &oa, &ob, 0, dwt, K, K, 0);
+            add_into(dw, dwt, (size_t)s.O * K);
         }
-        if (dwt) add_into(dw, dwt, (size_t)s.O * K);
+        if (dx) {
+            Scalar *dxt = scratch(g, plane, (size_t)s.N);
+            if (conv_is_1x1(&s)) { /* dx [C, N P] = W^T [C, O] dy [O, N P] */
+                GemmView vw = conv_view(w, s.C, s.C, 0, 1), vd = vdy;
+                vd.depth_rows = 1;
+                oa.pack = ob.pack = gemm_pack_view;
+                oa.ctx = &vw;
+                ob.ctx = &vd;
+                gemm_op(s.C, s.N * P, s.O, 1, &oa, &ob, 0, dxt, P, P, plane);
+            } else if (s.stride == 1 && s.kh == s.kw && s.pad <= s.kh - 1) {
+                conv_dx_transposed(g, &s, w, dy, scratch(g, (size_t)s.O, (size_t)K), dxt);
+            } else { /* dcols [K, m P] = W^T [K, O] dy [O, m P];  dx = col2im(dcols) */
+                int mmax = conv_chunk(&s), n0;
+                Scalar *cols = scratch(g, (size_t)K * mmax, (size_t)P);
+                GemmView vw = conv_view(w, K, K, 0, 1);
+                for (n0 = 0; n0 < s.N; n0 += mmax) {
+                    int m = s.N - n0 < mmax ? s.N - n0 : mmax;
+                    GemmView vd = conv_view(dy + (size_t)n0 * s.O * P, P, P, (size_t)s.O * P, 1);
+                    oa.pack = ob.pack = gemm_pack_view;
+                    oa.ctx = &vw;
+                    ob.ctx = &vd;
+                    gemm_op(K, m * P, s.O, 1, &oa, &ob, 0, cols, m * P, m * P, 0);
+                    col2im(&s, cols, m, dxt + (size_t)n0 * plane);
+                }
+            }
+            add_into(dx, dxt, (size_t)s.N * plane);
+        }
         arena_release(g->arena, mark);
     }
 }

@@ -52,4 +52,8 @@ double sum_lanes(const Scalar *x, size_t n);
 double sum_lanes2(const Scalar *a, const Scalar *b, double mu, size_t n, double *sab);
 double sum_lanes_sqdev(const Scalar *x, double mu, size_t n);
 
+/* y[i] = e^x[i], the exp that SiLU uses (op_elem.c): a vectorisable polynomial in the float
+ * build, libm exp in the double build.  Its reference twin is libm (tests/test_fused.c). */
+void elem_exp(const Scalar *x, Scalar *y, size_t n);
+
 #endif

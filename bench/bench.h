@@ -21,6 +21,7 @@ typedef struct BenchResult {
     const char *rate_unit;
     double max_err, tol; /* worst checked |fast - ref| and its bound */
     int same_bits;       /* -1 not compared, 0/1 against the 1-thread result */
+    double peak_mb;      /* memory the case needs (arena high-water), 0 when not measured */
 } BenchResult;
 
 typedef struct BenchReport {
@@ -33,6 +34,7 @@ typedef struct BenchReport {
 typedef struct BenchSection {
     const char *name;
     int (*run)(BenchReport *rep);
+    int on_request; /* 1: runs only when named on the command line */
 } BenchSection;
 
 /* Adds a result (NULL when the report is full). */
@@ -43,5 +45,6 @@ double bench_median(double *t, int n);
 int bench_gemm(BenchReport *rep);
 int bench_train(BenchReport *rep);
 int bench_step(BenchReport *rep);
+int bench_cmad(BenchReport *rep);
 
 #endif

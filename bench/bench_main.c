@@ -3,8 +3,9 @@
  *   build-native/bench [--reps N] [--json PATH] [--threads N] [SECTION...]
  *   build-native/bench train     (training step, sampler step, conv layers)
  *   build-native/bench step      (training and sampler steps only)
+ *   build-native/bench cmad      (CMAD BPTT iterations and a CDPS step, with peak memory)
  *
- * With no SECTION every section in the table runs.  The exit status is 1 when any kernel
+ * With no SECTION every section in the table runs except those marked on request (step).  The exit status is 1 when any kernel
  * failed its check against the reference (its figures are then not reported). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,9 +16,10 @@
 #include "bench.h"
 
 static const BenchSection sections[] = {
-    {"gemm", bench_gemm},
-    {"train", bench_train},
-    {"step", bench_step},
+    {"gemm", bench_gemm, 0},
+    {"train", bench_train, 0},
+    {"step", bench_step, 1}, /* a subset of train, for quick comparisons */
+    {"cmad", bench_cmad, 0},
 };
 #define N_SECTIONS ((int)(sizeof sections / sizeof sections[0]))
 
@@ -64,13 +66,13 @@ static int write_json(const BenchReport *rep, const char *path)
                 "    {\"section\": \"%s\", \"name\": \"%s\", \"params\": \"%s\", "
                 "\"threads\": %d, \"reps\": %d, \"ms_median\": %.4f, \"ms_min\": %.4f, "
                 "\"rate\": %.3f, \"rate_unit\": \"%s\", \"max_err\": %.3g, \"tol\": %.3g, "
-                "\"same_bits_as_1_thread\": %s}%s\n",
+                "\"same_bits_as_1_thread\": %s, \"peak_mb\": %.1f}%s\n",
                 r->section, r->name, r->params, r->threads, r->reps, r->ms_median, r->ms_min,
                 r->rate, r->rate_unit, r->max_err, r->tol,
                 r->same_bits < 0 ? "null"
                 : r->same_bits   ? "true"
                                  : "false",
-                i + 1 < rep->n ? "," : "");
+                r->peak_mb, i + 1 < rep->n ? "," : "");
     }
     fprintf(f, "  ]\n}\n");
     if (fclose(f) != 0) {
@@ -110,7 +112,7 @@ int main(int argc, char **argv)
            "warm-up\n",
            SCALAR_NAME, plat_have_openmp() ? "on" : "off", plat_threads(), rep.reps);
     for (s = 0; s < N_SECTIONS; s++) {
-        int run = !only;
+        int run = !only && !sections[s].on_request;
         for (i = 1; i < argc && !run; i++)
             if (!strcmp(argv[i], sections[s].name)) run = 1;
         if (!run) continue;

@@ -14,10 +14,13 @@
  * training-step result (loss, gradient norm) with 2 threads must equal the 1-thread one bit
  * for bit; a difference fails the section.  Run this section alone with
  * `build-native/bench train`, or only the two steps with `build-native/bench step`. */
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../autograd/conv_ref.h"
 #include "../autograd/ops.h"
 #include "../nn/optim.h"
 #include "../nn/unet.h"
@@ -102,6 +105,7 @@ static int bench_train_steps(BenchReport *rep, int N)
         double t[MAX_REPS], loss = 0, norm = 0;
         int k, reps = rep->reps < MAX_REPS ? rep->reps : MAX_REPS;
         size_t chunks;
+        if (N > 64 && reps > 5) reps = 5; /* the batch-128 step is slow: 5 repeats */
         BenchResult *res;
         if (rep->only_threads && rep->only_threads != thread_counts[ti]) continue;
         plat_set_threads(thread_counts[ti]);
@@ -238,8 +242,55 @@ static int unet_conv_cases(ConvCase *cc, int max)
     return n;
 }
 
-static void bench_convs(BenchReport *rep)
+#ifdef CMAD_DOUBLE
+#define CONV_EPS DBL_EPSILON
+#else
+#define CONV_EPS FLT_EPSILON
+#endif
+#define CONV_CHECK_N 2 /* samples checked against the direct-loop reference */
+
+static double max_abs_diff(const Scalar *a, const Scalar *b, size_t n)
 {
+    double worst = 0;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - (double)b[i]);
+        if (!(e <= worst)) worst = e; /* NaN sticks */
+    }
+    return worst;
+}
+
+/* y and dx (dy = 1) of the first CONV_CHECK_N samples against conv2d_ref (each sample's y
+ * and dx depend on that sample only).  Returns 1 when an error exceeds 2 K eps (K the
+ * products per element: C kh kw for y, O kh kw for dx; inputs in [-1, 1]). */
+static int conv_check(const ConvCase *c, const Var *x, const Var *w, const Var *b, const Var *y,
+                      const char *params)
+{
+    ConvShape s =
+        conv_shape_make(CONV_CHECK_N, c->C, c->H, c->H, c->O, c->k, c->k, c->stride, c->pad);
+    size_t ny = (size_t)CONV_CHECK_N * c->O * s.Ho * s.Wo,
+           nx = (size_t)CONV_CHECK_N * c->C * c->H * c->H;
+    Scalar *ref = (Scalar *)xcalloc(ny * 2 + nx, sizeof(Scalar)), *dy = ref + ny, *dx = dy + ny;
+    double ey, ex, ty = 2.0 * c->C * c->k * c->k * CONV_EPS,
+                   tx = 2.0 * c->O * c->k * c->k * CONV_EPS;
+    size_t i;
+    for (i = 0; i < ny; i++) dy[i] = 1;
+    conv2d_ref_forward(&s, x->val.data, w->val.data, b->val.data, ref);
+    conv2d_ref_backward(&s, x->val.data, w->val.data, dy, dx, NULL, NULL);
+    ey = max_abs_diff(y->val.data, ref, ny);
+    ex = max_abs_diff(x->grad, dx, nx);
+    free(ref);
+    if (ey <= ty && ex <= tx) return 0;
+    fprintf(stderr,
+            "bench train: conv %s: y error %.3g (tol %.3g), dx error %.3g (tol %.3g) against "
+            "conv2d_ref: NOT reported\n",
+            params, ey, ty, ex, tx);
+    return 1;
+}
+
+static int bench_convs(BenchReport *rep)
+{
+    int failed = 0;
     const int N = 64;
     ConvCase cc[MAX_CONVS];
     int nc = unet_conv_cases(cc, MAX_CONVS), ci, ti;
@@ -271,6 +322,11 @@ static void bench_convs(BenchReport *rep)
         y = ag_conv2d(&g, x, w, b, c->stride, c->pad);
         snprintf(params, sizeof params, "C%d %dx%d -> O%d k%d s%d p%d N%d", c->C, c->H, c->H, c->O,
                  c->k, c->stride, c->pad, N);
+        ag_backward(&g, y); /* dy = 1; x->grad from a zeroed start */
+        if (conv_check(c, x, w, b, y, params)) {
+            failed = 1;
+            continue;
+        }
         for (ti = 0; ti < N_THREAD_COUNTS; ti++) {
             double tf[MAX_REPS], tb[MAX_REPS];
             int k, reps = rep->reps < MAX_REPS ? rep->reps : MAX_REPS;
@@ -298,6 +354,7 @@ static void bench_convs(BenchReport *rep)
         }
     }
     arena_free(arena);
+    return failed;
 }
 
 /* Only the training and sampler steps (`build-native/bench step`), for quick comparisons. */
@@ -323,7 +380,7 @@ int bench_train(BenchReport *rep)
     failed |= bench_train_steps(rep, 64);
     failed |= bench_train_steps(rep, 128);
     bench_sample_step(rep);
-    bench_convs(rep);
+    failed |= bench_convs(rep);
     plat_set_threads(saved);
     return failed;
 }

@@ -165,8 +165,9 @@ void gemm_ref(int ta, int tb, int M, int N, int K, Scalar alpha, const Scalar *A
 
 /* Copies a rows x cols block (source row stride ld) into panels of width W:
  *   dst[panel][c][r % W] = src[r][c] for r < rows, zero up to a whole panel,
- * i.e. each source row becomes one lane of a [cols][W] panel (a transpose). */
-static void pack_transpose(const Scalar *src, size_t ld, int rows, int cols, int W,
+ * i.e. each source row becomes one lane of a [cols][W] panel (a transpose).  Panels are
+ * pstride scalars apart (cols W for a whole block; more when this fills a slice of it). */
+static void pack_transpose(const Scalar *src, size_t ld, int rows, int cols, int W, size_t pstride,
                            Scalar *restrict dst)
 {
     int r0, c0, r, c;
@@ -183,7 +184,7 @@ static void pack_transpose(const Scalar *src, size_t ld, int rows, int cols, int
             for (; r < W; r++)
                 for (c = 0; c < tb; c++) dst[(size_t)(c0 + c) * W + r] = 0;
         }
-        dst += (size_t)cols * W;
+        dst += pstride;
     }
 }
 
@@ -207,24 +208,53 @@ static void pack_straight(const Scalar *src, size_t ld, int rows, int cols, int 
     }
 }
 
-/* Ap[panel][p][i] = op(A)[r0 + panel*MR + i, p0 + p], zero past row m. */
-static void pack_a(int ta, const Scalar *A, int lda, int r0, int m, int p0, int kc,
-                   Scalar *restrict Ap)
+/* Packs a GemmView (see gemm.h).  A range inside one column block is a plain strided
+ * matrix (pack_straight / pack_transpose); a range across blocks goes block by block
+ * (depth along the columns) or through a per-panel column table (d along the columns). */
+void gemm_pack_view(const void *ctx, int d0, int dn, int p0, int kc, int W, Scalar *dst)
 {
-    if (ta) /* A is K x M */
-        pack_straight(A + (size_t)p0 * lda + r0, (size_t)lda, kc, m, MR, Ap);
-    else /* A is M x K */
-        pack_transpose(A + (size_t)r0 * lda + p0, (size_t)lda, m, kc, MR, Ap);
-}
-
-/* Bp[panel][p][j] = op(B)[p0 + p, c0 + panel*NR + j], zero past column n. */
-static void pack_b(int tb, const Scalar *B, int ldb, int p0, int kc, int c0, int n,
-                   Scalar *restrict Bp)
-{
-    if (tb) /* B is N x K */
-        pack_transpose(B + (size_t)c0 * ldb + p0, (size_t)ldb, n, kc, NR, Bp);
-    else /* B is K x N */
-        pack_straight(B + (size_t)p0 * ldb + c0, (size_t)ldb, kc, n, NR, Bp);
+    const GemmView *v = (const GemmView *)ctx;
+    const size_t ld = (size_t)v->ld, cb = (size_t)v->cb;
+#define VIEW_COL(c) ((size_t)(c) / cb * v->cbs + (size_t)(c) % cb)
+    if (v->depth_rows) { /* Mat[d][p] = view(p, d): d runs along the stored rows */
+        if ((size_t)d0 / cb == (size_t)(d0 + dn - 1) / cb) {
+            pack_straight(v->p + (size_t)p0 * ld + VIEW_COL(d0), ld, kc, dn, W, dst);
+        } else { /* per panel: runs of one column block, copied row by row */
+            size_t off[GEMM_PACK_WMAX];
+            int rw[GEMM_PACK_WMAX + 1], q, w, p, t;
+            CHECK(W <= GEMM_PACK_WMAX, "gemm_pack_view: panel width %d", W);
+            for (q = 0; q * W < dn; q++) {
+                int wn = dn - q * W < W ? dn - q * W : W, nr = 0;
+                Scalar *d = dst + (size_t)q * kc * W;
+                for (w = 0; w < wn;) {
+                    int c = d0 + q * W + w, len = v->cb - c % v->cb;
+                    if (len > wn - w) len = wn - w;
+                    rw[nr] = w;
+                    off[nr++] = VIEW_COL(c);
+                    w += len;
+                }
+                rw[nr] = wn;
+                for (p = 0; p < kc; p++) {
+                    const Scalar *row = v->p + (size_t)(p0 + p) * ld;
+                    for (t = 0; t < nr; t++)
+                        memcpy(d + rw[t], row + off[t],
+                               (size_t)(rw[t + 1] - rw[t]) * sizeof(Scalar));
+                    for (w = wn; w < W; w++) d[w] = 0;
+                    d += W;
+                }
+            }
+        }
+    } else { /* Mat[d][p] = view(d, p): the depth runs along the stored rows, block by block */
+        int a = p0;
+        while (a < p0 + kc) {
+            int b = (int)(((size_t)a / cb + 1) * cb);
+            if (b > p0 + kc) b = p0 + kc;
+            pack_transpose(v->p + (size_t)d0 * ld + VIEW_COL(a), ld, dn, b - a, W, (size_t)kc * W,
+                           dst + (size_t)(a - p0) * W);
+            a = b;
+        }
+    }
+#undef VIEW_COL
 }
 
 /* ---------------------------------------------------------------- micro-kernel */
@@ -304,27 +334,68 @@ static void gemm_buf_alloc(GemmBuf *g)
 
 /* ---------------------------------------------------------------- driver */
 
+/* Where C's tile at (row i, column j) of nr columns starts, or NULL when those columns
+ * cross a column block (see gemm.h). */
+typedef struct GemmC {
+    Scalar *C;
+    int ldc, cb;
+    size_t cbs;
+} GemmC;
+
+static Scalar *gemm_c_at(const GemmC *c, int i, int j, int nr)
+{
+    if (j / c->cb != (j + nr - 1) / c->cb) return NULL;
+    return c->C + (size_t)i * c->ldc + (size_t)(j / c->cb) * c->cbs + (size_t)(j % c->cb);
+}
+
+/* A tile whose columns cross a block: the kernel writes alpha = 1, beta = 0 into t (so t
+ * holds acc exactly), then each element is combined as the kernel would have done. */
+static void gemm_tile_split(const GemmC *c, int i0, int j0, int mr, int nr, const Scalar *t,
+                            Scalar alpha, Scalar beta, int first)
+{
+    int i, j;
+    for (i = 0; i < mr; i++)
+        for (j = 0; j < nr; j++) {
+            Scalar *e = c->C + (size_t)(i0 + i) * c->ldc + (size_t)((j0 + j) / c->cb) * c->cbs +
+                        (size_t)((j0 + j) % c->cb);
+            Scalar acc = t[(size_t)i * NR + j];
+            if (!first)
+                *e += alpha * acc;
+            else if (beta == 0)
+                *e = alpha * acc;
+            else
+                *e = beta * *e + alpha * acc;
+        }
+}
+
 /* One tile of C: rows [m0, m1), columns [n0, n1), all of K. */
-static void gemm_tile(int ta, int tb, int m0, int m1, int n0, int n1, int K, Scalar alpha,
-                      const Scalar *A, int lda, const Scalar *B, int ldb, Scalar beta, Scalar *C,
-                      int ldc, GemmBuf *buf)
+static void gemm_tile(int m0, int m1, int n0, int n1, int K, Scalar alpha, const GemmOperand *A,
+                      const GemmOperand *B, Scalar beta, const GemmC *c, GemmBuf *buf)
 {
     int jc, pc, ic, ir, jr;
     for (jc = n0; jc < n1; jc += NC) {
         int nc = n1 - jc < NC ? n1 - jc : NC;
         for (pc = 0; pc < K; pc += KC) {
             int kc = K - pc < KC ? K - pc : KC;
-            pack_b(tb, B, ldb, pc, kc, jc, nc, buf->b);
+            B->pack(B->ctx, jc, nc, pc, kc, NR, buf->b);
             for (ic = m0; ic < m1; ic += MC) {
                 int mc = m1 - ic < MC ? m1 - ic : MC;
-                pack_a(ta, A, lda, ic, mc, pc, kc, buf->a);
+                A->pack(A->ctx, ic, mc, pc, kc, MR, buf->a);
                 for (ir = 0; ir < mc; ir += MR) {
                     const Scalar *ap = buf->a + (size_t)ir * kc;
-                    for (jr = 0; jr < nc; jr += NR)
-                        kernel(kc, ap, buf->b + (size_t)jr * kc,
-                               C + (size_t)(ic + ir) * ldc + jc + jr, ldc,
-                               mc - ir < MR ? mc - ir : MR, nc - jr < NR ? nc - jr : NR, alpha,
-                               beta, pc == 0);
+                    int mr = mc - ir < MR ? mc - ir : MR;
+                    for (jr = 0; jr < nc; jr += NR) {
+                        int nr = nc - jr < NR ? nc - jr : NR;
+                        Scalar *cp = gemm_c_at(c, ic + ir, jc + jr, nr);
+                        if (cp) {
+                            kernel(kc, ap, buf->b + (size_t)jr * kc, cp, c->ldc, mr, nr, alpha,
+                                   beta, pc == 0);
+                        } else {
+                            Scalar t[MR * NR];
+                            kernel(kc, ap, buf->b + (size_t)jr * kc, t, NR, MR, NR, 1, 0, 1);
+                            gemm_tile_split(c, ic + ir, jc + jr, mr, nr, t, alpha, beta, pc == 0);
+                        }
+                    }
                 }
             }
         }
@@ -378,9 +449,9 @@ static void gemm_grid(int M, int N, int T, int *tm, int *tn)
 }
 
 /* Runs tile t (row-major numbering) of a tm x tn grid of C. */
-static void gemm_grid_tile(int t, int tm, int tn, int ta, int tb, int M, int N, int K, Scalar alpha,
-                           const Scalar *A, int lda, const Scalar *B, int ldb, Scalar beta,
-                           Scalar *C, int ldc, GemmBuf *buf)
+static void gemm_grid_tile(int t, int tm, int tn, int M, int N, int K, Scalar alpha,
+                           const GemmOperand *A, const GemmOperand *B, Scalar beta, const GemmC *c,
+                           GemmBuf *buf)
 {
     int pm = (M + MR - 1) / MR, pn = (N + NR - 1) / NR;
     int ti = t / tn, tj = t % tn;
@@ -388,30 +459,17 @@ static void gemm_grid_tile(int t, int tm, int tn, int ta, int tb, int M, int N, 
     int n0 = (int)((long)pn * tj / tn) * NR, n1 = (int)((long)pn * (tj + 1) / tn) * NR;
     if (m1 > M) m1 = M;
     if (n1 > N) n1 = N;
-    if (m0 < m1 && n0 < n1)
-        gemm_tile(ta, tb, m0, m1, n0, n1, K, alpha, A, lda, B, ldb, beta, C, ldc, buf);
+    if (m0 < m1 && n0 < n1) gemm_tile(m0, m1, n0, n1, K, alpha, A, B, beta, c, buf);
 }
 #endif
 
-void gemm(int ta, int tb, int M, int N, int K, Scalar alpha, const Scalar *A, int lda,
-          const Scalar *B, int ldb, Scalar beta, Scalar *C, int ldc)
+/* The packed path of gemm() and gemm_op(): threads over tiles of C, or serial. */
+static void gemm_run(int M, int N, int K, Scalar alpha, const GemmOperand *A, const GemmOperand *B,
+                     Scalar beta, const GemmC *c)
 {
     double work = (double)M * N * K;
     int slot = 0;
-    if (M <= 0 || N <= 0) return;
-    if (K <= 0) { /* C = beta * C */
-        int i, j;
-        for (i = 0; i < M; i++)
-            for (j = 0; j < N; j++) {
-                Scalar *c = C + (size_t)i * ldc + j;
-                *c = beta == 0 ? 0 : beta * *c;
-            }
-        return;
-    }
-    if (work <= GEMM_SMALL) {
-        gemm_small(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
+    CHECK(c->C != NULL, "gemm: no output matrix");
 #ifdef _OPENMP
     if (omp_in_parallel()) {
         /* Nested: serial, in a slot unique to this thread of the team tree. */
@@ -429,20 +487,87 @@ void gemm(int ta, int tb, int M, int N, int K, Scalar alpha, const Scalar *A, in
                 int t, me = omp_get_thread_num(), nth = omp_get_num_threads();
                 if (!gemm_bufs[me].raw) gemm_buf_alloc(&gemm_bufs[me]);
                 for (t = me; t < tm * tn; t += nth)
-                    gemm_grid_tile(t, tm, tn, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
-                                   &gemm_bufs[me]);
+                    gemm_grid_tile(t, tm, tn, M, N, K, alpha, A, B, beta, c, &gemm_bufs[me]);
             }
             return;
         }
     }
+#else
+    (void)work;
 #endif
     if (slot < 0) { /* more nested threads than slots: a buffer for this call only */
         GemmBuf tmp;
         gemm_buf_alloc(&tmp);
-        gemm_tile(ta, tb, 0, M, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc, &tmp);
+        gemm_tile(0, M, 0, N, K, alpha, A, B, beta, c, &tmp);
         free(tmp.raw);
         return;
     }
     if (!gemm_bufs[slot].raw) gemm_buf_alloc(&gemm_bufs[slot]);
-    gemm_tile(ta, tb, 0, M, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc, &gemm_bufs[slot]);
+    gemm_tile(0, M, 0, N, K, alpha, A, B, beta, c, &gemm_bufs[slot]);
+}
+
+/* C = beta C for K = 0 (no products). */
+static void gemm_scale_c(int M, int N, Scalar beta, const GemmC *c)
+{
+    int i, j;
+    for (i = 0; i < M; i++)
+        for (j = 0; j < N; j++) {
+            Scalar *e =
+                c->C + (size_t)i * c->ldc + (size_t)(j / c->cb) * c->cbs + (size_t)(j % c->cb);
+            *e = beta == 0 ? 0 : beta * *e;
+        }
+}
+
+void gemm(int ta, int tb, int M, int N, int K, Scalar alpha, const Scalar *A, int lda,
+          const Scalar *B, int ldb, Scalar beta, Scalar *C, int ldc)
+{
+    GemmView va, vb;
+    GemmOperand oa, ob;
+    GemmC c;
+    if (M <= 0 || N <= 0) return;
+    c.C = C;
+    c.ldc = ldc;
+    c.cb = N;
+    c.cbs = 0;
+    if (K <= 0) {
+        gemm_scale_c(M, N, beta, &c);
+        return;
+    }
+    if ((double)M * N * K <= GEMM_SMALL) {
+        gemm_small(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    /* op(A) is M x K: stored K x M (depth rows) when ta; op(B) is K x N: stored K x N
+     * (depth rows) unless tb.  cb spans every stored column: one block. */
+    va.p = A;
+    va.ld = lda;
+    va.cb = ta ? M : K;
+    va.cbs = 0;
+    va.depth_rows = ta;
+    vb.p = B;
+    vb.ld = ldb;
+    vb.cb = tb ? K : N;
+    vb.cbs = 0;
+    vb.depth_rows = !tb;
+    oa.pack = ob.pack = gemm_pack_view;
+    oa.ctx = &va;
+    ob.ctx = &vb;
+    gemm_run(M, N, K, alpha, &oa, &ob, beta, &c);
+}
+
+void gemm_op(int M, int N, int K, Scalar alpha, const GemmOperand *A, const GemmOperand *B,
+             Scalar beta, Scalar *C, int ldc, int cb, size_t cbs)
+{
+    GemmC c;
+    if (M <= 0 || N <= 0) return;
+    c.C = C;
+    c.ldc = ldc;
+    c.cb = cb < N ? cb : N;
+    c.cbs = cbs;
+    if (cb >= N) c.cbs = 0;
+    if (K <= 0) {
+        gemm_scale_c(M, N, beta, &c);
+        return;
+    }
+    gemm_run(M, N, K, alpha, A, B, beta, &c);
 }

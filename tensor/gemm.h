@@ -22,4 +22,44 @@ void gemm(int ta, int tb, int M, int N, int K, Scalar alpha, const Scalar *A, in
 void gemm_ref(int ta, int tb, int M, int N, int K, Scalar alpha, const Scalar *A, int lda,
               const Scalar *B, int ldb, Scalar beta, Scalar *C, int ldc);
 
+/* ---------------------------------------------------------------- implicit operands
+ *
+ * gemm_op() is gemm() with operands given by the functions that pack them, so a caller
+ * can multiply a matrix that is never formed (conv2d's im2col matrix, a batch of
+ * [C, P] planes seen as one [C, N P] matrix) and write C in a batched layout.
+ *
+ * An operand is seen as Mat[d][p]: for A, d is the row i of op(A) and p the depth k; for
+ * B, d is the column j of op(B) and p the depth k.  Its pack function fills
+ *   dst[q][p][w] = Mat[d0 + q W + w][p0 + p]     for q W + w < dn, p < kc
+ * and zero for q W + w >= dn up to a whole panel (q = 0 .. ceil(dn / W) - 1).  W is the
+ * register tile size (any value up to GEMM_PACK_WMAX).
+ *
+ * C is written in column blocks: element (i, j) lives at
+ *   C + i ldc + (j / cb) cbs + j % cb
+ * (cb >= N, cbs = 0 is the ordinary matrix; cb = P, ldc = P, cbs = O P writes the
+ * [O, N P] product of a conv straight into y [N, O, P]).  Same summation order and thread
+ * independence as gemm(). */
+#define GEMM_PACK_WMAX 64
+
+typedef struct GemmOperand {
+    void (*pack)(const void *ctx, int d0, int dn, int p0, int kc, int W, Scalar *dst);
+    const void *ctx;
+} GemmOperand;
+
+/* A stored matrix seen as an operand: element (r, c) at p + r ld + (c / cb) cbs + c % cb;
+ * depth_rows = 1 when its rows are the depth index (A^T, or B as K x N), 0 when its rows
+ * are d (A as M x K, or B^T as N x K). */
+typedef struct GemmView {
+    const Scalar *p;
+    int ld, cb;
+    size_t cbs;
+    int depth_rows;
+} GemmView;
+
+/* The pack function of a GemmView (ctx is a const GemmView *). */
+void gemm_pack_view(const void *ctx, int d0, int dn, int p0, int kc, int W, Scalar *dst);
+
+void gemm_op(int M, int N, int K, Scalar alpha, const GemmOperand *A, const GemmOperand *B,
+             Scalar beta, Scalar *C, int ldc, int cb, size_t cbs);
+
 #endif

@@ -1,0 +1,237 @@
+/* bench_cmad.c - the control methods' expensive steps, with randomly initialised nets
+ * (unet-s score nets, frozen; ctrl-s control nets; the MLP objective classifier, frozen).
+ *
+ *   cmad_nN_bB_kK  one joint BPTT iteration of CMAD without checkpointing: graph reset,
+ *                  zero control gradients, cmad_objective (the K-step controlled rollout,
+ *                  guidance channel, running cost) and ag_backward.  Rate in iterations
+ *                  per second; peak_mb is the high-water mark of the rollout's arena plus
+ *                  the guidance graph's, i.e. the memory one iteration needs.
+ *   cdps_n2_b64    one CDPS update (parity mode) of two agents at batch 64: score and
+ *                  Tweedie through both frozen score nets, task loss, input gradients.
+ *
+ * The thread count is the runner's (OMP_NUM_THREADS or --threads); these cases are slow,
+ * so they use BENCH_HEAVY_REPS repeats after the warm-up.  Check: every repeat of a case
+ * runs on the same noise, so it must give the same J (CDPS: the same states) bit for bit,
+ * and J must be finite; otherwise the case fails and is not reported. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../control/baselines.h"
+#include "../control/cmad.h"
+#include "../nn/classifier.h"
+#include "../nn/unet.h"
+#include "../tensor/platform.h"
+#include "bench.h"
+
+#define BENCH_HEAVY_REPS 3
+#define MAX_AGENTS 3
+
+typedef struct Nets {
+    UNet score, ctrl[MAX_AGENTS];
+    Classifier cls;
+} Nets;
+
+/* Random nets; zero-initialised output layers get small values so no path is idle. */
+static void nets_build(Nets *n, int agents)
+{
+    UNetConfig sc = unet_s_config(0), cc = ctrl_s_config(0);
+    Rng r;
+    size_t j;
+    int i;
+    rng_seed(&r, 5, 0);
+    unet_build(&n->score, &sc);
+    params_initialise(&n->score.params, &r);
+    for (j = 0; j < n->score.params.total; j++)
+        if (n->score.params.data[j] == 0) n->score.params.data[j] = (Scalar)(0.01 * rng_normal(&r));
+    n->score.params.trainable = 0;
+    for (i = 0; i < agents; i++) {
+        unet_build(&n->ctrl[i], &cc);
+        params_initialise(&n->ctrl[i].params, &r);
+        for (j = 0; j < n->ctrl[i].params.total; j++)
+            if (n->ctrl[i].params.data[j] == 0)
+                n->ctrl[i].params.data[j] = (Scalar)(0.01 * rng_normal(&r));
+    }
+    classifier_build(&n->cls, ARCH_MLP);
+    params_initialise(&n->cls.params, &r);
+    n->cls.params.trainable = 0;
+}
+
+static void nets_free(Nets *n, int agents)
+{
+    int i;
+    unet_free(&n->score);
+    for (i = 0; i < agents; i++) unet_free(&n->ctrl[i]);
+    classifier_free(&n->cls);
+}
+
+static void problem(CmadProblem *pr, Nets *n, int agents, int batch, int K)
+{
+    CmadSpec spec;
+    int i;
+    memset(&spec, 0, sizeof spec);
+    spec.agents = agents;
+    spec.batch = batch;
+    spec.K = K;
+    spec.lambda = 1;
+    spec.rho = 1;
+    spec.drift = DRIFT_G;
+    spec.phi_mode = PHI_SPLIT;
+    cmad_problem_init(pr, &spec);
+    for (i = 0; i < agents; i++) {
+        pr->score[i] = &n->score;
+        pr->ctrl[i] = &n->ctrl[i];
+    }
+    pr->cls = &n->cls;
+}
+
+static BenchResult *report(BenchReport *rep, const char *name, const char *params, double *t,
+                           int reps, const char *unit, double peak_mb)
+{
+    BenchResult *res = bench_add(rep, "cmad", name);
+    if (!res) return NULL;
+    snprintf(res->params, sizeof res->params, "%s", params);
+    res->threads = plat_threads();
+    res->reps = reps;
+    res->ms_median = 1e3 * bench_median(t, reps);
+    res->ms_min = 1e3 * t[0];
+    res->rate = 1.0 / (res->ms_median * 1e-3);
+    res->rate_unit = unit;
+    res->peak_mb = peak_mb;
+    printf("%-22s %-34s %4d %10.1f %10.1f %10.3f %-8s %9.1f\n", res->name, res->params,
+           res->threads, res->ms_median, res->ms_min, res->rate, res->rate_unit, peak_mb);
+    fflush(stdout);
+    return res;
+}
+
+/* ---------------------------------------------------------------- CMAD BPTT */
+
+static int bench_cmad_iter(BenchReport *rep, int agents, int batch, int K)
+{
+    Nets n;
+    CmadProblem pr;
+    CmadNoise nz;
+    CmadTerms tm;
+    Arena *a1 = arena_new((size_t)1 << 30), *a2 = arena_new((size_t)64 << 20);
+    Graph g, gg;
+    size_t np = (size_t)agents * batch * 784;
+    Scalar *x_init = (Scalar *)xmalloc(sizeof(Scalar) * np);
+    Scalar *xi = (Scalar *)xmalloc(sizeof(Scalar) * np * (size_t)(K - 2));
+    int *tg = (int *)xmalloc(sizeof(int) * (size_t)batch), k, b, i, failed = 0;
+    double t[BENCH_HEAVY_REPS], J0 = 0;
+    char name[48], params[96];
+    nets_build(&n, agents);
+    problem(&pr, &n, agents, batch, K);
+    for (b = 0; b < batch; b++) tg[b] = 3;
+    cmad_noise_draw(&pr.spec, &pr.sde, 11, 0, x_init, xi);
+    memset(&nz, 0, sizeof nz);
+    nz.x_init = x_init;
+    nz.xi = xi;
+    ag_graph_init(&g, a1);
+    ag_graph_init(&gg, a2);
+    for (k = -1; k < BENCH_HEAVY_REPS; k++) { /* k = -1: warm-up, its J is the reference */
+        double t0 = plat_now();
+        Var *J;
+        ag_graph_reset(&g);
+        for (i = 0; i < agents; i++) params_zero_grad(&n.ctrl[i].params);
+        J = cmad_objective(&g, &gg, &pr, &nz, tg, -1, &tm, NULL);
+        ag_backward(&g, J);
+        if (k >= 0) t[k] = plat_now() - t0;
+        if (k < 0)
+            J0 = tm.J;
+        else if (tm.J != J0 || !isfinite(tm.J))
+            failed = 1;
+    }
+    snprintf(name, sizeof name, "cmad_n%d_b%d_k%d", agents, batch, K);
+    snprintf(params, sizeof params, "joint BPTT iter, N=%d B=%d K=%d, no ckpt", agents, batch, K);
+    if (failed)
+        fprintf(stderr, "bench cmad: %s: J differs between repeats or is not finite\n", name);
+    else
+        report(rep, name, params, t, BENCH_HEAVY_REPS, "iter/s",
+               (double)(arena_high_water(a1) + arena_high_water(a2)) / 1048576.0);
+    nets_free(&n, agents);
+    free(x_init);
+    free(xi);
+    free(tg);
+    arena_free(a1);
+    arena_free(a2);
+    return failed;
+}
+
+/* ---------------------------------------------------------------- CDPS step */
+
+static int bench_cdps(BenchReport *rep)
+{
+    const int agents = 2, batch = 64;
+    Nets n;
+    CmadProblem pr;
+    CdpsStep cs;
+    Arena *a = arena_new((size_t)512 << 20);
+    Graph g;
+    size_t per = (size_t)batch * 784;
+    Scalar *X0 = (Scalar *)xmalloc(sizeof(Scalar) * per * agents),
+           *X = (Scalar *)xmalloc(sizeof(Scalar) * per * agents),
+           *XI = (Scalar *)xmalloc(sizeof(Scalar) * per * agents), *ref = NULL;
+    Scalar *Xp[MAX_AGENTS], *XIp[MAX_AGENTS];
+    int *tg = (int *)xmalloc(sizeof(int) * batch), k, b, failed = 0;
+    double t[BENCH_HEAVY_REPS], loss;
+    size_t j;
+    Rng r;
+    nets_build(&n, agents);
+    problem(&pr, &n, agents, batch, 500);
+    memset(&cs, 0, sizeof cs);
+    cs.mode = CDPS_PARITY;
+    cs.gamma = 100;
+    rng_seed(&r, 12, 0);
+    for (j = 0; j < per * agents; j++) {
+        X0[j] = (Scalar)rng_normal(&r);
+        XI[j] = (Scalar)rng_normal(&r);
+    }
+    for (b = 0; b < agents; b++) {
+        Xp[b] = X + (size_t)b * per;
+        XIp[b] = XI + (size_t)b * per;
+    }
+    for (b = 0; b < batch; b++) tg[b] = 3;
+    ag_graph_init(&g, a);
+    for (k = -1; k < BENCH_HEAVY_REPS; k++) {
+        double t0;
+        memcpy(X, X0, sizeof(Scalar) * per * agents);
+        t0 = plat_now();
+        ag_graph_reset(&g);
+        cdps_step(&g, &pr, &cs, Xp, 0.5, 1.0 / 500, (const Scalar *const *)XIp, tg, &loss, NULL);
+        if (k >= 0) t[k] = plat_now() - t0;
+        if (k < 0) {
+            ref = (Scalar *)xmalloc(sizeof(Scalar) * per * agents);
+            memcpy(ref, X, sizeof(Scalar) * per * agents);
+        } else if (memcmp(ref, X, sizeof(Scalar) * per * agents) != 0 || !isfinite(loss)) {
+            failed = 1;
+        }
+    }
+    if (failed)
+        fprintf(stderr, "bench cmad: cdps_n2_b64: states differ between repeats\n");
+    else
+        report(rep, "cdps_n2_b64", "CDPS parity step, N=2 B=64", t, BENCH_HEAVY_REPS, "step/s",
+               (double)arena_high_water(a) / 1048576.0);
+    nets_free(&n, agents);
+    free(X0);
+    free(X);
+    free(XI);
+    free(ref);
+    free(tg);
+    arena_free(a);
+    return failed;
+}
+
+int bench_cmad(BenchReport *rep)
+{
+    int failed = 0;
+    printf("\n== cmad: control methods (%s, %d threads, median of %d after a warm-up) ==\n",
+           SCALAR_NAME, plat_threads(), BENCH_HEAVY_REPS);
+    printf("%-22s %-34s %4s %10s %10s %10s %-8s %9s\n", "case", "params", "thr", "ms_med", "ms_min",
+           "rate", "unit", "peak_MB");
+    failed |= bench_cdps(rep);
+    failed |= bench_cmad_iter(rep, 2, 16, 25);
+    failed |= bench_cmad_iter(rep, 3, 8, 25);
+    return failed;
+}
