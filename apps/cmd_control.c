@@ -336,10 +336,12 @@ static int control_train(int argc, char **argv)
                 if ((step + 1) % c.log_every == 0 || step + 1 == total) {
                     char m[256];
                     double el = plat_now() - t0;
+                    char who[48] = "";
+                    if (ido) snprintf(who, sizeof who, "outer %ld agent %d ", it + 1, p);
                     snprintf(m, sizeof m,
-                             "J %.4f energy %.4f terminal %.4f running %.4f acc %.2f %.3f it/s",
-                             tm.J, tm.energy, tm.terminal, tm.running, acc, (step + 1) / el);
-                    app_progress("control train", it, step + 1, total, m, (step + 1) * c.batch / el,
+                             "%sJ %.4f energy %.4f terminal %.4f running %.4f acc %.2f %.3f it/s",
+                             who, tm.J, tm.energy, tm.terminal, tm.running, acc, (step + 1) / el);
+                    app_progress("control train", -1, step + 1, total, m, (step + 1) * c.batch / el,
                                  el / (step + 1) * (total - step - 1));
                     fflush(curve);
                 }

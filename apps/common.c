@@ -57,8 +57,12 @@ void app_progress(const char *cmd, long epoch, long step, long total, const char
 {
     char eta[32];
     fmt_time(eta_s, eta, sizeof eta);
-    fprintf(stderr, "cmad %s: epoch %ld step %ld/%ld %s %.1f img/s ETA %s\n", cmd, epoch, step,
-            total, metrics, img_per_s, eta);
+    if (epoch >= 0) /* epoch < 0: the loop has no epochs */
+        fprintf(stderr, "cmad %s: epoch %ld step %ld/%ld %s %.1f img/s ETA %s\n", cmd, epoch, step,
+                total, metrics, img_per_s, eta);
+    else
+        fprintf(stderr, "cmad %s: step %ld/%ld %s %.1f img/s ETA %s\n", cmd, step, total, metrics,
+                img_per_s, eta);
 }
 
 void app_load_unet(const char *cmd, const char *path, UNet *net)
