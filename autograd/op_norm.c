@@ -46,8 +46,7 @@ void op_groupnorm_forward(Graph *g, Var *out)
     const size_t D = (size_t)s.cpg * s.HW;
     double *mean, *rstd;
     long t, nt = (long)s.N * s.G;
-    if (!out->saved) out->saved = arena_alloc(g->arena, size_mul(2 * (size_t)nt, sizeof(double)));
-    mean = (double *)out->saved;
+    mean = (double *)ag_saved(g, out, size_mul(2 * (size_t)nt, sizeof(double)));
     rstd = mean + nt;
     PAR_FOR((long)out->val.n)
     for (t = 0; t < nt; t++) {
