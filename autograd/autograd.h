@@ -52,6 +52,7 @@ typedef enum OpKind {
     OP_UPSAMPLE2,  /* nearest x2 */
     OP_MAXPOOL2,   /* 2x2, stride 2 */
     OP_GROUPNORM,  /* affine GroupNorm with G groups */
+    OP_GN_SILU,    /* silu(GroupNorm(x)), fused: keeps x only */
     OP_CONCAT,     /* concat of two tensors along dim 1 (channels) */
     OP_SLICE,      /* a[..., start:start+len, ...] along one dim */
     OP_RESHAPE,    /* same elements, new shape */

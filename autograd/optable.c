@@ -44,6 +44,7 @@ const OpInfo ag_ops[OP_COUNT] = {
     OP_ENTRY(OP_UPSAMPLE2, upsample2, NO, NO, NO, NO),
     OP_ENTRY(OP_MAXPOOL2, maxpool2, NO, NO, NO, NO),
     OP_ENTRY(OP_GROUPNORM, groupnorm, YES, OTHER, NO, NO),
+    OP_ENTRY(OP_GN_SILU, gn_silu, YES, YES, YES, NO),
     OP_ENTRY(OP_CONCAT, concat, NO, NO, NO, NO),
     OP_ENTRY(OP_SLICE, slice, NO, NO, NO, NO),
     OP_ENTRY(OP_RESHAPE, reshape, NO, NO, NO, NO),

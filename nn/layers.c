@@ -110,18 +110,24 @@ Var *gnorm_forward(Graph *g, const Params *p, const GNorm *n, Var *x)
     return ag_groupnorm(g, x, params_leaf(g, p, n->w), params_leaf(g, p, n->b), n->groups, GN_EPS);
 }
 
+Var *gnorm_silu_forward(Graph *g, const Params *p, const GNorm *n, Var *x)
+{
+    return ag_groupnorm_silu(g, x, params_leaf(g, p, n->w), params_leaf(g, p, n->b), n->groups,
+                             GN_EPS);
+}
+
 Var *resblock_forward(Graph *g, const Params *p, const ResBlock *r, Var *x, Var *semb)
 {
     Var *h, *e, *skip;
     int es[4];
     AgScope scope = ag_scope_begin(g);
-    h = conv_forward(g, p, &r->conv1, ag_silu(g, gnorm_forward(g, p, &r->norm1, x)));
+    h = conv_forward(g, p, &r->conv1, gnorm_silu_forward(g, p, &r->norm1, x));
     e = linear_forward(g, p, &r->emb, semb); /* [N, cout] */
     es[0] = e->val.shape[0];
     es[1] = e->val.shape[1];
     es[2] = es[3] = 1;
     h = ag_add(g, h, ag_reshape(g, e, 4, es)); /* per (sample, channel) */
-    h = conv_forward(g, p, &r->conv2, ag_silu(g, gnorm_forward(g, p, &r->norm2, h)));
+    h = conv_forward(g, p, &r->conv2, gnorm_silu_forward(g, p, &r->norm2, h));
     skip = r->has_skip ? conv_forward(g, p, &r->skip, x) : x;
     h = ag_add(g, skip, h);
     ag_scope_end(g, scope, h);

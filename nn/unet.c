@@ -172,7 +172,7 @@ Var *unet_forward(Graph *g, const UNet *net, Var *x, const Scalar *t, const int 
         } else
             h = conv_forward(g, p, &b->conv, ag_upsample2(g, h));
     }
-    h = ag_silu(g, gnorm_forward(g, p, &net->norm_out, h));
+    h = gnorm_silu_forward(g, p, &net->norm_out, h);
     h = conv_forward(g, p, &net->conv_out, h);
     ag_scope_end(g, scope, h);
     return h;
