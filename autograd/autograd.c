@@ -10,6 +10,7 @@ void ag_graph_init(Graph *g, Arena *arena)
 {
     g->arena = arena;
     g->tail = NULL;
+    g->loose = NULL;
     g->count = 0;
     g->grad_enabled = 1;
     g->check_finite = 0;
@@ -19,6 +20,7 @@ void ag_graph_reset(Graph *g)
 {
     arena_reset(g->arena);
     g->tail = NULL;
+    g->loose = NULL;
     g->count = 0;
 }
 
@@ -72,6 +74,24 @@ Var *ag_tensor(Graph *g, Tensor t, int requires_grad, const char *name)
     return ag_leaf(g, t.data, NULL, requires_grad, t.ndim, t.shape, name);
 }
 
+/* Flags the values out's backward will read (OpInfo.reads_in, reads_out). */
+static void mark_needed(Var *out)
+{
+    const OpInfo *op = &ag_ops[out->op];
+    int i, j;
+    if (op->reads_out == AG_READ_YES) out->needed = 1;
+    for (i = 0; i < out->nin; i++) {
+        int r = op->reads_in[i];
+        if (!out->in[i] || r == AG_READ_NO) continue;
+        if (r == AG_READ_OTHER) {
+            r = AG_READ_NO;
+            for (j = 0; j < out->nin; j++)
+                if (j != i && ag_needs(out, j)) r = AG_READ_YES;
+        }
+        if (r == AG_READ_YES) out->in[i]->needed = 1;
+    }
+}
+
 Var *ag_node(Graph *g, OpKind op, int ndim, const int *shape, Var *a, Var *b, Var *c)
 {
     Var *v = var_alloc(g);
@@ -80,7 +100,9 @@ Var *ag_node(Graph *g, OpKind op, int ndim, const int *shape, Var *a, Var *b, Va
     ins[0] = a;
     ins[1] = b;
     ins[2] = c;
-    v->val = tensor_new(g->arena, ndim, shape);
+    v->val = tensor_view(
+        (Scalar *)arena_block_get(g->arena, size_mul(shape_numel(ndim, shape), sizeof(Scalar))),
+        ndim, shape);
     v->op = op;
     v->name = ag_ops[op].name;
     v->nin = 0;
@@ -91,15 +113,32 @@ Var *ag_node(Graph *g, OpKind op, int ndim, const int *shape, Var *a, Var *b, Va
             if (ins[i]->requires_grad) v->requires_grad = 1;
         }
     }
-    if (!g->grad_enabled) v->requires_grad = 0;
-    if (g->grad_enabled) tape_push(g, v);
+    if (!g->grad_enabled) {
+        v->requires_grad = 0;
+        v->prev = g->loose;
+        g->loose = v;
+    } else {
+        tape_push(g, v);
+    }
+    if (v->requires_grad) mark_needed(v);
     return v;
+}
+
+void *ag_saved(Graph *g, Var *out, size_t bytes)
+{
+    if (!out->saved) {
+        out->saved = arena_alloc(g->arena, bytes);
+        out->saved_bytes = bytes;
+    }
+    return out->saved;
 }
 
 int ag_needs(const Var *out, int i) { return out->in[i] != NULL && out->in[i]->requires_grad; }
 
 void ag_forward(Graph *g, Var *out)
 {
+    if (!out->val.data) /* given back by a scope: a replay makes it again */
+        out->val.data = (Scalar *)arena_block_get(g->arena, size_mul(out->val.n, sizeof(Scalar)));
     ag_ops[out->op].forward(g, out);
     if (g->check_finite) {
         size_t i;
@@ -112,8 +151,46 @@ void ag_forward(Graph *g, Var *out)
 
 Scalar *ag_grad(Graph *g, Var *v)
 {
-    if (!v->grad) v->grad = (Scalar *)arena_calloc(g->arena, size_mul(v->val.n, sizeof(Scalar)));
+    if (!v->grad) {
+        size_t bytes = size_mul(v->val.n, sizeof(Scalar));
+        if (v->op == OP_LEAF) {
+            v->grad = (Scalar *)arena_calloc(g->arena, bytes);
+        } else {
+            v->grad = (Scalar *)arena_block_get(g->arena, bytes);
+            memset(v->grad, 0, bytes);
+        }
+    }
     return v->grad;
+}
+
+/* An op node's gradient back to the pool. */
+static void grad_drop(Graph *g, Var *v)
+{
+    arena_block_put(g->arena, v->grad);
+    v->grad = NULL;
+}
+
+AgScope ag_scope_begin(const Graph *g)
+{
+    AgScope s;
+    s.tail = g->tail;
+    s.loose = g->loose;
+    return s;
+}
+
+void ag_scope_end(Graph *g, AgScope scope, const Var *keep)
+{
+    Var *v;
+    for (v = g->tail; v && v != scope.tail; v = v->prev)
+        if (v->op != OP_LEAF && v != keep && !v->needed && v->val.data) {
+            arena_block_put(g->arena, v->val.data);
+            v->val.data = NULL;
+        }
+    for (v = g->loose; v && v != scope.loose; v = v->prev)
+        if (v != keep && v->val.data) {
+            arena_block_put(g->arena, v->val.data);
+            v->val.data = NULL;
+        }
 }
 
 void ag_zero_grad(Var *v)
@@ -138,13 +215,16 @@ void ag_backward_seed(Graph *g, Var *root, const Scalar *seed)
           root->name ? root->name : ag_ops[root->op].name);
     /* Intermediate gradients belong to this backward pass: start them at zero. */
     for (v = g->tail; v; v = v->prev)
-        if (v->op != OP_LEAF && v->grad) memset(v->grad, 0, v->val.n * sizeof(Scalar));
+        if (v->op != OP_LEAF && v->grad) grad_drop(g, v);
     dr = ag_grad(g, root);
     for (i = 0; i < root->val.n; i++) dr[i] += seed ? seed[i] : (Scalar)1;
-    /* Walk back from the root; nodes recorded after it cannot feed it. */
+    /* Walk back from the root; nodes recorded after it cannot feed it.  Every consumer of
+       v was recorded after v, so once v's backward has run its gradient is complete and
+       used: it goes back to the pool. */
     for (v = root; v; v = v->prev) {
         if (v->op == OP_LEAF || !v->requires_grad || !v->grad) continue;
         ag_ops[v->op].backward(g, v);
+        grad_drop(g, v);
     }
 }
 
@@ -184,4 +264,45 @@ void ag_print_graph(const Graph *g, void *file)
         fputc('\n', f);
     }
     free((void *)order);
+}
+
+void ag_print_memory(const Graph *g, void *file)
+{
+    FILE *f = file ? (FILE *)file : stdout;
+    double val[OP_COUNT], sav[OP_COUNT], grd[OP_COUNT], need[OP_COUNT], tv = 0, ts = 0, tg = 0,
+                                                                        tn = 0;
+    long cnt[OP_COUNT], nodes = 0;
+    const Var *v;
+    int k;
+    const double mb = 1.0 / 1048576.0;
+    for (k = 0; k < OP_COUNT; k++) {
+        val[k] = sav[k] = grd[k] = need[k] = 0;
+        cnt[k] = 0;
+    }
+    for (v = g->tail; v; v = v->prev) {
+        double bytes = (double)v->val.n * sizeof(Scalar);
+        nodes++;
+        if (v->op == OP_LEAF) continue;
+        cnt[v->op]++;
+        if (v->val.data) val[v->op] += bytes;
+        if (v->val.data && v->needed) need[v->op] += bytes;
+        if (v->grad) grd[v->op] += bytes;
+        sav[v->op] += (double)v->saved_bytes;
+    }
+    fprintf(f, "%-12s %8s %11s %11s %11s %11s\n", "op", "nodes", "values MB", "needed MB",
+            "saved MB", "grads MB");
+    for (k = 1; k < OP_COUNT; k++) {
+        if (!cnt[k]) continue;
+        fprintf(f, "%-12s %8ld %11.1f %11.1f %11.1f %11.1f\n", ag_ops[k].name, cnt[k], val[k] * mb,
+                need[k] * mb, sav[k] * mb, grd[k] * mb);
+        tn += need[k];
+        tv += val[k];
+        ts += sav[k];
+        tg += grd[k];
+    }
+    fprintf(f, "%-12s %8ld %11.1f %11.1f %11.1f %11.1f\n", "total", nodes, tv * mb, tn * mb,
+            ts * mb, tg * mb);
+    fprintf(f, "arena: %.1f MB in use, high-water %.1f MB, %.1f MB reserved\n",
+            (double)arena_used(g->arena) * mb, (double)arena_high_water(g->arena) * mb,
+            (double)arena_reserved(g->arena) * mb);
 }

@@ -52,6 +52,7 @@ typedef enum OpKind {
     OP_UPSAMPLE2,  /* nearest x2 */
     OP_MAXPOOL2,   /* 2x2, stride 2 */
     OP_GROUPNORM,  /* affine GroupNorm with G groups */
+    OP_GN_SILU,    /* silu(GroupNorm(x)), fused: keeps x only */
     OP_CONCAT,     /* concat of two tensors along dim 1 (channels) */
     OP_SLICE,      /* a[..., start:start+len, ...] along one dim */
     OP_RESHAPE,    /* same elements, new shape */
@@ -72,8 +73,10 @@ struct Var {
     int ip[AG_MAX_IPARAM]; /* integer op parameters (stride, axis, groups, ...) */
     Scalar sp[2];          /* scalar op parameters (alpha, beta, eps) */
     const int *ids;        /* integer inputs (labels, embedding ids), not owned */
-    void *saved;           /* data forward keeps for backward, in the arena */
+    void *saved;           /* data forward keeps for backward, in the arena (ag_saved) */
+    size_t saved_bytes;    /* its size, for the memory report */
     const char *name;      /* short name for the printer and error messages */
+    int needed;            /* a recorded backward reads val (see OpInfo) */
     Var *prev;             /* previous node on the tape */
     int id;                /* position on the tape */
 };
@@ -81,15 +84,27 @@ struct Var {
 struct Graph {
     Arena *arena; /* per-step memory: nodes, values, gradients, scratch */
     Var *tail;    /* last node recorded */
+    Var *loose;   /* last op node made in no-grad mode (linked by prev, not on the tape) */
     int count;    /* nodes recorded since the last reset */
     int grad_enabled;
     int check_finite; /* NaN/Inf tripwire after every forward */
 };
 
+/* Which values an op's backward reads: for each input and for the op's own output,
+ *   AG_READ_NO     never (shapes only),
+ *   AG_READ_YES    whenever the backward runs,
+ *   AG_READ_OTHER  only when another input needs its gradient (the bilinear ops: conv2d
+ *                  reads x for dW and w for dx, so a frozen conv keeps no input).
+ * A value that no recorded backward reads can be released once the forward that made it
+ * is over (ag_scope_end). */
+enum { AG_READ_NO = 0, AG_READ_YES = 1, AG_READ_OTHER = 2 };
+
 typedef struct OpInfo {
     const char *name;
     void (*forward)(Graph *g, Var *out);
     void (*backward)(Graph *g, Var *out);
+    unsigned char reads_in[AG_MAX_IN]; /* AG_READ_* per input */
+    unsigned char reads_out;           /* AG_READ_NO or AG_READ_YES */
 } OpInfo;
 
 extern const OpInfo ag_ops[OP_COUNT];
@@ -110,11 +125,28 @@ Var *ag_zeros(Graph *g, int ndim, const int *shape, int requires_grad, const cha
 /* A leaf that wraps a Tensor's data. */
 Var *ag_tensor(Graph *g, Tensor t, int requires_grad, const char *name);
 
+/* Value lifetimes.  Op outputs live in the arena's block pool (tensor.h).  A forward
+ * that builds many nodes nobody outside it can reach (a network's layers) runs between
+ * ag_scope_begin() and ag_scope_end(): at the end, every op node made in between except
+ * `keep` gives its value back unless a recorded backward reads it (OpInfo.reads_in,
+ * reads_out).  Its Var stays on the tape with val.data = NULL; the shapes stay, and a
+ * replay (ag_forward) makes a new value.  Nodes made in no-grad mode in between give
+ * theirs back too.  Only values the caller cannot reach any more may be given back. */
+typedef struct AgScope {
+    Var *tail, *loose;
+} AgScope;
+AgScope ag_scope_begin(const Graph *g);
+void ag_scope_end(Graph *g, AgScope scope, const Var *keep);
+
 /* Backward from a root: seeds dL/droot = 1 everywhere (or the given seed of root->val.n
- * values), zeroes the gradients of non-leaf tape nodes first, then accumulates. */
+ * values), drops the gradients of non-leaf tape nodes first (they start at zero), then
+ * accumulates.  A non-leaf node's gradient is dead once its own backward has run (its
+ * consumers come later on the tape and ran before it), so it goes back to the block pool
+ * there and then: after backward only leaves hold gradients. */
 void ag_backward(Graph *g, Var *root);
 void ag_backward_seed(Graph *g, Var *root, const Scalar *seed);
-/* The gradient buffer of v, allocated zeroed in the arena if it has none yet. */
+/* The gradient buffer of v, allocated zeroed if it has none yet: in the arena for a
+ * leaf (it outlives backward), from the block pool for an op node. */
 Scalar *ag_grad(Graph *g, Var *v);
 /* Sets a leaf's gradient to zero (no-op when it has none). */
 void ag_zero_grad(Var *v);
@@ -122,12 +154,18 @@ Var *ag_name(Var *v, const char *name);
 
 /* Prints the tape, oldest first: id, op, shape, name, inputs, requires_grad. */
 void ag_print_graph(const Graph *g, void *file /* FILE* */);
+/* Prints, per op kind, the nodes on the tape and the bytes their values, saved data and
+ * gradients hold now (leaves excluded), and the arena's use and high-water mark. */
+void ag_print_memory(const Graph *g, void *file /* FILE* */);
 
 /* ---------------------------------------------------------------- for op files */
 
 /* Makes an op's output node (value uninitialised), links it on the tape when grads are
  * enabled and sets requires_grad from the inputs (b and c may be NULL). */
 Var *ag_node(Graph *g, OpKind op, int ndim, const int *shape, Var *a, Var *b, Var *c);
+/* out->saved: bytes of arena memory the first time (forward may be replayed), the same
+ * block afterwards. */
+void *ag_saved(Graph *g, Var *out, size_t bytes);
 /* Runs the table's forward for out (and the finite-value tripwire when enabled). */
 void ag_forward(Graph *g, Var *out);
 /* 1 when input i of out wants a gradient. */

@@ -672,8 +672,7 @@ void op_maxpool2_forward(Graph *g, Var *out)
     unsigned char *arg;
     const int H = xt->shape[2], W = xt->shape[3], Ho = H / 2, Wo = W / 2;
     long t, planes = (long)xt->shape[0] * xt->shape[1];
-    if (!out->saved) out->saved = arena_alloc(g->arena, out->val.n);
-    arg = (unsigned char *)out->saved;
+    arg = (unsigned char *)ag_saved(g, out, out->val.n);
     PAR_FOR((long)xt->n)
     for (t = 0; t < planes; t++) {
         const Scalar *xp = x + (size_t)t * H * W;

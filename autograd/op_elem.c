@@ -212,48 +212,12 @@ Var *ag_scale(Graph *g, Var *a, Scalar alpha) { return ag_affine(g, a, alpha, 0)
 
 enum { UN_SILU, UN_RELU, UN_EXP, UN_LOG, UN_SQRT };
 
-/* SiLU's exp.  Double build: libm exp (the audit and the 1e-10 goldens rest on it).
- * Float build: exp_poly, pure IEEE arithmetic the compiler vectorises (-O3; libm's expf
- * is a call per element):
- *   x clamped to [-87.33, 88.37] (NaN passes through), n = round(x / ln 2) by the
- *   1.5 2^23 trick, r = x - n ln2 in two parts (Cody-Waite, |r| <= ln2 / 2),
- *   e^r by its Taylor polynomial of degree 7 (truncation < 5e-9 relative), times 2^n
- *   built in the exponent bits.
- * Relative error within a few float ulps of expf (test: elem.exp_poly_matches_libm); the
- * same bits on every thread and at every position of a block. */
-#ifdef CMAD_DOUBLE
-static Scalar exp_poly(Scalar x) { return exp(x); }
-#else
-static Scalar exp_poly(Scalar x)
-{
-    const float magic = 12582912.0f; /* 1.5 2^23: adding it rounds to an integer */
-    float t, n, r, p;
-    unsigned int bits, tb, mb;
-    x = x > 88.37f ? 88.37f : x;
-    x = x < -87.33f ? -87.33f : x;
-    t = x * 1.44269504f + magic;
-    n = t - magic;
-    r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
-    p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    memcpy(&tb, &t, sizeof tb);
-    memcpy(&mb, &magic, sizeof mb);
-    bits = (tb - mb + 127u) << 23; /* 2^n: n = tb - mb as an integer, -126 <= n <= 127 */
-    memcpy(&t, &bits, sizeof t);
-    return p * t;
-}
-#endif
+/* SiLU's exp is elem_exp_poly (ops_internal.h). */
 
 void elem_exp(const Scalar *x, Scalar *y, size_t n)
 {
     size_t i;
-    for (i = 0; i < n; i++) y[i] = exp_poly(x[i]);
+    for (i = 0; i < n; i++) y[i] = elem_exp_poly(x[i]);
 }
 
 static void unary_forward(Var *out, int kind)
@@ -264,7 +228,7 @@ static void unary_forward(Var *out, int kind)
     switch (kind) {
     case UN_SILU: /* x sigmoid(x) = x / (1 + e^-x) */
         PAR_FOR(n)
-        for (i = 0; i < n; i++) y[i] = x[i] / ((Scalar)1 + exp_poly(-x[i]));
+        for (i = 0; i < n; i++) y[i] = x[i] / ((Scalar)1 + elem_exp_poly(-x[i]));
         break;
     case UN_RELU:
         PAR_FOR(n)
@@ -296,7 +260,7 @@ static void unary_backward(Graph *g, Var *out, int kind)
     case UN_SILU: /* dx += dy s (1 + x (1 - s)), s = sigmoid(x) */
         PAR_FOR(n)
         for (i = 0; i < n; i++) {
-            Scalar s = (Scalar)1 / ((Scalar)1 + exp_poly(-x[i]));
+            Scalar s = (Scalar)1 / ((Scalar)1 + elem_exp_poly(-x[i]));
             dx[i] += dy[i] * s * ((Scalar)1 + x[i] * ((Scalar)1 - s));
         }
         break;

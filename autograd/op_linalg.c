@@ -117,8 +117,9 @@ void op_bmm_backward(Graph *g, Var *out)
     Scalar *dc = ag_needs(out, 1) ? ag_grad(g, c) : NULL;
     PAR_FOR(B * (long)(sa + sc + sy))
     for (b = 0; b < B; b++) {
-        const Scalar *dy = out->grad + b * sy, *av = a->val.data + b * sa,
-                     *cv = c->val.data + b * sc;
+        /* a is read only for dc and c only for da: the other may have been given back */
+        const Scalar *dy = out->grad + b * sy, *av = dc ? a->val.data + b * sa : NULL,
+                     *cv = da ? c->val.data + b * sc : NULL;
         if (da && !ta) /* da [M,K] += dY C'^T */
             gemm(0, !tc, M, K, N, 1, dy, N, cv, tc ? K : N, 1, da + b * sa, K);
         if (da && ta) /* da [K,M] += C' dY^T */

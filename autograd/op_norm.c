@@ -10,7 +10,13 @@
  * Statistics and sums are accumulated in double over SUM_LANES interleaved partial sums
  * (sum_lanes, op_reduce.c), so the loops vectorise; mean and rstd per (n, group) are saved
  * (out->saved, double [2, N, G]).  Parallel over (n, group) for y and dx, over c for
- * dgamma and dbeta, each summed in a fixed order. */
+ * dgamma and dbeta, each summed in a fixed order.
+ *
+ * gn_silu fuses the SiLU that follows every GroupNorm of the UNet: y = silu(n) with
+ * n = GroupNorm(x).  Composed, the tape keeps n for SiLU's backward besides x for the
+ * norm's; fused, it keeps x only and the backward makes n again from x and the saved
+ * mean and rstd, by the forward's own expression, so the bits are those of the
+ * composition:  dn = dy s (1 + n (1 - s)), s = sigmoid(n), then the GroupNorm VJP of dn. */
 #include <math.h>
 
 #include "../tensor/parallel.h"
@@ -35,7 +41,7 @@ static GnShape gn_shape(const Var *out)
     return s;
 }
 
-void op_groupnorm_forward(Graph *g, Var *out)
+static void gn_forward(Graph *g, Var *out, int silu)
 {
     GnShape s = gn_shape(out);
     const Scalar *x = out->in[0]->val.data;
@@ -46,8 +52,7 @@ void op_groupnorm_forward(Graph *g, Var *out)
     const size_t D = (size_t)s.cpg * s.HW;
     double *mean, *rstd;
     long t, nt = (long)s.N * s.G;
-    if (!out->saved) out->saved = arena_alloc(g->arena, size_mul(2 * (size_t)nt, sizeof(double)));
-    mean = (double *)out->saved;
+    mean = (double *)ag_saved(g, out, size_mul(2 * (size_t)nt, sizeof(double)));
     rstd = mean + nt;
     PAR_FOR((long)out->val.n)
     for (t = 0; t < nt; t++) {
@@ -69,15 +74,49 @@ void op_groupnorm_forward(Graph *g, Var *out)
             const Scalar *xc = xp + (size_t)c * s.HW;
             Scalar *yc = yp + (size_t)c * s.HW;
             for (i = 0; i < s.HW; i++) yc[i] = (Scalar)((double)xc[i] * a + b);
+            if (silu) /* the expression of op_elem.c's SiLU */
+                for (i = 0; i < s.HW; i++) yc[i] = yc[i] / ((Scalar)1 + elem_exp_poly(-yc[i]));
         }
     }
 }
 
-void op_groupnorm_backward(Graph *g, Var *out)
+/* dn [N, C, HW] = dy s (1 + n (1 - s)), s = sigmoid(n), with n = GroupNorm(x) made again
+ * exactly as gn_forward made it; dn starts from 0 as SiLU's gradient buffer does. */
+static void gn_silu_dn(const GnShape *s, const Var *out, const Scalar *dy, Scalar *dn)
+{
+    const Scalar *x = out->in[0]->val.data;
+    const Scalar *gamma = out->in[1] ? out->in[1]->val.data : NULL;
+    const Scalar *beta = out->in[2] ? out->in[2]->val.data : NULL;
+    const double *mean = (const double *)out->saved, *rstd = mean + (size_t)s->N * s->G;
+    const size_t D = (size_t)s->cpg * s->HW;
+    long t, nt = (long)s->N * s->G;
+    PAR_FOR((long)out->val.n)
+    for (t = 0; t < nt; t++) {
+        const size_t off = (size_t)t * D;
+        const int c0 = (int)(t % s->G) * s->cpg;
+        const double mu = mean[t], r = rstd[t];
+        size_t i;
+        int c;
+        for (c = 0; c < s->cpg; c++) {
+            double gm = gamma ? (double)gamma[c0 + c] : 1.0, bt = beta ? (double)beta[c0 + c] : 0.0;
+            double a = r * gm, b = bt - mu * a;
+            const Scalar *xc = x + off + (size_t)c * s->HW, *dc = dy + off + (size_t)c * s->HW;
+            Scalar *nc = dn + off + (size_t)c * s->HW;
+            for (i = 0; i < s->HW; i++) {
+                Scalar n = (Scalar)((double)xc[i] * a + b);
+                Scalar sg = (Scalar)1 / ((Scalar)1 + elem_exp_poly(-n));
+                nc[i] = (Scalar)0 + dc[i] * sg * ((Scalar)1 + n * ((Scalar)1 - sg));
+            }
+        }
+    }
+}
+
+/* The GroupNorm VJP for the upstream gradient dy [N, C, HW]. */
+static void gn_backward(Graph *g, Var *out, const Scalar *dy)
 {
     GnShape s = gn_shape(out);
     Var *xv = out->in[0], *gv = out->in[1], *bv = out->in[2];
-    const Scalar *x = xv->val.data, *dy = out->grad;
+    const Scalar *x = xv->val.data;
     const Scalar *gamma = gv ? gv->val.data : NULL;
     const double *mean = (const double *)out->saved, *rstd = mean + (size_t)s.N * s.G;
     const size_t D = (size_t)s.cpg * s.HW;
@@ -134,7 +173,26 @@ void op_groupnorm_backward(Graph *g, Var *out)
     }
 }
 
-Var *ag_groupnorm(Graph *g, Var *x, Var *gamma, Var *beta, int groups, Scalar eps)
+void op_groupnorm_forward(Graph *g, Var *out) { gn_forward(g, out, 0); }
+void op_groupnorm_backward(Graph *g, Var *out) { gn_backward(g, out, out->grad); }
+void op_gn_silu_forward(Graph *g, Var *out) { gn_forward(g, out, 1); }
+
+void op_gn_silu_backward(Graph *g, Var *out)
+{
+    GnShape s = gn_shape(out);
+    ArenaMark mark;
+    Scalar *dn;
+    int i;
+    for (i = 0; i < 3; i++) /* the gradients first: ag_grad may take them from the arena */
+        if (ag_needs(out, i)) ag_grad(g, out->in[i]);
+    mark = arena_mark(g->arena);
+    dn = (Scalar *)arena_alloc(g->arena, size_mul(out->val.n, sizeof(Scalar)));
+    gn_silu_dn(&s, out, out->grad, dn);
+    gn_backward(g, out, dn);
+    arena_release(g->arena, mark);
+}
+
+static Var *gn_node(Graph *g, OpKind op, Var *x, Var *gamma, Var *beta, int groups, Scalar eps)
 {
     const Tensor *xt = &x->val;
     Var *out;
@@ -147,11 +205,21 @@ Var *ag_groupnorm(Graph *g, Var *x, Var *gamma, Var *beta, int groups, Scalar ep
         ag_shape_error("groupnorm", xt, &gamma->val, "gamma must be [C]");
     if (beta && (beta->val.ndim != 1 || beta->val.shape[0] != xt->shape[1]))
         ag_shape_error("groupnorm", xt, &beta->val, "beta must be [C]");
-    out = ag_node(g, OP_GROUPNORM, xt->ndim, xt->shape, x, gamma, beta);
+    out = ag_node(g, op, xt->ndim, xt->shape, x, gamma, beta);
     out->ip[0] = groups;
     out->sp[0] = eps;
     ag_forward(g, out);
     return out;
+}
+
+Var *ag_groupnorm(Graph *g, Var *x, Var *gamma, Var *beta, int groups, Scalar eps)
+{
+    return gn_node(g, OP_GROUPNORM, x, gamma, beta, groups, eps);
+}
+
+Var *ag_groupnorm_silu(Graph *g, Var *x, Var *gamma, Var *beta, int groups, Scalar eps)
+{
+    return gn_node(g, OP_GN_SILU, x, gamma, beta, groups, eps);
 }
 
 /* ---------------------------------------------------------------- gradient checks */
@@ -162,7 +230,8 @@ Var *ag_groupnorm(Graph *g, Var *x, Var *gamma, Var *beta, int groups, Scalar ep
  * while gamma in [0.05, 0.15] and beta ~ N(0, 0.05^2) keep y, hence the rounding of
  * L = sum(y r) that limits the central difference, small next to every gradient.  The float
  * build's step (1e-2) needs x ~ 1 instead, to stay where the map is nearly linear. */
-static Var *gc_gn(Graph *g, Rng *r, int ndim, const int *xs, int groups, int affine, double sx)
+static Var *gc_gn_any(Graph *g, Rng *r, int ndim, const int *xs, int groups, int affine, double sx,
+                      int silu)
 {
     int cs[1];
     Var *x, *gamma = NULL, *beta = NULL;
@@ -172,7 +241,13 @@ static Var *gc_gn(Graph *g, Rng *r, int ndim, const int *xs, int groups, int aff
         gamma = gc_uniform(g, r, 1, cs, 0.05, 0.15, 1, "gamma");
         beta = gc_normal(g, r, 1, cs, 0.05, 0.0, 1, "beta");
     }
-    return ag_groupnorm(g, x, gamma, beta, groups, (Scalar)1e-5);
+    return silu ? ag_groupnorm_silu(g, x, gamma, beta, groups, (Scalar)1e-5)
+                : ag_groupnorm(g, x, gamma, beta, groups, (Scalar)1e-5);
+}
+
+static Var *gc_gn(Graph *g, Rng *r, int ndim, const int *xs, int groups, int affine, double sx)
+{
+    return gc_gn_any(g, r, ndim, xs, groups, affine, sx, 0);
 }
 
 static const int gn_s4[4] = {2, 4, 3, 3}, gn_s2[2] = {3, 8};
@@ -182,6 +257,9 @@ static Var *gc_gn_plain(Graph *g, Rng *r) { return gc_gn(g, r, 4, gn_s4, 2, 0, 0
 static Var *gc_gn_gc(Graph *g, Rng *r) { return gc_gn(g, r, 4, gn_s4, 4, 1, 0.1); }
 static Var *gc_gn_g1(Graph *g, Rng *r) { return gc_gn(g, r, 4, gn_s4, 1, 1, 0.1); }
 static Var *gc_gn_rank2(Graph *g, Rng *r) { return gc_gn(g, r, 2, gn_s2, 2, 1, 0.1); }
+/* SiLU is smooth: beta ~ N(0, 0.05^2) keeps n near 0, where its curvature is largest */
+static Var *gc_gn_silu(Graph *g, Rng *r) { return gc_gn_any(g, r, 4, gn_s4, 2, 1, 0.1, 1); }
+static Var *gc_gn_silu_plain(Graph *g, Rng *r) { return gc_gn_any(g, r, 4, gn_s4, 2, 0, 0.03, 1); }
 
 const GradCase gc_norm_cases[] = {
     {OP_GROUPNORM, "G2 C4 3x3, affine", gc_gn_affine},
@@ -189,5 +267,7 @@ const GradCase gc_norm_cases[] = {
     {OP_GROUPNORM, "G=C=4 3x3, affine", gc_gn_gc},
     {OP_GROUPNORM, "G1 C4 3x3, affine", gc_gn_g1},
     {OP_GROUPNORM, "G2 [N, C] = [3, 8], affine", gc_gn_rank2},
+    {OP_GN_SILU, "G2 C4 3x3, affine", gc_gn_silu},
+    {OP_GN_SILU, "G2 C4 3x3, no affine", gc_gn_silu_plain},
     {OP_LEAF, NULL, NULL},
 };

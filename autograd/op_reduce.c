@@ -213,8 +213,7 @@ void op_softmax_ce_forward(Graph *g, Var *out)
     const Var *z = out->in[0];
     int N = z->val.shape[0], C = z->val.shape[1], n;
     Scalar *p;
-    if (!out->saved) out->saved = arena_alloc(g->arena, z->val.n * sizeof(Scalar));
-    p = (Scalar *)out->saved;
+    p = (Scalar *)ag_saved(g, out, z->val.n * sizeof(Scalar));
     softmax_rows(z->val.data, p, N, C);
     for (n = 0; n < N; n++) {
         const Scalar *zr = z->val.data + (size_t)n * C;

@@ -74,6 +74,10 @@ Var *ag_maxpool2(Graph *g, Var *x);
 /* GroupNorm over G groups of C/G channels, eps; gamma, beta [C] (NULL: no affine).
  *   y = gamma (x - mu) / sqrt(var + eps) + beta, mu and var per (n, group), biased var. */
 Var *ag_groupnorm(Graph *g, Var *x, Var *gamma, Var *beta, int groups, Scalar eps);
+/* y = silu(n), n = ag_groupnorm(x, gamma, beta): the same bits as the two ops, but only x
+ * is kept for backward, which makes n again from x and the saved statistics.
+ *   dn = dy s (1 + n (1 - s)), s = sigmoid(n); then GroupNorm's VJP of dn */
+Var *ag_groupnorm_silu(Graph *g, Var *x, Var *gamma, Var *beta, int groups, Scalar eps);
 
 /* ------------------------------------------------ shapes (op_shape.c) */
 

@@ -7,6 +7,9 @@
 #ifndef CMAD_OPS_INTERNAL_H
 #define CMAD_OPS_INTERNAL_H
 
+#include <math.h>
+#include <string.h>
+
 #include "autograd.h"
 
 #define OP_FN(name)                                                                                \
@@ -34,6 +37,7 @@ OP_FN(conv2d)
 OP_FN(upsample2)
 OP_FN(maxpool2)
 OP_FN(groupnorm)
+OP_FN(gn_silu)
 OP_FN(concat)
 OP_FN(slice)
 OP_FN(reshape)
@@ -51,6 +55,45 @@ OP_FN(embedding)
 double sum_lanes(const Scalar *x, size_t n);
 double sum_lanes2(const Scalar *a, const Scalar *b, double mu, size_t n, double *sab);
 double sum_lanes_sqdev(const Scalar *x, double mu, size_t n);
+
+/* SiLU's exp, here so that SiLU (op_elem.c) and the fused GroupNorm + SiLU (op_norm.c)
+ * compute the same bits and both loops vectorise.  Double build: libm exp (the audit and the 1e-10 goldens rest on it).
+ * Float build: elem_exp_poly, pure IEEE arithmetic the compiler vectorises (-O3; libm's expf
+ * is a call per element):
+ *   x clamped to [-87.33, 88.37] (NaN passes through), n = round(x / ln 2) by the
+ *   1.5 2^23 trick, r = x - n ln2 in two parts (Cody-Waite, |r| <= ln2 / 2),
+ *   e^r by its Taylor polynomial of degree 7 (truncation < 5e-9 relative), times 2^n
+ *   built in the exponent bits.
+ * Relative error within a few float ulps of expf (test: elem.exp_poly_matches_libm); the
+ * same bits on every thread and at every position of a block. */
+#ifdef CMAD_DOUBLE
+static inline Scalar elem_exp_poly(Scalar x) { return exp(x); }
+#else
+static inline Scalar elem_exp_poly(Scalar x)
+{
+    const float magic = 12582912.0f; /* 1.5 2^23: adding it rounds to an integer */
+    float t, n, r, p;
+    unsigned int bits, tb, mb;
+    x = x > 88.37f ? 88.37f : x;
+    x = x < -87.33f ? -87.33f : x;
+    t = x * 1.44269504f + magic;
+    n = t - magic;
+    r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
+    p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    memcpy(&tb, &t, sizeof tb);
+    memcpy(&mb, &magic, sizeof mb);
+    bits = (tb - mb + 127u) << 23; /* 2^n: n = tb - mb as an integer, -126 <= n <= 127 */
+    memcpy(&t, &bits, sizeof t);
+    return p * t;
+}
+#endif
 
 /* y[i] = e^x[i], the exp that SiLU uses (op_elem.c): a vectorisable polynomial in the float
  * build, libm exp in the double build.  Its reference twin is libm (tests/test_fused.c). */

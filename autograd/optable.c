@@ -12,33 +12,41 @@ static void leaf_backward(Graph *g, Var *out)
     (void)out;
 }
 
-#define OP_ENTRY(kind, nm) [kind] = {#nm, op_##nm##_forward, op_##nm##_backward}
+/* kind, name, then what backward reads (AG_READ_*): inputs 0, 1, 2 and the output */
+#define OP_ENTRY(kind, nm, r0, r1, r2, ro)                                                         \
+    [kind] = {#nm,                                                                                 \
+              op_##nm##_forward,                                                                   \
+              op_##nm##_backward,                                                                  \
+              {AG_READ_##r0, AG_READ_##r1, AG_READ_##r2},                                          \
+              AG_READ_##ro}
 
 const OpInfo ag_ops[OP_COUNT] = {
-    [OP_LEAF] = {"leaf", leaf_forward, leaf_backward},
-    OP_ENTRY(OP_ADD, add),
-    OP_ENTRY(OP_SUB, sub),
-    OP_ENTRY(OP_MUL, mul),
-    OP_ENTRY(OP_AFFINE, affine),
-    OP_ENTRY(OP_SILU, silu),
-    OP_ENTRY(OP_RELU, relu),
-    OP_ENTRY(OP_EXP, exp),
-    OP_ENTRY(OP_LOG, log),
-    OP_ENTRY(OP_SQRT, sqrt),
-    OP_ENTRY(OP_SUM, sum),
-    OP_ENTRY(OP_MEAN, mean),
-    OP_ENTRY(OP_SUM_SAMPLE, sum_sample),
-    OP_ENTRY(OP_SOFTMAX, softmax),
-    OP_ENTRY(OP_SOFTMAX_CE, softmax_ce),
-    OP_ENTRY(OP_MATMUL, matmul),
-    OP_ENTRY(OP_LINEAR, linear),
-    OP_ENTRY(OP_BMM, bmm),
-    OP_ENTRY(OP_CONV2D, conv2d),
-    OP_ENTRY(OP_UPSAMPLE2, upsample2),
-    OP_ENTRY(OP_MAXPOOL2, maxpool2),
-    OP_ENTRY(OP_GROUPNORM, groupnorm),
-    OP_ENTRY(OP_CONCAT, concat),
-    OP_ENTRY(OP_SLICE, slice),
-    OP_ENTRY(OP_RESHAPE, reshape),
-    OP_ENTRY(OP_EMBEDDING, embedding),
+    [OP_LEAF] =
+        {"leaf", leaf_forward, leaf_backward, {AG_READ_NO, AG_READ_NO, AG_READ_NO}, AG_READ_NO},
+    OP_ENTRY(OP_ADD, add, NO, NO, NO, NO),
+    OP_ENTRY(OP_SUB, sub, NO, NO, NO, NO),
+    OP_ENTRY(OP_MUL, mul, OTHER, OTHER, NO, NO),
+    OP_ENTRY(OP_AFFINE, affine, NO, NO, NO, NO),
+    OP_ENTRY(OP_SILU, silu, YES, NO, NO, NO),
+    OP_ENTRY(OP_RELU, relu, YES, NO, NO, NO),
+    OP_ENTRY(OP_EXP, exp, NO, NO, NO, YES),
+    OP_ENTRY(OP_LOG, log, YES, NO, NO, NO),
+    OP_ENTRY(OP_SQRT, sqrt, NO, NO, NO, YES),
+    OP_ENTRY(OP_SUM, sum, NO, NO, NO, NO),
+    OP_ENTRY(OP_MEAN, mean, NO, NO, NO, NO),
+    OP_ENTRY(OP_SUM_SAMPLE, sum_sample, NO, NO, NO, NO),
+    OP_ENTRY(OP_SOFTMAX, softmax, NO, NO, NO, YES),
+    OP_ENTRY(OP_SOFTMAX_CE, softmax_ce, NO, NO, NO, NO),
+    OP_ENTRY(OP_MATMUL, matmul, OTHER, OTHER, NO, NO),
+    OP_ENTRY(OP_LINEAR, linear, OTHER, OTHER, NO, NO),
+    OP_ENTRY(OP_BMM, bmm, OTHER, OTHER, NO, NO),
+    OP_ENTRY(OP_CONV2D, conv2d, OTHER, OTHER, NO, NO),
+    OP_ENTRY(OP_UPSAMPLE2, upsample2, NO, NO, NO, NO),
+    OP_ENTRY(OP_MAXPOOL2, maxpool2, NO, NO, NO, NO),
+    OP_ENTRY(OP_GROUPNORM, groupnorm, YES, OTHER, NO, NO),
+    OP_ENTRY(OP_GN_SILU, gn_silu, YES, YES, YES, NO),
+    OP_ENTRY(OP_CONCAT, concat, NO, NO, NO, NO),
+    OP_ENTRY(OP_SLICE, slice, NO, NO, NO, NO),
+    OP_ENTRY(OP_RESHAPE, reshape, NO, NO, NO, NO),
+    OP_ENTRY(OP_EMBEDDING, embedding, NO, NO, NO, NO),
 };

@@ -46,5 +46,6 @@ int bench_gemm(BenchReport *rep);
 int bench_train(BenchReport *rep);
 int bench_step(BenchReport *rep);
 int bench_cmad(BenchReport *rep);
+int bench_mem(BenchReport *rep);
 
 #endif

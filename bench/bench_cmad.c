@@ -9,6 +9,12 @@
  *   cdps_n2_b64    one CDPS update (parity mode) of two agents at batch 64: score and
  *                  Tweedie through both frozen score nets, task loss, input gradients.
  *
+ *   mem (section, on request): the memory of one step of each case, measured once (the
+ *                  figures are deterministic): a unet-s training step at batch 64, the
+ *                  BPTT iterations above, and the checkpointed objective at K = 5 and 25.
+ *                  CMAD_MEM_CASES=a,b runs only the cases whose names contain a or b;
+ *                  CMAD_MEM_DETAIL=1 prints the tape's memory by op kind after backward.
+ *
  * The thread count is the runner's (OMP_NUM_THREADS or --threads); these cases are slow,
  * so they use BENCH_HEAVY_REPS repeats after the warm-up.  Check: every repeat of a case
  * runs on the same noise, so it must give the same J (CDPS: the same states) bit for bit,
@@ -22,6 +28,7 @@
 #include "../control/cmad.h"
 #include "../nn/classifier.h"
 #include "../nn/unet.h"
+#include "../sde/sde.h"
 #include "../tensor/platform.h"
 #include "bench.h"
 
@@ -234,4 +241,142 @@ int bench_cmad(BenchReport *rep)
     failed |= bench_cmad_iter(rep, 2, 16, 25);
     failed |= bench_cmad_iter(rep, 3, 8, 25);
     return failed;
+}
+
+/* ---------------------------------------------------------------- memory of one step */
+
+static int mem_wanted(const char *name)
+{
+    const char *list = getenv("CMAD_MEM_CASES"), *p;
+    if (!list || !*list) return 1;
+    for (p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        char part[48];
+        if (len > 0 && len < sizeof part) {
+            memcpy(part, p, len);
+            part[len] = '\0';
+            if (strstr(name, part)) return 1;
+        }
+        p += len;
+        if (*p == ',') p++;
+    }
+    return 0;
+}
+
+static int mem_detail(void)
+{
+    const char *d = getenv("CMAD_MEM_DETAIL");
+    return d && *d && strcmp(d, "0") != 0;
+}
+
+static void mem_report(BenchReport *rep, const char *name, const char *params, double secs,
+                       double peak_mb)
+{
+    double t[1];
+    t[0] = secs;
+    report(rep, name, params, t, 1, "step/s", peak_mb);
+}
+
+/* One unet-s DSM training step (forward and backward; the optimiser adds no graph memory). */
+static void mem_train(BenchReport *rep, int batch)
+{
+    UNetConfig cfg = unet_s_config(0);
+    Sde sde = sde_vp();
+    UNet net;
+    Arena *a = arena_new((size_t)256 << 20);
+    Graph g;
+    Rng r;
+    Scalar *x = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)batch * 784);
+    int shape[4] = {0, 1, 28, 28};
+    char name[48], params[96];
+    double t0;
+    size_t j;
+    Var *loss;
+    snprintf(name, sizeof name, "mem_train_b%d", batch);
+    if (!mem_wanted(name)) {
+        free(x);
+        arena_free(a);
+        return;
+    }
+    shape[0] = batch;
+    unet_build(&net, &cfg);
+    rng_seed(&r, 1, 0);
+    params_initialise(&net.params, &r);
+    for (j = 0; j < (size_t)batch * 784; j++) x[j] = (Scalar)(2 * rng_uniform(&r) - 1);
+    ag_graph_init(&g, a);
+    t0 = plat_now();
+    params_zero_grad(&net.params);
+    loss = sde_dsm_loss(&g, &sde, &net, ag_leaf(&g, x, NULL, 0, 4, shape, "x0"), NULL, &r);
+    ag_backward(&g, loss);
+    snprintf(params, sizeof params, "unet-s DSM fwd+bwd N=%d", batch);
+    mem_report(rep, name, params, plat_now() - t0, (double)arena_high_water(a) / 1048576.0);
+    if (mem_detail()) ag_print_memory(&g, stdout);
+    unet_free(&net);
+    free(x);
+    arena_free(a);
+}
+
+/* One joint iteration of CMAD, with or without checkpointing. */
+static void mem_cmad(BenchReport *rep, int agents, int batch, int K, int ckpt)
+{
+    Nets n;
+    CmadProblem pr;
+    CmadNoise nz;
+    CmadTerms tm;
+    Arena *a1, *a2;
+    Graph g, gg;
+    size_t np = (size_t)agents * batch * 784;
+    Scalar *x_init, *xi;
+    int tg[64], b, i;
+    char name[48], params[96];
+    double t0;
+    snprintf(name, sizeof name, "mem_cmad_n%d_b%d_k%d%s", agents, batch, K, ckpt ? "_ckpt" : "");
+    if (!mem_wanted(name)) return;
+    CHECK(batch <= 64, "bench mem: batch %d", batch);
+    a1 = arena_new((size_t)256 << 20);
+    a2 = arena_new((size_t)64 << 20);
+    x_init = (Scalar *)xmalloc(sizeof(Scalar) * np);
+    xi = (Scalar *)xmalloc(sizeof(Scalar) * np * (size_t)(K - 2));
+    nets_build(&n, agents);
+    problem(&pr, &n, agents, batch, K);
+    for (b = 0; b < batch; b++) tg[b] = 3;
+    cmad_noise_draw(&pr.spec, &pr.sde, 11, 0, x_init, xi);
+    memset(&nz, 0, sizeof nz);
+    nz.x_init = x_init;
+    nz.xi = xi;
+    ag_graph_init(&g, a1);
+    ag_graph_init(&gg, a2);
+    t0 = plat_now();
+    for (i = 0; i < agents; i++) params_zero_grad(&n.ctrl[i].params);
+    if (ckpt) {
+        cmad_objective_checkpointed(&g, &gg, &pr, &nz, tg, -1, &tm, NULL);
+    } else {
+        Var *J = cmad_objective(&g, &gg, &pr, &nz, tg, -1, &tm, NULL);
+        ag_backward(&g, J);
+    }
+    snprintf(params, sizeof params, "joint iter N=%d B=%d K=%d, %s", agents, batch, K,
+             ckpt ? "ckpt" : "no ckpt");
+    mem_report(rep, name, params, plat_now() - t0,
+               (double)(arena_high_water(a1) + arena_high_water(a2)) / 1048576.0);
+    if (mem_detail()) ag_print_memory(&g, stdout);
+    nets_free(&n, agents);
+    free(x_init);
+    free(xi);
+    arena_free(a1);
+    arena_free(a2);
+}
+
+int bench_mem(BenchReport *rep)
+{
+    printf("\n== mem: arena high-water of one step (%s, %d threads, one run) ==\n", SCALAR_NAME,
+           plat_threads());
+    printf("%-22s %-34s %4s %10s %10s %10s %-8s %9s\n", "case", "params", "thr", "ms", "ms", "rate",
+           "unit", "peak_MB");
+    mem_train(rep, 64);
+    mem_cmad(rep, 2, 16, 5, 0);
+    mem_cmad(rep, 2, 16, 25, 0);
+    mem_cmad(rep, 3, 8, 25, 0);
+    mem_cmad(rep, 2, 16, 5, 1);
+    mem_cmad(rep, 2, 16, 25, 1);
+    return 0;
 }

@@ -4,6 +4,7 @@
  *   build-native/bench train     (training step, sampler step, conv layers)
  *   build-native/bench step      (training and sampler steps only)
  *   build-native/bench cmad      (CMAD BPTT iterations and a CDPS step, with peak memory)
+ *   build-native/bench mem       (the memory of one step of each case, run once)
  *
  * With no SECTION every section in the table runs except those marked on request (step).  The exit status is 1 when any kernel
  * failed its check against the reference (its figures are then not reported). */
@@ -16,10 +17,9 @@
 #include "bench.h"
 
 static const BenchSection sections[] = {
-    {"gemm", bench_gemm, 0},
-    {"train", bench_train, 0},
-    {"step", bench_step, 1}, /* a subset of train, for quick comparisons */
-    {"cmad", bench_cmad, 0},
+    {"gemm", bench_gemm, 0}, {"train", bench_train, 0},
+    {"step", bench_step, 1},                        /* a subset of train, for quick comparisons */
+    {"cmad", bench_cmad, 0}, {"mem", bench_mem, 1}, /* memory of one step per case, measured once */
 };
 #define N_SECTIONS ((int)(sizeof sections / sizeof sections[0]))
 

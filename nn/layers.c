@@ -110,19 +110,28 @@ Var *gnorm_forward(Graph *g, const Params *p, const GNorm *n, Var *x)
     return ag_groupnorm(g, x, params_leaf(g, p, n->w), params_leaf(g, p, n->b), n->groups, GN_EPS);
 }
 
+Var *gnorm_silu_forward(Graph *g, const Params *p, const GNorm *n, Var *x)
+{
+    return ag_groupnorm_silu(g, x, params_leaf(g, p, n->w), params_leaf(g, p, n->b), n->groups,
+                             GN_EPS);
+}
+
 Var *resblock_forward(Graph *g, const Params *p, const ResBlock *r, Var *x, Var *semb)
 {
     Var *h, *e, *skip;
     int es[4];
-    h = conv_forward(g, p, &r->conv1, ag_silu(g, gnorm_forward(g, p, &r->norm1, x)));
+    AgScope scope = ag_scope_begin(g);
+    h = conv_forward(g, p, &r->conv1, gnorm_silu_forward(g, p, &r->norm1, x));
     e = linear_forward(g, p, &r->emb, semb); /* [N, cout] */
     es[0] = e->val.shape[0];
     es[1] = e->val.shape[1];
     es[2] = es[3] = 1;
     h = ag_add(g, h, ag_reshape(g, e, 4, es)); /* per (sample, channel) */
-    h = conv_forward(g, p, &r->conv2, ag_silu(g, gnorm_forward(g, p, &r->norm2, h)));
+    h = conv_forward(g, p, &r->conv2, gnorm_silu_forward(g, p, &r->norm2, h));
     skip = r->has_skip ? conv_forward(g, p, &r->skip, x) : x;
-    return ag_add(g, skip, h);
+    h = ag_add(g, skip, h);
+    ag_scope_end(g, scope, h);
+    return h;
 }
 
 Var *attention_forward(Graph *g, const Params *p, const Attention *a, Var *x)
@@ -130,6 +139,7 @@ Var *attention_forward(Graph *g, const Params *p, const Attention *a, Var *x)
     int N = x->val.shape[0], C = a->c, H = x->val.shape[2], W = x->val.shape[3];
     int s3[3], s4[4];
     Var *qkv, *q, *k, *v, *w, *o;
+    AgScope scope = ag_scope_begin(g);
     qkv = conv_forward(g, p, &a->qkv, gnorm_forward(g, p, &a->norm, x)); /* [N, 3C, H, W] */
     s3[0] = N;
     s3[1] = 3 * C;
@@ -146,7 +156,9 @@ Var *attention_forward(Graph *g, const Params *p, const Attention *a, Var *x)
     s4[2] = H;
     s4[3] = W;
     o = ag_reshape(g, o, 4, s4);
-    return ag_add(g, x, conv_forward(g, p, &a->proj, o));
+    o = ag_add(g, x, conv_forward(g, p, &a->proj, o));
+    ag_scope_end(g, scope, o);
+    return o;
 }
 
 void sinusoid_embed(const Scalar *t, int n, int dim, Scalar *out)

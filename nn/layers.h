@@ -50,6 +50,8 @@ Attention attention_declare(Params *p, const char *name, int c, int groups);
 Var *linear_forward(Graph *g, const Params *p, const Linear *l, Var *x);
 Var *conv_forward(Graph *g, const Params *p, const Conv *c, Var *x);
 Var *gnorm_forward(Graph *g, const Params *p, const GNorm *n, Var *x);
+/* silu(GroupNorm(x)) as one op (ag_groupnorm_silu): the same bits, less memory kept. */
+Var *gnorm_silu_forward(Graph *g, const Params *p, const GNorm *n, Var *x);
 /* semb = SiLU(time embedding) [N, emb_dim], shared by every block of a net. */
 Var *resblock_forward(Graph *g, const Params *p, const ResBlock *r, Var *x, Var *semb);
 Var *attention_forward(Graph *g, const Params *p, const Attention *a, Var *x);

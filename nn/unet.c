@@ -138,6 +138,7 @@ Var *unet_forward(Graph *g, const UNet *net, Var *x, const Scalar *t, const int 
     const Params *p = &net->params;
     int N = x->val.shape[0], es[2], sp = 0, i;
     Var *stack[2 * UNET_MAX_BLOCKS], *e, *semb, *h;
+    AgScope scope = ag_scope_begin(g); /* the layers' values die here unless backward reads them */
     CHECK(x->val.ndim == 4 && x->val.shape[1] == cfg->in_ch, "unet: input must be [N, %d, H, W]",
           cfg->in_ch);
     es[0] = N;
@@ -171,8 +172,10 @@ Var *unet_forward(Graph *g, const UNet *net, Var *x, const Scalar *t, const int 
         } else
             h = conv_forward(g, p, &b->conv, ag_upsample2(g, h));
     }
-    h = ag_silu(g, gnorm_forward(g, p, &net->norm_out, h));
-    return conv_forward(g, p, &net->conv_out, h);
+    h = gnorm_silu_forward(g, p, &net->norm_out, h);
+    h = conv_forward(g, p, &net->conv_out, h);
+    ag_scope_end(g, scope, h);
+    return h;
 }
 
 void unet_config_str(const UNetConfig *c, char *buf, size_t cap)

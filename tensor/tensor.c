@@ -54,14 +54,32 @@ typedef struct Chunk {
     void *raw; /* what malloc returned */
 } Chunk;
 
+/* A block of the pool: this header, then the caller's bytes (both 64-byte aligned). */
+typedef struct BlockHead {
+    struct BlockHead *next; /* on its free list */
+    size_t cap;             /* usable bytes, a multiple of ARENA_ALIGN */
+} BlockHead;
+#define BLOCK_HEAD ARENA_ALIGN /* header bytes, keeping the payload aligned */
+
+/* Free lists by exact size in an open-addressing table; when it is full, blocks of a new
+ * size are simply not reused (they come back at the reset).  (Taking the smallest larger
+ * free block on a miss was tried: it lowered no peak, since a network's sizes repeat.) */
+#define POOL_SLOTS 512
+
 struct Arena {
     Chunk *first, *cur;
     size_t used; /* bytes used in cur */
     size_t done; /* bytes used in the chunks before cur */
-    size_t high; /* high-water mark of done + used */
+    size_t high; /* high-water mark of done + used + pool bytes */
     size_t chunk_bytes;
     size_t reserved;
     size_t nchunks;
+    /* the block pool: its own chunks, cut front to back like the bump stack */
+    Chunk *pfirst, *pcur;
+    size_t pused, pdone; /* bytes cut in pcur, in the chunks before it */
+    size_t plive;        /* bytes in blocks handed out and not put back */
+    size_t slot_cap[POOL_SLOTS];
+    BlockHead *slot_head[POOL_SLOTS];
 };
 
 static Chunk *chunk_new(size_t cap)
@@ -90,18 +108,28 @@ Arena *arena_new(size_t chunk_bytes)
     return a;
 }
 
-void arena_free(Arena *a)
+static void chunks_free(Chunk *c)
 {
-    Chunk *c;
-    if (!a) return;
-    c = a->first;
     while (c) {
         Chunk *next = c->next;
         free(c->raw);
         free(c);
         c = next;
     }
+}
+
+void arena_free(Arena *a)
+{
+    if (!a) return;
+    chunks_free(a->first);
+    chunks_free(a->pfirst);
     free(a);
+}
+
+static void note_high(Arena *a)
+{
+    size_t now = a->done + a->used + a->pdone + a->pused;
+    if (now > a->high) a->high = now;
 }
 
 void *arena_alloc(Arena *a, size_t bytes)
@@ -128,7 +156,7 @@ void *arena_alloc(Arena *a, size_t bytes)
     }
     p = a->cur->base + a->used;
     a->used += need;
-    if (a->done + a->used > a->high) a->high = a->done + a->used;
+    note_high(a);
     return p;
 }
 
@@ -144,6 +172,10 @@ void arena_reset(Arena *a)
     a->cur = a->first;
     a->used = 0;
     a->done = 0;
+    a->pcur = a->pfirst;
+    a->pused = a->pdone = a->plive = 0;
+    memset(a->slot_cap, 0, sizeof a->slot_cap);
+    memset(a->slot_head, 0, sizeof a->slot_head);
 }
 
 ArenaMark arena_mark(const Arena *a)
@@ -162,7 +194,90 @@ void arena_release(Arena *a, ArenaMark m)
     a->done = m.done;
 }
 
-size_t arena_used(const Arena *a) { return a->done + a->used; }
+/* ---------------------------------------------------------------- block pool */
+
+/* The table slot of size cap: its own, or the empty one where it goes; -1 when full. */
+static int pool_slot(const Arena *a, size_t cap)
+{
+    size_t h = (cap / ARENA_ALIGN) * (size_t)2654435761u, k;
+    for (k = 0; k < POOL_SLOTS; k++) {
+        int s = (int)((h + k) % POOL_SLOTS);
+        if (a->slot_cap[s] == cap || a->slot_cap[s] == 0) return s;
+    }
+    return -1;
+}
+
+/* Cuts bytes (a multiple of ARENA_ALIGN) from the pool's chunks. */
+static unsigned char *pool_cut(Arena *a, size_t bytes)
+{
+    unsigned char *p;
+    if (!a->pcur) {
+        size_t cap = bytes > a->chunk_bytes ? bytes : a->chunk_bytes;
+        a->pfirst = a->pcur = chunk_new(cap);
+        a->reserved += cap;
+        a->nchunks++;
+    }
+    while (a->pused + bytes > a->pcur->cap) {
+        Chunk *next = a->pcur->next;
+        a->pdone += a->pused;
+        a->pused = 0;
+        if (!next || next->cap < bytes) {
+            size_t cap = bytes > a->chunk_bytes ? bytes : a->chunk_bytes;
+            Chunk *fresh = chunk_new(cap);
+            fresh->next = next;
+            a->pcur->next = fresh;
+            a->reserved += cap;
+            a->nchunks++;
+            next = fresh;
+        }
+        a->pcur = next;
+    }
+    p = a->pcur->base + a->pused;
+    a->pused += bytes;
+    note_high(a);
+    return p;
+}
+
+void *arena_block_get(Arena *a, size_t bytes)
+{
+    size_t cap = (bytes + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+    int s;
+    BlockHead *b;
+    CHECK(cap >= bytes && cap + BLOCK_HEAD > cap, "arena block overflow (%lu bytes)",
+          (unsigned long)bytes);
+    if (cap == 0) cap = ARENA_ALIGN;
+    s = pool_slot(a, cap);
+    if (s >= 0 && a->slot_head[s]) {
+        b = a->slot_head[s];
+        a->slot_head[s] = b->next;
+    } else {
+        b = (BlockHead *)pool_cut(a, BLOCK_HEAD + cap);
+        b->cap = cap;
+    }
+    b->next = NULL;
+    a->plive += cap;
+    return (unsigned char *)b + BLOCK_HEAD;
+}
+
+void arena_block_put(Arena *a, void *block)
+{
+    BlockHead *b;
+    int s;
+    if (!block) return;
+    b = (BlockHead *)(void *)((unsigned char *)block - BLOCK_HEAD);
+    CHECK(a->plive >= b->cap, "arena_block_put: block not from this arena or put twice");
+    a->plive -= b->cap;
+    s = pool_slot(a, b->cap);
+    if (s < 0) return; /* table full: this block waits for the reset */
+    a->slot_cap[s] = b->cap;
+    b->next = a->slot_head[s];
+    a->slot_head[s] = b;
+}
+
+size_t arena_block_bytes(const Arena *a) { return a->pdone + a->pused; }
+size_t arena_block_live(const Arena *a) { return a->plive; }
+
+size_t arena_used(const Arena *a) { return a->done + a->used + a->pdone + a->pused; }
 size_t arena_high_water(const Arena *a) { return a->high; }
 size_t arena_reserved(const Arena *a) { return a->reserved; }
 size_t arena_chunk_count(const Arena *a) { return a->nchunks; }

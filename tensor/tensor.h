@@ -52,7 +52,17 @@ size_t size_mul(size_t a, size_t b);
 
 /* A chunked bump allocator.  Allocations are 64-byte aligned; arena_reset() keeps the
  * chunks, so a loop that does the same work every step stops calling malloc after its
- * first step.  The high-water mark is the most bytes ever in use at once. */
+ * first step.
+ *
+ * Beside the bump stack an arena keeps a pool of reusable blocks (arena_block_get/put):
+ * memory whose lifetime does not nest (autograd's gradients and values).  A block is cut
+ * from the pool's own chunks the first time a size is asked for; arena_block_put() puts
+ * it on the free list of its size (64-byte multiples, exact size) and the next get of that
+ * size takes it back, so blocks never move and are never split.  Blocks are outside
+ * mark/release; arena_reset() returns every block at once.
+ *
+ * arena_used() counts the bump bytes in use plus every byte cut for blocks (a free block
+ * is still held); the high-water mark is the most that count ever reached. */
 typedef struct Arena Arena;
 typedef struct {
     void *chunk;
@@ -70,6 +80,13 @@ size_t arena_used(const Arena *a);
 size_t arena_high_water(const Arena *a);
 size_t arena_reserved(const Arena *a); /* bytes obtained from malloc */
 size_t arena_chunk_count(const Arena *a);
+/* A 64-byte aligned block of at least `bytes` (uninitialised), reused when one of that
+ * size was put back. */
+void *arena_block_get(Arena *a, size_t bytes);
+/* Gives a block back for reuse (NULL is ignored). */
+void arena_block_put(Arena *a, void *block);
+size_t arena_block_bytes(const Arena *a); /* bytes cut for blocks so far (since the reset) */
+size_t arena_block_live(const Arena *a);  /* of those, bytes in blocks not put back */
 
 /* ---------------------------------------------------------------- tensors */
 

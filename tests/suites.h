@@ -25,25 +25,15 @@ extern const TestCase golden_tests[];
 extern const TestCase control_tests[];
 extern const TestCase cmad_tests[];
 extern const TestCase rollout_fd_tests[];
+extern const TestCase memory_tests[];
 
 static const Suite all_suites[] = {
-    {"tensor", tensor_tests},
-    {"rng", rng_tests},
-    {"autograd", autograd_tests},
-    {"conv", conv_tests},
-    {"gemm", gemm_tests},
-    {"safetensors", safetensors_tests},
-    {"data", data_tests},
-    {"sha256", sha256_tests},
-    {"fused", fused_tests},
-    {"linalg", linalg_tests},
-    {"nn", nn_tests},
-    {"golden", golden_tests},
-    {"control", control_tests},
-    {"cmad", cmad_tests},
-    {"rollout_fd", rollout_fd_tests},
-    {"apps", apps_tests},
-    {NULL, NULL},
+    {"tensor", tensor_tests},   {"rng", rng_tests},       {"autograd", autograd_tests},
+    {"conv", conv_tests},       {"gemm", gemm_tests},     {"safetensors", safetensors_tests},
+    {"data", data_tests},       {"sha256", sha256_tests}, {"fused", fused_tests},
+    {"linalg", linalg_tests},   {"nn", nn_tests},         {"golden", golden_tests},
+    {"control", control_tests}, {"cmad", cmad_tests},     {"rollout_fd", rollout_fd_tests},
+    {"memory", memory_tests},   {"apps", apps_tests},     {NULL, NULL},
 };
 
 #endif

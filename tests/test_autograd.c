@@ -90,10 +90,117 @@ static void test_print_graph_lists_nodes(void)
     arena_free(ar);
 }
 
+/* x -> e = exp(x) -> t = 2 e + 1 -> u = silu(t) -> v = u + x, with or without a scope
+ * around it; returns v. */
+static Var *scoped_chain(Graph *g, Var *x, int scoped, Var **e, Var **t, Var **u)
+{
+    AgScope sc = ag_scope_begin(g);
+    Var *v;
+    *e = ag_exp(g, x);           /* exp reads its own output: kept */
+    *t = ag_affine(g, *e, 2, 1); /* read by silu's backward: kept */
+    *u = ag_silu(g, *t);         /* add reads nothing: given back */
+    v = ag_add(g, *u, x);        /* the scope's result: kept */
+    if (scoped) ag_scope_end(g, sc, v);
+    return v;
+}
+
+static void test_scope_gives_back_unread_values(void)
+{
+    Arena *ar = arena_new(1 << 20), *ref_ar = arena_new(1 << 20);
+    Graph g, ref;
+    Rng r;
+    int s[2] = {3, 4};
+    Var *x, *e, *t, *u, *v, *y, *rx, *re, *rt, *ru, *rv, *ry;
+    size_t live;
+    ag_graph_init(&g, ar);
+    ag_graph_init(&ref, ref_ar);
+    rng_seed(&r, 4, 0);
+    x = gc_normal(&g, &r, 2, s, 1, 0, 1, "x");
+    rx = ag_new(&ref, 2, s, 1, "x");
+    memcpy(rx->val.data, x->val.data, sizeof(Scalar) * 12);
+    v = scoped_chain(&g, x, 1, &e, &t, &u);
+    rv = scoped_chain(&ref, rx, 0, &re, &rt, &ru);
+    T_OK(e->val.data != NULL && t->val.data != NULL && v->val.data != NULL);
+    T_OK(u->val.data == NULL);
+    T_OK(ru->val.data != NULL); /* no scope: everything stays */
+    T_EQ_INT(u->val.n, 12);     /* the shape stays */
+    y = ag_sum(&g, v);
+    ry = ag_sum(&ref, rv);
+    live = arena_block_live(ar);
+    ag_backward(&g, y);
+    ag_backward(&ref, ry);
+    T_OK(memcmp(x->grad, rx->grad, sizeof(Scalar) * 12) == 0); /* the same bits */
+    /* every op node's gradient went back to the pool; the leaf keeps its own */
+    T_OK(e->grad == NULL && t->grad == NULL && u->grad == NULL && v->grad == NULL);
+    T_OK(y->grad == NULL);
+    T_EQ_INT(arena_block_live(ar), live);
+    /* backward again accumulates as without the scope (twice: x has two paths, so the
+       sum is (a + b) + a + b, not exactly 2 (a + b)) */
+    ag_backward(&g, y);
+    ag_backward(&ref, ry);
+    T_OK(memcmp(x->grad, rx->grad, sizeof(Scalar) * 12) == 0);
+    /* a replay makes the given-back value again */
+    ag_replay(&g);
+    T_OK(u->val.data != NULL);
+    if (u->val.data) T_OK(memcmp(u->val.data, ru->val.data, sizeof(Scalar) * 12) == 0);
+    arena_free(ar);
+    arena_free(ref_ar);
+}
+
+static void test_scope_in_no_grad_mode(void)
+{
+    Arena *ar = arena_new(1 << 20);
+    Graph g;
+    Rng r;
+    int s[1] = {7};
+    Var *x, *e, *t, *u, *v;
+    ag_graph_init(&g, ar);
+    rng_seed(&r, 5, 0);
+    x = gc_normal(&g, &r, 1, s, 1, 0, 1, "x");
+    ag_set_grad_enabled(&g, 0);
+    v = scoped_chain(&g, x, 1, &e, &t, &u);
+    ag_set_grad_enabled(&g, 1);
+    /* nothing is recorded, so nothing is read later: all but the result go back */
+    T_OK(e->val.data == NULL && t->val.data == NULL && u->val.data == NULL);
+    T_OK(v->val.data != NULL);
+    T_EQ_INT(arena_block_live(ar), 64); /* v's 7 scalars, in one 64-byte block */
+    arena_free(ar);
+}
+
+/* A frozen conv keeps neither input; a trainable one keeps x for dW. */
+static void test_frozen_conv_keeps_no_input(void)
+{
+    Arena *ar = arena_new(1 << 20);
+    Graph g;
+    Rng r;
+    int xs[4] = {2, 3, 5, 5}, ws[4] = {4, 3, 3, 3};
+    Var *x, *w, *h, *y;
+    int frozen;
+    for (frozen = 0; frozen < 2; frozen++) {
+        AgScope sc;
+        ag_graph_init(&g, ar);
+        ag_graph_reset(&g);
+        rng_seed(&r, 6, 0);
+        x = gc_normal(&g, &r, 4, xs, 1, 0, 1, "x");
+        w = gc_normal(&g, &r, 4, ws, 1, 0, !frozen, "w");
+        sc = ag_scope_begin(&g);
+        h = ag_silu(&g, ag_affine(&g, x, 1, 0)); /* silu's input is kept either way */
+        y = ag_sum(&g, ag_conv2d(&g, h, w, NULL, 1, 1));
+        ag_scope_end(&g, sc, y);
+        T_OK((h->val.data != NULL) == !frozen);
+        ag_backward(&g, y);
+        T_OK(x->grad != NULL);
+    }
+    arena_free(ar);
+}
+
 const TestCase autograd_tests[] = {
     {"backward_twice_doubles", test_backward_twice_doubles},
     {"frozen_weights_get_no_grad", test_frozen_weights_get_no_grad},
     {"no_grad_records_nothing", test_no_grad_records_nothing},
     {"print_graph_lists_nodes", test_print_graph_lists_nodes},
+    {"scope_gives_back_unread_values", test_scope_gives_back_unread_values},
+    {"scope_in_no_grad_mode", test_scope_in_no_grad_mode},
+    {"frozen_conv_keeps_no_input", test_frozen_conv_keeps_no_input},
     {NULL, NULL},
 };

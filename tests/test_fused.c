@@ -84,6 +84,53 @@ static void test_groupnorm_vs_composition(void)
     arena_free(ar);
 }
 
+/* gn_silu must give the bits of silu(groupnorm): values and every gradient, with and
+ * without the affine parameters, and backward twice doubles them. */
+static void test_gn_silu_vs_composition(void)
+{
+    int affine;
+    for (affine = 0; affine < 2; affine++) {
+        Arena *ar = arena_new(1 << 22);
+        Graph g;
+        Rng r;
+        int xs[4] = {2, 6, 3, 4}, cs[1] = {6};
+        Var *x, *gam = NULL, *bet = NULL, *fused, *comp;
+        Scalar *rseed, y[144], dx[144], dg[6], db[6];
+        size_t i;
+        ag_graph_init(&g, ar);
+        rng_seed(&r, 13, 0);
+        x = gc_normal(&g, &r, 4, xs, 1.0, 0, 1, "x");
+        if (affine) {
+            gam = gc_normal(&g, &r, 1, cs, 1.0, 0, 1, "gamma");
+            bet = gc_normal(&g, &r, 1, cs, 1.0, 0, 1, "beta");
+        }
+        rseed = (Scalar *)arena_alloc(ar, sizeof(Scalar) * 144);
+        for (i = 0; i < 144; i++) rseed[i] = (Scalar)rng_normal(&r);
+        fused = ag_groupnorm_silu(&g, x, gam, bet, 3, (Scalar)1e-5);
+        memcpy(y, fused->val.data, sizeof y);
+        ag_backward_seed(&g, fused, rseed);
+        memcpy(dx, x->grad, sizeof dx);
+        if (affine) {
+            memcpy(dg, gam->grad, sizeof dg);
+            memcpy(db, bet->grad, sizeof db);
+            ag_zero_grad(gam);
+            ag_zero_grad(bet);
+        }
+        ag_zero_grad(x);
+        comp = ag_silu(&g, ag_groupnorm(&g, x, gam, bet, 3, (Scalar)1e-5));
+        T_OK(memcmp(y, comp->val.data, sizeof y) == 0);
+        ag_backward_seed(&g, comp, rseed);
+        T_OK(memcmp(dx, x->grad, sizeof dx) == 0);
+        if (affine) {
+            T_OK(memcmp(dg, gam->grad, sizeof dg) == 0);
+            T_OK(memcmp(db, bet->grad, sizeof db) == 0);
+        }
+        ag_backward_seed(&g, fused, rseed);
+        for (i = 0; i < 144; i++) T_OK(x->grad[i] == 2 * dx[i]);
+        arena_free(ar);
+    }
+}
+
 /* unet-s forward + backward at batch 3; returns a malloc'd copy of [score | dx | dparams]. */
 static Scalar *unet_run(UNet *net, int threads)
 {
@@ -159,6 +206,7 @@ static void test_exp_poly_matches_libm(void)
 }
 
 const TestCase fused_tests[] = {
+    {"gn_silu_vs_composition", test_gn_silu_vs_composition},
     {"exp_poly_matches_libm", test_exp_poly_matches_libm},
     {"softmax_ce_vs_composition", test_softmax_ce_vs_composition},
     {"groupnorm_vs_composition", test_groupnorm_vs_composition},
