@@ -381,6 +381,24 @@ static const char *meta_copy(const SafeFile *f, const char *key, const char *fal
     return buf;
 }
 
+/* path itself unless it is the copy of a recorded path (meta) that does not exist here, in
+ * which case the default, with a note on stderr. */
+static const char *recorded_or_default(const char *path, const char *meta, const char *dflt,
+                                       const char *what)
+{
+    FILE *probe;
+    if (path != meta) return path;
+    probe = fopen(path, "rb");
+    if (probe) {
+        fclose(probe);
+        return path;
+    }
+    fprintf(stderr,
+            "cmad control sample: the %s net the controls name (%s) is not here; using %s\n", what,
+            path, dflt);
+    return dflt;
+}
+
 /* Loads the controls of every agent; fills c's fields from the file's metadata. */
 static void controls_load(const char *cmd, const char *path, CtlCfg *c, CtlRun *run)
 {
@@ -406,6 +424,10 @@ static void controls_load(const char *cmd, const char *path, CtlCfg *c, CtlRun *
     if (!c->classifier)
         c->classifier = meta_copy(f, "classifier", NULL, c->meta_cls, sizeof c->meta_cls);
     if (!c->classifier) c->classifier = "models/mlp.safetensors";
+    /* a path recorded on another machine: the shipped default, said aloud */
+    c->score = recorded_or_default(c->score, c->meta_score, "models/unet-s.safetensors", "score");
+    c->classifier =
+        recorded_or_default(c->classifier, c->meta_cls, "models/mlp.safetensors", "classifier");
     c->overlap = st_meta(f, "overlap") ? atoi(st_meta(f, "overlap")) : 0;
     c->rho = st_meta(f, "rho") ? atof(st_meta(f, "rho")) : 1.0;
     (void)parse_target(cmd, c->target, &amortised);
