@@ -132,28 +132,32 @@ static void note_high(Arena *a)
     if (now > a->high) a->high = now;
 }
 
+/* One bump list (the arena's own, or the pool's) moves on to its next chunk, making one when
+ * none is kept or the kept one is smaller than need; the bytes cut so far go to *done. */
+static void chunk_advance(Arena *a, Chunk **cur, size_t *used, size_t *done, size_t need)
+{
+    Chunk *next = (*cur)->next;
+    *done += *used;
+    *used = 0;
+    if (!next || next->cap < need) {
+        size_t cap = need > a->chunk_bytes ? need : a->chunk_bytes;
+        Chunk *fresh = chunk_new(cap);
+        fresh->next = next;
+        (*cur)->next = fresh;
+        a->reserved += cap;
+        a->nchunks++;
+        next = fresh;
+    }
+    *cur = next;
+}
+
 void *arena_alloc(Arena *a, size_t bytes)
 {
     size_t need = (bytes + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
     void *p;
     CHECK(need >= bytes, "arena allocation overflow (%lu bytes)", (unsigned long)bytes);
     if (need == 0) need = ARENA_ALIGN;
-    while (a->used + need > a->cur->cap) {
-        /* Move to the next chunk, making one if none is kept or it is too small. */
-        Chunk *next = a->cur->next;
-        a->done += a->used;
-        a->used = 0;
-        if (!next || next->cap < need) {
-            size_t cap = need > a->chunk_bytes ? need : a->chunk_bytes;
-            Chunk *fresh = chunk_new(cap);
-            fresh->next = next;
-            a->cur->next = fresh;
-            a->reserved += cap;
-            a->nchunks++;
-            next = fresh;
-        }
-        a->cur = next;
-    }
+    while (a->used + need > a->cur->cap) chunk_advance(a, &a->cur, &a->used, &a->done, need);
     p = a->cur->base + a->used;
     a->used += need;
     note_high(a);
@@ -217,21 +221,7 @@ static unsigned char *pool_cut(Arena *a, size_t bytes)
         a->reserved += cap;
         a->nchunks++;
     }
-    while (a->pused + bytes > a->pcur->cap) {
-        Chunk *next = a->pcur->next;
-        a->pdone += a->pused;
-        a->pused = 0;
-        if (!next || next->cap < bytes) {
-            size_t cap = bytes > a->chunk_bytes ? bytes : a->chunk_bytes;
-            Chunk *fresh = chunk_new(cap);
-            fresh->next = next;
-            a->pcur->next = fresh;
-            a->reserved += cap;
-            a->nchunks++;
-            next = fresh;
-        }
-        a->pcur = next;
-    }
+    while (a->pused + bytes > a->pcur->cap) chunk_advance(a, &a->pcur, &a->pused, &a->pdone, bytes);
     p = a->pcur->base + a->pused;
     a->pused += bytes;
     note_high(a);
