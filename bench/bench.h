@@ -41,6 +41,10 @@ typedef struct BenchSection {
 BenchResult *bench_add(BenchReport *rep, const char *section, const char *name);
 /* Median of n timings (sorts t in place). */
 double bench_median(double *t, int n);
+/* A result of section from reps timings t (seconds; sorted in place): median and fastest
+ * in ms, rate = per_run units per second at the median, this process's thread count. */
+BenchResult *bench_timed(BenchReport *rep, const char *section, const char *name,
+                         const char *params, double *t, int reps, double per_run, const char *unit);
 
 int bench_gemm(BenchReport *rep);
 int bench_train(BenchReport *rep);

@@ -96,15 +96,8 @@ static void problem(CmadProblem *pr, Nets *n, int agents, int batch, int K)
 static BenchResult *report(BenchReport *rep, const char *name, const char *params, double *t,
                            int reps, const char *unit, double peak_mb)
 {
-    BenchResult *res = bench_add(rep, "cmad", name);
+    BenchResult *res = bench_timed(rep, "cmad", name, params, t, reps, 1.0, unit);
     if (!res) return NULL;
-    snprintf(res->params, sizeof res->params, "%s", params);
-    res->threads = plat_threads();
-    res->reps = reps;
-    res->ms_median = 1e3 * bench_median(t, reps);
-    res->ms_min = 1e3 * t[0];
-    res->rate = 1.0 / (res->ms_median * 1e-3);
-    res->rate_unit = unit;
     res->peak_mb = peak_mb;
     printf("%-22s %-34s %4d %10.1f %10.1f %10.3f %-8s %9.1f\n", res->name, res->params,
            res->threads, res->ms_median, res->ms_min, res->rate, res->rate_unit, peak_mb);

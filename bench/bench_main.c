@@ -36,6 +36,21 @@ BenchResult *bench_add(BenchReport *rep, const char *section, const char *name)
     return r;
 }
 
+BenchResult *bench_timed(BenchReport *rep, const char *section, const char *name,
+                         const char *params, double *t, int reps, double per_run, const char *unit)
+{
+    BenchResult *res = bench_add(rep, section, name);
+    if (!res) return NULL;
+    snprintf(res->params, sizeof res->params, "%s", params);
+    res->threads = plat_threads();
+    res->reps = reps;
+    res->ms_median = 1e3 * bench_median(t, reps); /* sorts t: t[0] is then the fastest */
+    res->ms_min = 1e3 * t[0];
+    res->rate = per_run / (res->ms_median * 1e-3);
+    res->rate_unit = unit;
+    return res;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;

@@ -64,16 +64,7 @@ static void fill_uniform(Rng *r, Scalar *x, size_t n)
 static BenchResult *report(BenchReport *rep, const char *name, const char *params, double *t,
                            int reps, double per_run, const char *unit)
 {
-    BenchResult *res = bench_add(rep, "train", name);
-    if (!res) return NULL;
-    snprintf(res->params, sizeof res->params, "%s", params);
-    res->threads = plat_threads();
-    res->reps = reps;
-    res->ms_median = 1e3 * bench_median(t, reps);
-    res->ms_min = 1e3 * t[0];
-    res->rate = per_run / (res->ms_median * 1e-3);
-    res->rate_unit = unit;
-    return res;
+    return bench_timed(rep, "train", name, params, t, reps, per_run, unit);
 }
 
 static void print_row(const BenchResult *r)
