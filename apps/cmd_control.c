@@ -27,7 +27,7 @@
 typedef struct CtlCfg {
     const char *score, *classifier, *evalc, *out, *curve, *opt, *target, *drift, *phi, *preset;
     int agents, batch, K, iters, outer, inner, threads, log_every, overlap, checkpointing;
-    double lambda, rho, lr;
+    double lambda, rho, lr, lr_end; /* lr_end < 0: constant lr */
     long seed;
     /* copies of a controls file's metadata strings (the file is closed after loading) */
     char meta_target[16], meta_drift[16], meta_phi[16], meta_score[1024], meta_cls[1024];
@@ -69,6 +69,10 @@ static int controls_save(const char *path, const CmadProblem *pr, const CtlCfg *
     st_add_meta(w, "classifier", c->classifier);
     snprintf(buf, sizeof buf, "%ld", c->seed);
     st_add_meta(w, "seed", buf);
+    snprintf(buf, sizeof buf, "%.17g", c->lr);
+    st_add_meta(w, "lr", buf);
+    snprintf(buf, sizeof buf, "%.17g", c->lr_end < 0 ? c->lr : c->lr_end);
+    st_add_meta(w, "lr_end", buf);
     rc = st_write(w, path, err, errcap);
     st_writer_free(w);
     return rc;
@@ -162,6 +166,7 @@ static CtlCfg ctl_defaults(void)
     c.lambda = 1;
     c.rho = 1;
     c.lr = 1e-4;
+    c.lr_end = -1;
     c.log_every = 10;
     c.seed = 3;
     return c;
@@ -208,6 +213,8 @@ static int control_train(int argc, char **argv)
         {"--outer", OPT_INT, &c.outer, "ido: outer iterations", 1, 1e7},
         {"--inner", OPT_INT, &c.inner, "ido: inner steps per agent", 1, 1e5},
         {"--lr", OPT_DOUBLE, &c.lr, "Adam learning rate", 1e-8, 1},
+        {"--lr-end", OPT_DOUBLE, &c.lr_end,
+         "learning rate at the end of a cosine decay from --lr (-1: constant)", -1, 1},
         {"--drift", OPT_STR, &c.drift, "control drift form: g (g u) or g2 (g^2 u)", 0, -1},
         {"--phi", OPT_STR, &c.phi, "aggregator: split or average", 0, -1},
         {"--overlap", OPT_INT, &c.overlap, "rows of band overlap (split)", 0, 13},
@@ -234,6 +241,7 @@ static int control_train(int argc, char **argv)
                 c.outer = 30;
                 c.inner = 2;
                 c.lr = 2e-3;
+                c.lr_end = 2e-4;
             } else if (!strcmp(argv[i + 1], "paper")) {
                 c.K = 25;
                 c.lr = 1e-4;
@@ -303,6 +311,14 @@ static int control_train(int argc, char **argv)
         for (p = 0; p < np; p++) {
             int player = ido ? p : -1;
             if (ido) adam_reset(&opt[p], &run.ctrl[p].params);
+            /* cosine from lr to lr_end over the outer iterations (joint: over iterations) */
+            if (c.lr_end >= 0) {
+                long n = ido ? c.outer : c.iters;
+                double f = n > 1 ? (double)it / (double)(n - 1) : 1.0;
+                double lr = c.lr_end + 0.5 * (c.lr - c.lr_end) * (1 + cos(3.14159265358979 * f));
+                int q;
+                for (q = 0; q < c.agents; q++) opt[q].lr = lr;
+            }
             for (s = 0; s < ns; s++, step++) {
                 CmadNoise nz;
                 CmadTerms tm;

@@ -54,7 +54,7 @@ static int class_images(const Mnist *m, int c, int skip, int max, Scalar **x)
     return n;
 }
 
-static void base64_file(FILE *out, const char *path)
+static void base64_file(StrBuf *out, const char *path)
 {
     static const char tb[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     FILE *f = fopen(path, "rb");
@@ -64,16 +64,14 @@ static void base64_file(FILE *out, const char *path)
     while ((k = fread(in, 1, 3, f)) > 0) {
         unsigned v =
             (unsigned)in[0] << 16 | (k > 1 ? (unsigned)in[1] << 8 : 0) | (k > 2 ? in[2] : 0);
-        fputc(tb[v >> 18 & 63], out);
-        fputc(tb[v >> 12 & 63], out);
-        fputc(k > 1 ? tb[v >> 6 & 63] : '=', out);
-        fputc(k > 2 ? tb[v & 63] : '=', out);
+        strbuf_printf(out, "%c%c%c%c", tb[v >> 18 & 63], tb[v >> 12 & 63],
+                      k > 1 ? tb[v >> 6 & 63] : '=', k > 2 ? tb[v & 63] : '=');
     }
     fclose(f);
 }
 
 /* SVG polyline of column `col` of a loss-curve CSV (header line first). */
-static void svg_curve(FILE *out, const char *csv, int col, const char *title)
+static void svg_curve(StrBuf *out, const char *csv, int col, const char *title)
 {
     FILE *f = fopen(csv, "r");
     double ys[4096], mn = 1e300, mx = -1e300;
@@ -100,17 +98,18 @@ static void svg_curve(FILE *out, const char *csv, int col, const char *title)
     fclose(f);
     if (n < 2) return;
     if (mx <= mn) mx = mn + 1;
-    fprintf(out, "<figure><svg width=\"480\" height=\"200\" viewBox=\"0 0 480 200\" "
-                 "style=\"border:1px solid #ccc\">"
-                 "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\" points=\"");
+    strbuf_printf(out, "<figure><svg width=\"480\" height=\"200\" viewBox=\"0 0 480 200\" "
+                       "style=\"border:1px solid #ccc\">"
+                       "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\" points=\"");
     for (i = 0; i < n; i++)
-        fprintf(out, "%.1f,%.1f ", 10 + 460.0 * i / (n - 1),
-                190 - 180.0 * (ys[i] - mn) / (mx - mn));
-    fprintf(out,
-            "\"/><text x=\"12\" y=\"14\" font-size=\"11\">max %.4g</text><text x=\"12\" y=\"196\" "
-            "font-size=\"11\">min %.4g</text>"
-            "</svg><figcaption>%s (%d points)</figcaption></figure>\n",
-            mx, mn, title, n);
+        strbuf_printf(out, "%.1f,%.1f ", 10 + 460.0 * i / (n - 1),
+                      190 - 180.0 * (ys[i] - mn) / (mx - mn));
+    strbuf_printf(
+        out,
+        "\"/><text x=\"12\" y=\"14\" font-size=\"11\">max %.4g</text><text x=\"12\" y=\"196\" "
+        "font-size=\"11\">min %.4g</text>"
+        "</svg><figcaption>%s (%d points)</figcaption></figure>\n",
+        mx, mn, title, n);
 }
 
 /* Loads the learned controls of every agent for method cmad; sets the problem's rho, drift
@@ -167,7 +166,6 @@ int cmd_eval(int argc, char **argv)
     double *freal, fd_floor;
     int *tg, nreal, nheld;
     char path[1024], err[512], list[256], *tok;
-    FILE *f;
     const Opt opts[] = {
         {"--agents", OPT_INT, &agents, "number of agents N", 1, PHI_MAX_AGENTS},
         {"--target", OPT_INT, &target, "target digit c", 0, 9},
@@ -347,54 +345,53 @@ int cmd_eval(int argc, char **argv)
     snprintf(path, sizeof path, "%s/table.md", outdir);
     strbuf_write("eval", &out, path);
     /* report.html: self-contained (grids inline as base64 PNG, curves as SVG) */
-    snprintf(path, sizeof path, "%s/report.html", outdir);
-    f = fopen(path, "w");
-    if (!f) app_fail("eval", "cannot write %s", path);
-    fprintf(
-        f,
-        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>cmad-c eval N=%d c=%d</title>"
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:"
-        "1px solid #999;padding:4px 8px}"
-        "figure{display:inline-block;margin:8px}</style></head><body><h1>cmad-c: N = %d agents, "
-        "target %d</h1>\n<table><tr><th>method</th>"
-        "<th>acc_obj</th><th>acc_eval</th><th>terminal</th><th>seam</th><th>fd</th><th>nfe</"
-        "th><th>seconds</th><th>peak_mb</th></tr>\n",
-        agents, target, agents, target);
-    for (i = 0; i < nrow; i++)
-        fprintf(f,
+    {
+        StrBuf h = {NULL, 0, 0};
+        strbuf_printf(
+            &h,
+            "<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
+            "<title>cmad-c eval N=%d c=%d</title><style>"
+            "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+            "td,th{border:1px solid #999;padding:4px 8px}figure{display:inline-block;margin:8px}"
+            "</style></head><body><h1>cmad-c: N = %d agents, target %d</h1>\n"
+            "<table><tr><th>method</th><th>acc_obj</th><th>acc_eval</th><th>terminal</th>"
+            "<th>seam</th><th>fd</th><th>nfe</th><th>seconds</th><th>peak_mb</th></tr>\n",
+            agents, target, agents, target);
+        for (i = 0; i < nrow; i++)
+            strbuf_printf(
+                &h,
                 "<tr><td>%s</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.5f</td><td>%.2f</"
                 "td><td>%.0f</td><td>%.1f</td><td>%.0f</td></tr>\n",
                 rows[i].name, rows[i].m.acc_obj, rows[i].m.acc_eval, rows[i].m.terminal,
                 rows[i].m.seam, rows[i].fd, rows[i].nfe, rows[i].seconds, rows[i].peak_mb);
-    out.n = 0; /* the buffer again, for the next file */
-    run_record_line(&rec, &out, 0);
-    fprintf(f,
+        out.n = 0; /* the buffer again, for the next file */
+        run_record_line(&rec, &out, 0);
+        strbuf_printf(
+            &h,
             "</table><p>fd floor (held-out real images): %.2f. %d samples per method on the same "
             "noise, %d-point grid, seed %ld.</p>\n<p><code>",
             fd_floor, n, K, seed);
-    {
-        StrBuf h = {NULL, 0, 0};
         strbuf_html(&h, out.s);
-        if (h.s) fputs(h.s, f);
+        strbuf_printf(&h, "</code></p>\n");
+        for (i = 0; i < nrow; i++) {
+            char png[1024];
+            snprintf(png, sizeof png, "%s/%s.png", outdir, rows[i].name);
+            strbuf_printf(&h, "<figure><img alt=\"%s\" width=\"240\" src=\"data:image/png;base64,",
+                          rows[i].name);
+            base64_file(&h, png);
+            strbuf_printf(&h, "\"><figcaption>%s</figcaption></figure>\n", rows[i].name);
+        }
+        if (curve) {
+            strbuf_printf(&h, "<h2>Training curves</h2>\n");
+            svg_curve(&h, curve, 2, "J");
+            svg_curve(&h, curve, 4, "terminal");
+            svg_curve(&h, curve, 6, "batch accuracy");
+        }
+        strbuf_printf(&h, "</body></html>\n");
+        snprintf(path, sizeof path, "%s/report.html", outdir);
+        strbuf_write("eval", &h, path);
         strbuf_free(&h);
     }
-    fprintf(f, "</code></p>\n");
-    for (i = 0; i < nrow; i++) {
-        char png[1024];
-        snprintf(png, sizeof png, "%s/%s.png", outdir, rows[i].name);
-        fprintf(f, "<figure><img alt=\"%s\" width=\"240\" src=\"data:image/png;base64,",
-                rows[i].name);
-        base64_file(f, png);
-        fprintf(f, "\"><figcaption>%s</figcaption></figure>\n", rows[i].name);
-    }
-    if (curve) {
-        fprintf(f, "<h2>Training curves</h2>\n");
-        svg_curve(f, curve, 2, "J");
-        svg_curve(f, curve, 4, "terminal");
-        svg_curve(f, curve, 6, "batch accuracy");
-    }
-    fprintf(f, "</body></html>\n");
-    fclose(f);
     printf("report: %s/report.html\n", outdir);
     strbuf_free(&out);
     run_record_free(&rec);

@@ -18,9 +18,12 @@
 
 int cmd_sample(int argc, char **argv)
 {
+    static const char default_evalc[] = "models/cnn-eval.safetensors";
     const char *model = "models/unet-s.safetensors", *png = "samples.png", *npy = NULL,
-               *evalc = "models/cnn-eval.safetensors", *sampler = "em", *label = NULL;
-    int n = 64, threads = 0, raw = 0, rc, i, *labels = NULL, hist[10] = {0}, confident = 0, hit = 0;
+               *evalc = default_evalc, *sampler = "em", *label = NULL;
+    int n = 64, threads = 0, raw = 0, rc, i, *labels = NULL, hist[10] = {0}, confident = 0, hit = 0,
+        have_eval = 0;
+    Classifier c;
     long seed = 0;
     SampleOpts so = sample_opts_default();
     Sde sde = sde_vp();
@@ -42,7 +45,7 @@ int cmd_sample(int argc, char **argv)
         {"--png", OPT_STR, &png, "PNG grid of the first 64 samples", 0, -1},
         {"--npy", OPT_STR, &npy, "every sample as float32 .npy (n, 28, 28)", 0, -1},
         {"--eval-classifier", OPT_STR, &evalc,
-         "cnn-eval checkpoint for the confidence report (skipped if absent)", 0, -1},
+         "cnn-eval checkpoint for the confidence report (the default is skipped if absent)", 0, -1},
         {"--seed", OPT_LONG, &seed, "noise seed (sample j uses stream j)", 0, 1e18},
         {"--threads", OPT_INT, &threads, "threads (0: OpenMP default)", 0, 1024},
         {NULL, OPT_INT, NULL, NULL, 0, 0},
@@ -79,6 +82,18 @@ int cmd_sample(int argc, char **argv)
     } else if (label) {
         app_fail("sample", "--label: %s is an unconditional model", model);
     }
+    /* everything is loaded and checked before any output is written */
+    probe = fopen(evalc, "rb");
+    if (probe) {
+        fclose(probe);
+        have_eval = 1;
+        run_record_file(&rec, "eval_classifier", evalc);
+        app_load_classifier("sample", evalc, ARCH_CNN, &c);
+        run_record_verify(&rec);
+        params_use_ema(&c.params);
+    } else if (evalc != default_evalc) {
+        app_fail("sample", "--eval-classifier: cannot open %s", evalc);
+    }
     so.seed = (uint64_t)seed;
     so.use_ema = !raw;
     fprintf(stderr, "cmad sample: %s (%s), %d samples, %s sampler, K=%d\n", model,
@@ -94,20 +109,16 @@ int cmd_sample(int argc, char **argv)
         int shape[3];
         shape[0] = n;
         shape[1] = shape[2] = 28;
-        if (npy_write_f32(npy, 3, shape, x, err, sizeof err)) app_fail("sample", "%s", err);
+        if (npy_write_f32(npy, 3, shape, x, err, sizeof err)) {
+            if (png) remove(png); /* no partial output */
+            app_fail("sample", "%s", err);
+        }
     }
-    probe = fopen(evalc, "rb");
-    if (probe) {
-        Classifier c;
+    if (have_eval) {
         int *lab = (int *)xmalloc(sizeof(int) * (size_t)n);
         Scalar *conf = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)n),
                *xc = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)n * 784);
         size_t j;
-        fclose(probe);
-        run_record_file(&rec, "eval_classifier", evalc);
-        app_load_classifier("sample", evalc, ARCH_CNN, &c);
-        run_record_verify(&rec);
-        params_use_ema(&c.params);
         for (j = 0; j < (size_t)n * 784; j++)
             xc[j] = x[j] < 0 ? 0 : x[j] > 1 ? 1 : x[j]; /* as an image */
         classify(&c, xc, n, lab, conf, NULL);

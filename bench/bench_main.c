@@ -114,7 +114,8 @@ int main(int argc, char **argv)
             json = argv[++i];
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: %s [--reps N (7, min 5)] [--json PATH (bench/results.json)] "
-                   "[--threads N (train, step: only N threads)] [SECTION...]\nsections:",
+                   "[--threads N (train, step: only N threads; cmad, mem: run with N)] "
+                   "[SECTION...]\nsections:",
                    argv[0]);
             for (s = 0; s < N_SECTIONS; s++) printf(" %s", sections[s].name);
             printf("\n");
@@ -123,6 +124,7 @@ int main(int argc, char **argv)
             only = 1;
         }
     }
+    if (rep.only_threads > 0) plat_set_threads(rep.only_threads);
     printf("cmad bench: scalar %s, OpenMP %s, max threads %d, median of %d runs after a "
            "warm-up\n",
            SCALAR_NAME, plat_have_openmp() ? "on" : "off", plat_threads(), rep.reps);

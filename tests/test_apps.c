@@ -68,6 +68,24 @@ static void test_bad_flag_and_missing_file(void)
     T_EQ_INT(run(cmd, err), 1);
     T_OK(file_has(err, "/nonexistent/mnist"));
     T_OK(!exists(out));
+    if (exists("models/unet-s.safetensors")) { /* a bad classifier is found before any output */
+        char bad[512];
+        FILE *f;
+        tmp_path(bad, sizeof bad, "apps-bad-cnn.safetensors");
+        f = fopen(bad, "wb");
+        T_OK(f != NULL);
+        if (f) {
+            fputs("not a checkpoint", f);
+            fclose(f);
+        }
+        snprintf(cmd, sizeof cmd,
+                 "%s sample --n 1 --steps 2 --threads 1 --eval-classifier %s --png %s",
+                 t_app_path(), bad, out);
+        T_EQ_INT(run(cmd, err), 1);
+        T_OK(file_has(err, bad));
+        T_OK(!exists(out));
+        remove(bad);
+    }
     snprintf(cmd, sizeof cmd, "%s no-such-command", t_app_path());
     T_EQ_INT(run(cmd, err), 2);
     remove(err);
@@ -257,7 +275,7 @@ static void test_eval_records_command_and_hashes(void)
 {
     static const char *roles[] = {"score", "classifier", "eval_classifier"};
     char dir[512], log[512], cmd[4096], path[1024], got[4096], hex[65], err[1024];
-    char *json, *table, *logtxt;
+    char *json, *table, *logtxt, *html;
     const char *p;
     int i;
     tmp_path(dir, sizeof dir, "eval \"q\" dir");
@@ -293,6 +311,11 @@ static void test_eval_records_command_and_hashes(void)
     snprintf(path, sizeof path, "%s/table.md", dir);
     table = slurp(path);
     T_OK(table && strstr(table, "| peak_mb |") && strstr(table, "seed 5"));
+    snprintf(path, sizeof path, "%s/report.html", dir);
+    html = slurp(path); /* self-contained: the grid inline as a PNG (base64 of \x89PNG) */
+    T_OK(html && strstr(html, "src=\"data:image/png;base64,iVBORw0KGgo") &&
+         strstr(html, "</html>\n"));
+    free(html);
     for (i = 0; i < 3; i++) {
         char key[64], file[1024];
         snprintf(key, sizeof key, "\"%s\": {", roles[i]);
