@@ -93,6 +93,69 @@ static void problem(CmadProblem *pr, Nets *n, int agents, int batch, int K)
     pr->cls = &n->cls;
 }
 
+/* One joint CMAD iteration's whole set-up: nets, problem, noise (seed 11), target 3, arenas. */
+typedef struct CmadCase {
+    Nets n;
+    CmadProblem pr;
+    CmadNoise nz;
+    CmadTerms tm;
+    Arena *a1, *a2;
+    Graph g, gg;
+    Scalar *x_init, *xi;
+    int *tg, agents;
+} CmadCase;
+
+static void case_open(CmadCase *c, int agents, int batch, int K, size_t arena_bytes)
+{
+    size_t np = (size_t)agents * batch * 784;
+    int b;
+    c->agents = agents;
+    c->a1 = arena_new(arena_bytes);
+    c->a2 = arena_new((size_t)64 << 20);
+    c->x_init = (Scalar *)xmalloc(sizeof(Scalar) * np);
+    c->xi = (Scalar *)xmalloc(sizeof(Scalar) * np * (size_t)(K - 2));
+    c->tg = (int *)xmalloc(sizeof(int) * (size_t)batch);
+    nets_build(&c->n, agents);
+    problem(&c->pr, &c->n, agents, batch, K);
+    for (b = 0; b < batch; b++) c->tg[b] = 3;
+    cmad_noise_draw(&c->pr.spec, &c->pr.sde, 11, 0, c->x_init, c->xi);
+    memset(&c->nz, 0, sizeof c->nz);
+    c->nz.x_init = c->x_init;
+    c->nz.xi = c->xi;
+    ag_graph_init(&c->g, c->a1);
+    ag_graph_init(&c->gg, c->a2);
+}
+
+/* One iteration (graph reset, zero gradients, objective, backward); returns J. */
+static double case_iter(CmadCase *c, int ckpt)
+{
+    int i;
+    ag_graph_reset(&c->g);
+    for (i = 0; i < c->agents; i++) params_zero_grad(&c->n.ctrl[i].params);
+    if (ckpt) {
+        cmad_objective_checkpointed(&c->g, &c->gg, &c->pr, &c->nz, c->tg, -1, &c->tm, NULL);
+    } else {
+        Var *J = cmad_objective(&c->g, &c->gg, &c->pr, &c->nz, c->tg, -1, &c->tm, NULL);
+        ag_backward(&c->g, J);
+    }
+    return c->tm.J;
+}
+
+static double case_peak_mb(const CmadCase *c)
+{
+    return (double)(arena_high_water(c->a1) + arena_high_water(c->a2)) / 1048576.0;
+}
+
+static void case_close(CmadCase *c)
+{
+    nets_free(&c->n, c->agents);
+    free(c->x_init);
+    free(c->xi);
+    free(c->tg);
+    arena_free(c->a1);
+    arena_free(c->a2);
+}
+
 static BenchResult *report(BenchReport *rep, const char *name, const char *params, double *t,
                            int reps, const char *unit, double peak_mb)
 {
@@ -109,38 +172,17 @@ static BenchResult *report(BenchReport *rep, const char *name, const char *param
 
 static int bench_cmad_iter(BenchReport *rep, int agents, int batch, int K)
 {
-    Nets n;
-    CmadProblem pr;
-    CmadNoise nz;
-    CmadTerms tm;
-    Arena *a1 = arena_new((size_t)1 << 30), *a2 = arena_new((size_t)64 << 20);
-    Graph g, gg;
-    size_t np = (size_t)agents * batch * 784;
-    Scalar *x_init = (Scalar *)xmalloc(sizeof(Scalar) * np);
-    Scalar *xi = (Scalar *)xmalloc(sizeof(Scalar) * np * (size_t)(K - 2));
-    int *tg = (int *)xmalloc(sizeof(int) * (size_t)batch), k, b, i, failed = 0;
+    CmadCase c;
+    int k, failed = 0;
     double t[BENCH_HEAVY_REPS], J0 = 0;
     char name[48], params[96];
-    nets_build(&n, agents);
-    problem(&pr, &n, agents, batch, K);
-    for (b = 0; b < batch; b++) tg[b] = 3;
-    cmad_noise_draw(&pr.spec, &pr.sde, 11, 0, x_init, xi);
-    memset(&nz, 0, sizeof nz);
-    nz.x_init = x_init;
-    nz.xi = xi;
-    ag_graph_init(&g, a1);
-    ag_graph_init(&gg, a2);
+    case_open(&c, agents, batch, K, (size_t)1 << 30);
     for (k = -1; k < BENCH_HEAVY_REPS; k++) { /* k = -1: warm-up, its J is the reference */
-        double t0 = plat_now();
-        Var *J;
-        ag_graph_reset(&g);
-        for (i = 0; i < agents; i++) params_zero_grad(&n.ctrl[i].params);
-        J = cmad_objective(&g, &gg, &pr, &nz, tg, -1, &tm, NULL);
-        ag_backward(&g, J);
+        double t0 = plat_now(), J = case_iter(&c, 0);
         if (k >= 0) t[k] = plat_now() - t0;
         if (k < 0)
-            J0 = tm.J;
-        else if (tm.J != J0 || !isfinite(tm.J))
+            J0 = J;
+        else if (J != J0 || !isfinite(J))
             failed = 1;
     }
     snprintf(name, sizeof name, "cmad_n%d_b%d_k%d", agents, batch, K);
@@ -148,14 +190,8 @@ static int bench_cmad_iter(BenchReport *rep, int agents, int batch, int K)
     if (failed)
         fprintf(stderr, "bench cmad: %s: J differs between repeats or is not finite\n", name);
     else
-        report(rep, name, params, t, BENCH_HEAVY_REPS, "iter/s",
-               (double)(arena_high_water(a1) + arena_high_water(a2)) / 1048576.0);
-    nets_free(&n, agents);
-    free(x_init);
-    free(xi);
-    free(tg);
-    arena_free(a1);
-    arena_free(a2);
+        report(rep, name, params, t, BENCH_HEAVY_REPS, "iter/s", case_peak_mb(&c));
+    case_close(&c);
     return failed;
 }
 
@@ -312,51 +348,19 @@ static void mem_train(BenchReport *rep, int batch)
 /* One joint iteration of CMAD, with or without checkpointing. */
 static void mem_cmad(BenchReport *rep, int agents, int batch, int K, int ckpt)
 {
-    Nets n;
-    CmadProblem pr;
-    CmadNoise nz;
-    CmadTerms tm;
-    Arena *a1, *a2;
-    Graph g, gg;
-    size_t np = (size_t)agents * batch * 784;
-    Scalar *x_init, *xi;
-    int tg[64], b, i;
+    CmadCase c;
     char name[48], params[96];
     double t0;
     snprintf(name, sizeof name, "mem_cmad_n%d_b%d_k%d%s", agents, batch, K, ckpt ? "_ckpt" : "");
     if (!mem_wanted(name)) return;
-    CHECK(batch <= 64, "bench mem: batch %d", batch);
-    a1 = arena_new((size_t)256 << 20);
-    a2 = arena_new((size_t)64 << 20);
-    x_init = (Scalar *)xmalloc(sizeof(Scalar) * np);
-    xi = (Scalar *)xmalloc(sizeof(Scalar) * np * (size_t)(K - 2));
-    nets_build(&n, agents);
-    problem(&pr, &n, agents, batch, K);
-    for (b = 0; b < batch; b++) tg[b] = 3;
-    cmad_noise_draw(&pr.spec, &pr.sde, 11, 0, x_init, xi);
-    memset(&nz, 0, sizeof nz);
-    nz.x_init = x_init;
-    nz.xi = xi;
-    ag_graph_init(&g, a1);
-    ag_graph_init(&gg, a2);
+    case_open(&c, agents, batch, K, (size_t)256 << 20);
     t0 = plat_now();
-    for (i = 0; i < agents; i++) params_zero_grad(&n.ctrl[i].params);
-    if (ckpt) {
-        cmad_objective_checkpointed(&g, &gg, &pr, &nz, tg, -1, &tm, NULL);
-    } else {
-        Var *J = cmad_objective(&g, &gg, &pr, &nz, tg, -1, &tm, NULL);
-        ag_backward(&g, J);
-    }
+    case_iter(&c, ckpt);
     snprintf(params, sizeof params, "joint iter N=%d B=%d K=%d, %s", agents, batch, K,
              ckpt ? "ckpt" : "no ckpt");
-    mem_report(rep, name, params, plat_now() - t0,
-               (double)(arena_high_water(a1) + arena_high_water(a2)) / 1048576.0);
-    if (mem_detail()) ag_print_memory(&g, stdout);
-    nets_free(&n, agents);
-    free(x_init);
-    free(xi);
-    arena_free(a1);
-    arena_free(a2);
+    mem_report(rep, name, params, plat_now() - t0, case_peak_mb(&c));
+    if (mem_detail()) ag_print_memory(&c.g, stdout);
+    case_close(&c);
 }
 
 int bench_mem(BenchReport *rep)
