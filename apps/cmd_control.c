@@ -311,11 +311,8 @@ static int control_train(int argc, char **argv)
         for (p = 0; p < np; p++) {
             int player = ido ? p : -1;
             if (ido) adam_reset(&opt[p], &run.ctrl[p].params);
-            /* cosine from lr to lr_end over the outer iterations (joint: over iterations) */
-            if (c.lr_end >= 0) {
-                long n = ido ? c.outer : c.iters;
-                double f = n > 1 ? (double)it / (double)(n - 1) : 1.0;
-                double lr = c.lr_end + 0.5 * (c.lr - c.lr_end) * (1 + cos(3.14159265358979 * f));
+            { /* cosine from lr to lr_end over the outer iterations (joint: over iterations) */
+                double lr = lr_schedule(c.lr, c.lr_end, 0, it, ido ? c.outer : c.iters);
                 int q;
                 for (q = 0; q < c.agents; q++) opt[q].lr = lr;
             }

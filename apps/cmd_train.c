@@ -23,7 +23,7 @@ typedef struct TrainCfg {
     const char *data, *out, *state;
     int epochs, batch, threads, resume, log_every, save_every, warmup;
     long max_steps;
-    double lr, clip, ema, wd;
+    double lr, lr_end, clip, ema, wd;
     long seed;
 } TrainCfg;
 
@@ -41,9 +41,9 @@ static void batch_of_step(const Mnist *m, long step, int batch, uint64_t seed, i
     memcpy(idx, order + pos, sizeof(int) * (size_t)batch);
 }
 
-static double lr_at(const TrainCfg *c, long step)
+static double lr_at(const TrainCfg *c, long step, long total)
 {
-    return step < c->warmup ? c->lr * (double)(step + 1) / (double)c->warmup : c->lr;
+    return lr_schedule(c->lr, c->lr_end, c->warmup, step, total);
 }
 
 /* Shared loop: `step_fn` builds the loss of one batch; returns it for the progress line. */
@@ -88,7 +88,7 @@ static void train_loop(const char *cmd, const TrainCfg *c, const Mnist *m, Param
         loss = step_fn(ctx, &g, x, labels, c->batch, &rng);
         CHECK(isfinite(loss), "loss is %g at step %ld", loss, step);
         norm = params_clip_grad(p, c->clip);
-        opt.lr = lr_at(c, step);
+        opt.lr = lr_at(c, step, total);
         adam_step(&opt, p);
         params_ema_update(p, c->ema);
         loss_acc += loss;
@@ -163,6 +163,9 @@ static int train_opts(Opt *o, TrainCfg *c, const char *seed_help)
                       "stop after this many steps (0: use --epochs)", 0, 1e9);
     o[n++] = opt_make("--batch", OPT_INT, &c->batch, "images per step", 1, 60000);
     o[n++] = opt_make("--lr", OPT_DOUBLE, &c->lr, "Adam learning rate after warm-up", 1e-8, 1);
+    o[n++] = opt_make(
+        "--lr-end", OPT_DOUBLE, &c->lr_end,
+        "learning rate at the last step, cosine from --lr after warm-up (-1: constant)", -1, 1);
     o[n++] =
         opt_make("--warmup", OPT_INT, &c->warmup, "steps of linear learning-rate warm-up", 1, 1e9);
     o[n++] = opt_make("--clip", OPT_DOUBLE, &c->clip, "global gradient-norm clip (0: off)", 0, 1e9);
@@ -220,6 +223,7 @@ static TrainCfg train_defaults(void)
 {
     TrainCfg c;
     memset(&c, 0, sizeof c);
+    c.lr_end = -1;
     c.data = "data/mnist";
     c.batch = 64;
     c.log_every = 100;

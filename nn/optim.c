@@ -65,3 +65,13 @@ void params_ema_update(Params *p, double decay)
     PAR_FOR(n)
     for (i = 0; i < n; i++) p->ema[i] = d * p->ema[i] + e * p->data[i];
 }
+
+double lr_schedule(double lr, double lr_end, long warmup, long step, long total)
+{
+    double f;
+    if (step < warmup) return lr * (double)(step + 1) / (double)warmup;
+    if (lr_end < 0 || total - 1 <= warmup) return lr;
+    f = (double)(step - warmup) / (double)(total - 1 - warmup);
+    if (f > 1) f = 1;
+    return lr_end + 0.5 * (lr - lr_end) * (1 + cos(3.14159265358979323846 * f));
+}

@@ -22,5 +22,8 @@ void adam_step(Adam *opt, Params *p);
 /* Resets the moments and the step counter (IDO restarts each outer iteration). */
 void adam_reset(Adam *opt, Params *p);
 void params_ema_update(Params *p, double decay);
+/* Learning rate of step `step` (0-based) of `total`: linear warm-up over the first `warmup`
+ * steps to lr, then a cosine from lr down to lr_end at the last step; lr_end < 0 keeps lr. */
+double lr_schedule(double lr, double lr_end, long warmup, long step, long total);
 
 #endif

@@ -1,7 +1,10 @@
-/* test_nn.c - parameter counts and names of the default networks. */
+/* test_nn.c - parameter counts and names of the default networks; Adam, clipping, EMA and
+ * the learning-rate schedule against their formulas (nn/optim.h). */
+#include <math.h>
 #include <string.h>
 
 #include "../nn/classifier.h"
+#include "../nn/optim.h"
 #include "../nn/unet.h"
 #include "harness.h"
 
@@ -40,7 +43,66 @@ static void test_classifier_param_counts(void)
     classifier_free(&c);
 }
 
+/* Two Adam steps, a clip and an EMA update on two numbers, against the formulas by hand. */
+static void test_adam_clip_ema_formulas(void)
+{
+    Params p;
+    Adam a = adam_default(0.1);
+    int shape[1] = {2}, k;
+    double w[2] = {1.0, -2.0}, m[2] = {0, 0}, v[2] = {0, 0}, e[2] = {1.0, -2.0};
+    double g[2][2] = {{3.0, 4.0}, {-1.0, 0.5}}, norm;
+    params_init(&p);
+    params_add(&p, NULL, "w", 1, shape, INIT_ZEROS, 1);
+    params_finalize(&p);
+    p.data[0] = p.ema[0] = 1;
+    p.data[1] = p.ema[1] = -2;
+    for (k = 0; k < 2; k++) {
+        int i;
+        double scale = 1, gn = sqrt(g[k][0] * g[k][0] + g[k][1] * g[k][1]);
+        p.grad[0] = (Scalar)g[k][0];
+        p.grad[1] = (Scalar)g[k][1];
+        norm = params_clip_grad(&p, 2.0);
+        T_NEAR(norm, gn, 1e-5 * gn);
+        if (gn > 2.0) scale = 2.0 / (gn + 1e-6);
+        adam_step(&a, &p);
+        params_ema_update(&p, 0.9);
+        for (i = 0; i < 2; i++) {
+            double gi = g[k][i] * scale;
+            m[i] = 0.9 * m[i] + 0.1 * gi;
+            v[i] = 0.999 * v[i] + 0.001 * gi * gi;
+            w[i] -= 0.1 * (m[i] / (1 - pow(0.9, k + 1))) /
+                    (sqrt(v[i] / (1 - pow(0.999, k + 1))) + 1e-8);
+            e[i] = 0.9 * e[i] + 0.1 * w[i];
+            T_NEAR(p.data[i], w[i], 1e-5);
+            T_NEAR(p.ema[i], e[i], 1e-5);
+        }
+    }
+    params_free(&p);
+}
+
+/* Warm-up, then a cosine that starts at lr and ends at lr_end; lr_end < 0 keeps lr. */
+static void test_lr_schedule(void)
+{
+    long s;
+    double prev = 1;
+    T_NEAR(lr_schedule(1e-3, 1e-4, 10, 0, 100), 1e-4, 1e-15);
+    T_NEAR(lr_schedule(1e-3, 1e-4, 10, 9, 100), 1e-3, 1e-15);
+    T_NEAR(lr_schedule(1e-3, 1e-4, 10, 10, 100), 1e-3, 1e-15);
+    T_NEAR(lr_schedule(1e-3, 1e-4, 10, 99, 100), 1e-4, 1e-15);
+    T_NEAR(lr_schedule(1e-3, 1e-4, 10, 500, 100), 1e-4, 1e-15); /* past the end: stays */
+    T_NEAR(lr_schedule(1e-3, 1e-4, 0, 54, 109), 5.5e-4, 1e-12);   /* half-way: the mean */
+    T_NEAR(lr_schedule(1e-3, -1, 10, 99, 100), 1e-3, 1e-15);
+    T_NEAR(lr_schedule(2e-3, 2e-4, 0, 0, 1), 2e-3, 1e-15); /* one step: lr */
+    for (s = 10; s < 100; s++) {
+        double lr = lr_schedule(1e-3, 1e-4, 10, s, 100);
+        T_OK(lr <= prev && lr >= 1e-4 - 1e-18);
+        prev = lr;
+    }
+}
+
 const TestCase nn_tests[] = {
+    {"adam_clip_ema_formulas", test_adam_clip_ema_formulas},
+    {"lr_schedule", test_lr_schedule},
     {"unet_param_counts", test_unet_param_counts},
     {"classifier_param_counts", test_classifier_param_counts},
     {NULL, NULL},
