@@ -486,7 +486,7 @@ static int control_sample(int argc, char **argv)
     int *tg;
     Classifier evalc;
     Metrics m;
-    double t0, nfe;
+    double t0, nfe = 0;
     const Opt opts[] = {
         {"--controls", OPT_STR, &controls, "controls file from cmad control train (required)", 0,
          -1},
@@ -532,8 +532,6 @@ static int control_sample(int argc, char **argv)
     y = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)n * 784);
     tg = (int *)xmalloc(sizeof(int) * (size_t)n);
     for (i = 0; i < n; i++) tg[i] = target >= 0 ? target : i % 10;
-    t0 = plat_now();
-    nfe = multi_sample(&run.pr, NULL, &ms, K, n, tg, (uint64_t)c.seed, 0, y, NULL);
     {
         FILE *probe = fopen(c.evalc, "rb");
         if (probe) {
@@ -542,6 +540,19 @@ static int control_sample(int argc, char **argv)
             params_use_ema(&evalc.params);
             have_eval = 1;
         }
+    }
+    t0 = plat_now();
+    for (i = 0; i < n; i += c.batch) { /* batch by batch, for the progress line; sample j
+                                          uses the noise streams of index j either way */
+        int nb = n - i < c.batch ? n - i : c.batch;
+        char eta[32];
+        double el;
+        nfe = multi_sample(&run.pr, NULL, &ms, K, nb, tg + i, (uint64_t)c.seed, i,
+                           y + (size_t)i * 784, NULL);
+        el = plat_now() - t0;
+        app_fmt_time(el / (i + nb) * (n - i - nb), eta, sizeof eta);
+        fprintf(stderr, "cmad control sample: %d/%d samples, %.2f img/s, ETA %s\n", i + nb, n,
+                (i + nb) / el, eta);
     }
     metrics_compute(&run.pr.phi, &run.cls, have_eval ? &evalc : NULL, y, n, tg, &m);
     fprintf(stderr,

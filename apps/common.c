@@ -43,7 +43,7 @@ void app_load_mnist(const char *cmd, const char *dir, const char *split, Mnist *
         app_fail(cmd, "%s (run `make data` to fetch MNIST, or pass --data DIR)", err);
 }
 
-static void fmt_time(double s, char *buf, size_t cap)
+void app_fmt_time(double s, char *buf, size_t cap)
 {
     long t = s > 0 && s < 1e9 ? (long)(s + 0.5) : 0;
     if (t >= 3600)
@@ -56,7 +56,7 @@ void app_progress(const char *cmd, long epoch, long step, long total, const char
                   double img_per_s, double eta_s)
 {
     char eta[32];
-    fmt_time(eta_s, eta, sizeof eta);
+    app_fmt_time(eta_s, eta, sizeof eta);
     if (epoch >= 0) /* epoch < 0: the loop has no epochs */
         fprintf(stderr, "cmad %s: epoch %ld step %ld/%ld %s %.1f img/s ETA %s\n", cmd, epoch, step,
                 total, metrics, img_per_s, eta);

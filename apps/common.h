@@ -24,8 +24,10 @@ void app_start(const char *cmd, int threads, uint64_t seed);
 /* Loads a split of MNIST from dir or exits with the loader's message. */
 void app_load_mnist(const char *cmd, const char *dir, const char *split, Mnist *m);
 
-/* Progress on stderr: "epoch E step S/T loss L  R img/s  ETA 1m23s" (epoch < 0: no epoch; no newline handling
- * tricks: one line per call, so logs stay readable). */
+/* s seconds as "1h05m" or "4m07s" (0 when negative or absurd). */
+void app_fmt_time(double s, char *buf, size_t cap);
+/* Progress on stderr: "epoch E step S/T loss L  R img/s  ETA 1m23s" (epoch < 0: no epoch; no
+ * newline handling tricks: one line per call, so logs stay readable). */
 void app_progress(const char *cmd, long epoch, long step, long total, const char *metrics,
                   double img_per_s, double eta_s);
 

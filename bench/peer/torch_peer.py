@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """torch_peer.py - the PyTorch peer of `build-native/bench step` (development only; nothing
 in the product or the tests runs Python).
 
