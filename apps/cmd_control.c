@@ -542,18 +542,8 @@ static int control_sample(int argc, char **argv)
         }
     }
     t0 = plat_now();
-    for (i = 0; i < n; i += c.batch) { /* batch by batch, for the progress line; sample j
-                                          uses the noise streams of index j either way */
-        int nb = n - i < c.batch ? n - i : c.batch;
-        char eta[32];
-        double el;
-        nfe = multi_sample(&run.pr, NULL, &ms, K, nb, tg + i, (uint64_t)c.seed, i,
-                           y + (size_t)i * 784, NULL);
-        el = plat_now() - t0;
-        app_fmt_time(el / (i + nb) * (n - i - nb), eta, sizeof eta);
-        fprintf(stderr, "cmad control sample: %d/%d samples, %.2f img/s, ETA %s\n", i + nb, n,
-                (i + nb) / el, eta);
-    }
+    nfe = app_multi_sample("control sample", "cmad", &run.pr, NULL, &ms, K, n, tg, (uint64_t)c.seed,
+                           y);
     metrics_compute(&run.pr.phi, &run.cls, have_eval ? &evalc : NULL, y, n, tg, &m);
     fprintf(stderr,
             "cmad control sample: %d samples, K=%d, %.1f s: acc_obj %.4f acc_eval %.4f terminal "

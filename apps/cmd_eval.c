@@ -176,7 +176,8 @@ int cmd_eval(int argc, char **argv)
         {"--curve", OPT_STR, &curve, "training-curve CSV to plot in the report (optional)", 0, -1},
         {"--n", OPT_INT, &n, "samples per method", 1, 1000000},
         {"--steps", OPT_INT, &K, "grid points of every sampler", 2, 100000},
-        {"--batch", OPT_INT, &batch, "samples per batch", 1, 1024},
+        {"--batch", OPT_INT, &batch,
+         "samples per batch (cdps-parity's step is a batch mean, so it depends on this)", 1, 1024},
         {"--paper", OPT_FLAG, &paper, "the reference protocol: 1024 samples as 16 batches of 64", 0,
          -1},
         {"--score", OPT_STR, &score, "unconditional score net", 0, -1},
@@ -284,7 +285,8 @@ int cmd_eval(int argc, char **argv)
         EvalRow *r = &rows[i];
         double t0 = plat_now(), *fg;
         int shape[3];
-        r->nfe = multi_sample(&pr, condp, &mspecs[i], K, n, tg, (uint64_t)seed, 0, y, NULL);
+        r->nfe = app_multi_sample("eval", method_name(&mspecs[i]), &pr, condp, &mspecs[i], K, n, tg,
+                                  (uint64_t)seed, y);
         r->seconds = plat_now() - t0;
         r->peak_mb = app_peak_mb();
         r->name = method_name(&mspecs[i]);

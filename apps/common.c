@@ -296,3 +296,22 @@ void run_record_free(RunRecord *r)
     free(r->command);
     r->command = NULL;
 }
+
+double app_multi_sample(const char *cmd, const char *what, const CmadProblem *pr, UNet *const *cond,
+                        const MethodSpec *ms, int K, int n, const int *targets, uint64_t seed,
+                        Scalar *y)
+{
+    int i, B = pr->spec.batch > 0 ? pr->spec.batch : n;
+    double t0 = plat_now(), nfe = 0;
+    for (i = 0; i < n; i += B) {
+        int nb = n - i < B ? n - i : B;
+        char eta[32];
+        double el;
+        nfe = multi_sample(pr, cond, ms, K, nb, targets + i, seed, i, y + (size_t)i * 784, NULL);
+        el = plat_now() - t0;
+        app_fmt_time(el / (i + nb) * (n - i - nb), eta, sizeof eta);
+        fprintf(stderr, "cmad %s: %s %d/%d samples, %.2f img/s, ETA %s\n", cmd, what, i + nb, n,
+                (i + nb) / el, eta);
+    }
+    return nfe;
+}

@@ -10,6 +10,7 @@
 #include "../data/sha256.h"
 #include "../nn/classifier.h"
 #include "../nn/unet.h"
+#include "../control/multi.h"
 
 /* Prints "cmad <cmd>: <message>" on stderr and exits with status 1. */
 #if defined(__GNUC__)
@@ -48,6 +49,13 @@ double app_peak_mb(void);
  * revision the binary was built from, the UTC start time, the threads, the seed and the
  * SHA-256 of every checkpoint the numbers depend on; the apps write it into their JSON,
  * table footers and reports. */
+
+/* multi_sample over n samples in batches of pr->spec.batch, with a progress line on stderr
+ * ("cmad <cmd>: <what> 64/256 samples, ...") after each; sample j uses the noise streams of
+ * index j, so the samples equal one multi_sample call's.  Returns nfe per sample. */
+double app_multi_sample(const char *cmd, const char *what, const CmadProblem *pr, UNet *const *cond,
+                        const MethodSpec *ms, int K, int n, const int *targets, uint64_t seed,
+                        Scalar *y);
 
 /* main() hands over the whole argv (program path included) for the records. */
 void app_set_argv(int argc, char **argv);

@@ -235,7 +235,8 @@ static int bench_cdps(BenchReport *rep)
         memcpy(X, X0, sizeof(Scalar) * per * agents);
         t0 = plat_now();
         ag_graph_reset(&g);
-        cdps_step(&g, &pr, &cs, Xp, 0.5, 1.0 / 500, (const Scalar *const *)XIp, tg, &loss, NULL);
+        cdps_step(&g, &pr, &cs, Xp, batch, 0.5, 1.0 / 500, (const Scalar *const *)XIp, tg, &loss,
+                  NULL);
         if (k >= 0) t[k] = plat_now() - t0;
         if (k < 0) {
             ref = (Scalar *)xmalloc(sizeof(Scalar) * per * agents);

@@ -8,12 +8,12 @@
 
 #define P_PIX 784
 
-void cdps_step(Graph *g, const CmadProblem *pr, const CdpsStep *cs, Scalar *const *X, double t,
-               double dt, const Scalar *const *xi, const int *targets, double *loss,
+void cdps_step(Graph *g, const CmadProblem *pr, const CdpsStep *cs, Scalar *const *X, int B,
+               double t, double dt, const Scalar *const *xi, const int *targets, double *loss,
                Scalar *const *grad)
 {
     const CmadSpec *s = &pr->spec;
-    int N = s->agents, B = s->batch, i, b, xs[4];
+    int N = s->agents, i, b, xs[4];
     Var *x[PHI_MAX_AGENTS], *score[PHI_MAX_AGENTS], *x0[PHI_MAX_AGENTS], *l, *L;
     Scalar *tt = (Scalar *)arena_alloc(g->arena, sizeof(Scalar) * (size_t)B);
     double gt = sde_g(&pr->sde, t), g2 = gt * gt, fc = sde_fcoef(&pr->sde, t),

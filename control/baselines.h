@@ -29,11 +29,12 @@ typedef struct CdpsStep {
     double zeta;  /* per-sample */
 } CdpsStep;
 
-/* One CDPS update of the N states X[i] [B*P] in place at time t with step dt; xi[i] [B*P]
- * standard normals (NULL on the last update: no noise).  loss receives L (batch mean);
- * grad[i] [B*P] (optional) receives dL/dX^i. */
-void cdps_step(Graph *g, const CmadProblem *pr, const CdpsStep *cs, Scalar *const *X, double t,
-               double dt, const Scalar *const *xi, const int *targets, double *loss,
+/* One CDPS update of the N states X[i] [B*P] in place at time t with step dt (B may be
+ * less than pr->spec.batch: a last, partial batch); xi[i] [B*P] standard normals (NULL on
+ * the last update: no noise).  loss receives L (mean over the B samples); grad[i] [B*P]
+ * (optional) receives dL/dX^i. */
+void cdps_step(Graph *g, const CmadProblem *pr, const CdpsStep *cs, Scalar *const *X, int B,
+               double t, double dt, const Scalar *const *xi, const int *targets, double *loss,
                Scalar *const *grad);
 
 /* slerp of a and b [n] with weight w into out (out may alias a). */

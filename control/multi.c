@@ -146,8 +146,8 @@ double multi_sample(const CmadProblem *pr, UNet *const *cond, const MethodSpec *
             ag_set_grad_enabled(&g, 0);
             if (ms->method == METHOD_CDPS) {
                 ag_set_grad_enabled(&g, 1);
-                cdps_step(&g, pr, &ms->cdps, X, t, dt, last ? NULL : (const Scalar *const *)XI, tg,
-                          NULL, NULL);
+                cdps_step(&g, pr, &ms->cdps, X, B, t, dt, last ? NULL : (const Scalar *const *)XI,
+                          tg, NULL, NULL);
                 nfe += N;
                 continue;
             }

@@ -266,7 +266,8 @@ static void test_cdps_step_golden(void)
     cs.zeta = 0;
     ar = arena_new((size_t)32 << 20);
     ag_graph_init(&g, ar);
-    cdps_step(&g, &pr, &cs, X, 0.5, dt, (const Scalar *const *)XI, targets, &loss, GR);
+    cdps_step(&g, &pr, &cs, X, pr.spec.batch, 0.5, dt, (const Scalar *const *)XI, targets, &loss,
+              GR);
     lv = (Scalar)loss;
     golden_compare(f, "output.loss", &lv, 1);
     golden_compare(f, "output.grad", grad, 4 * 784);
@@ -416,6 +417,16 @@ static void test_zero_control_equals_plain_sampler(void)
     multi_sample(&pr, NULL, &cm, K, 3, tg, 78, 0, a, NULL);
     multi_sample(&pr, NULL, &pm, K, 3, tg, 78, 0, b, NULL);
     T_OK(memcmp(a, b, sizeof(Scalar) * 3 * 784) == 0);
+    /* CDPS with a last, partial batch (3 samples in batches of 2): the third sample is the
+     * one a lone batch of it gives (it once read the rest of a full batch) */
+    {
+        MethodSpec dm = method_spec_default(METHOD_CDPS);
+        pr.spec.batch = 2;
+        multi_sample(&pr, NULL, &dm, K, 3, tg, 79, 0, a, NULL);
+        multi_sample(&pr, NULL, &dm, K, 1, tg, 79, 2, b, NULL);
+        T_OK(memcmp(a + 2 * 784, b, sizeof(Scalar) * 784) == 0);
+        for (j = 0; j < 3 * 784; j++) T_OK(isfinite((double)a[j]));
+    }
     free(a);
     free(b);
     unet_free(&score);
