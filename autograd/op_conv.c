@@ -29,6 +29,7 @@
 #include "../tensor/gemm.h"
 #include "../tensor/parallel.h"
 #include "conv_ref.h"
+#include "conv_wino.h"
 #include "ops.h"
 #include "ops_internal.h"
 
@@ -414,6 +415,10 @@ static void conv_forward_gemm(Graph *g, const ConvShape *s, const Scalar *x, con
     GemmOperand oa, ob;
     ConvCols cc;
     long t, nt = (long)s->N * s->O;
+    if (conv_wino_use(s)) { /* 3x3 stride 1 pad 1, C and O >= 16: Winograd F(2x2, 3x3) */
+        conv_wino_forward(g->arena, s, x, w, b, y);
+        return;
+    }
     oa.pack = gemm_pack_view;
     oa.ctx = &vw;
     if (conv_is_1x1(s)) { /* cols = x seen as [C, N P] */
