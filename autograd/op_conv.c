@@ -775,6 +775,9 @@ static Var *gc_conv1_batched(Graph *g, Rng *r) { return gc_conv(g, r, 2, 3, 5, 4
 static Var *gc_conv1_direct(Graph *g, Rng *r) { return gc_conv(g, r, 1, 3, 5, 4, 1, 1, 0, 1); }
 static Var *gc_conv1_direct_nob(Graph *g, Rng *r) { return gc_conv(g, r, 2, 3, 16, 4, 1, 1, 0, 0); }
 static Var *gc_conv5_p2(Graph *g, Rng *r) { return gc_conv(g, r, 2, 3, 5, 4, 5, 1, 2, 1); }
+/* C, O >= 16: y and dx through Winograd (conv_wino.h), when it is switched on */
+static Var *gc_conv3_wino(Graph *g, Rng *r) { return gc_conv(g, r, 2, 16, 6, 16, 3, 1, 1, 1); }
+static Var *gc_conv3_wino_odd(Graph *g, Rng *r) { return gc_conv(g, r, 1, 16, 5, 17, 3, 1, 1, 0); }
 
 static Var *gc_upsample(Graph *g, Rng *r)
 {
@@ -804,6 +807,8 @@ const GradCase gc_conv_cases[] = {
     {OP_CONV2D, "1x1 N1 C3 5x5 O4 (direct), bias", gc_conv1_direct},
     {OP_CONV2D, "1x1 N2 C3 16x16 (direct), no bias", gc_conv1_direct_nob},
     {OP_CONV2D, "5x5 s1 p2 N2 C3 5x5 O4, bias", gc_conv5_p2},
+    {OP_CONV2D, "3x3 s1 p1 N2 C16 6x6 O16, bias", gc_conv3_wino},
+    {OP_CONV2D, "3x3 s1 p1 N1 C16 5x5 O17, no bias", gc_conv3_wino_odd},
     {OP_UPSAMPLE2, "N2 C3 3x5", gc_upsample},
     {OP_MAXPOOL2, "N2 C3 4x6, permutation", gc_maxpool},
     {OP_LEAF, NULL, NULL},
