@@ -9,10 +9,13 @@
  * copied out.  Layout of one block:
  *   U [16, C, O]   transformed weights, k = 4 a + b the position in the 4x4 tile, stored
  *                  with c as the row (gemm packs it by plain row copies)
- *   V [16, C, T]   transformed input of the block
+ *   split          the block's input rows split by parity, every channel (wino_split)
+ *   V [4, C, T]    transformed input for k = 4 a .. 4 a + 3 (one row a of B^T d B)
  *   M [16, O, T]   the 16 products M_k = U_k^T V_k
- * T comes from the shapes only (V and M within WINO_BLOCK_SCALARS), never from the thread
- * count, and no tile's arithmetic depends on T or on where a block starts. */
+ * A block splits its input once, then for a = 0 .. 3 transforms row a into V and runs its
+ * 4 gemms while V is still in cache, then transforms M into y.  T comes from the shapes
+ * only (the block's scratch, 8 C + 16 O per slot, within WINO_BLOCK_SCALARS), never from
+ * the thread count, and no tile's arithmetic depends on T or on where a block starts. */
 #include "conv_wino.h"
 
 #include <stdlib.h>
@@ -22,8 +25,9 @@
 #include "../tensor/parallel.h"
 #include "../tensor/platform.h"
 
-/* Scalars that V and M of one block may take together: T = this / (16 (C + O)) slots,
- * rounded down to a multiple of 32 (a gemm panel width), and at least WINO_BLOCK_MIN. */
+/* Scalars that a block's scratch may take: T = this / (8 C + 16 O) slots, rounded down to
+ * a multiple of 32 (a gemm panel width), and at least WINO_BLOCK_MIN.  2 MB in float: more
+ * than a Zen 4 L2 (1 MB), but L2-sized blocks measured 2-10 % slower (fewer gemm columns). */
 #ifndef WINO_BLOCK_SCALARS
 #define WINO_BLOCK_SCALARS ((size_t)1 << 19)
 #endif
@@ -75,7 +79,7 @@ typedef struct WinoGeom {
 
 static void wino_geom(WinoGeom *g, const ConvShape *s)
 {
-    size_t per = (size_t)16 * (size_t)(s->C + s->O), T = WINO_BLOCK_SCALARS / per / 32 * 32;
+    size_t per = (size_t)8 * s->C + (size_t)16 * s->O, T = WINO_BLOCK_SCALARS / per / 32 * 32;
     g->s = s;
     g->th = (s->Ho + 1) / 2;
     g->tw = (s->Wo + 1) / 2;
@@ -116,9 +120,13 @@ static void wino_weights(const ConvShape *s, const Scalar *w, Scalar *u)
         }
 }
 
-/* Scalars of one of the four split-row buffers of a chunk of at most R tile rows: R + 1
- * padded rows of tw + 1 and one spare. */
-static size_t wino_split_len(const WinoGeom *g) { return (size_t)(g->R + 1) * (g->tw + 1) + 1; }
+/* Scalars of the split rows of a block, all channels: chunk i of r_i tile rows has four
+ * buffers of (r_i + 1) ns + 1 per channel; the r_i add up to at most R, and there are at
+ * most R chunks. */
+static size_t wino_split_len(const WinoGeom *g)
+{
+    return (size_t)g->s->C * ((size_t)2 * g->R * g->ns + (size_t)g->R);
+}
 
 /* Tile rows ta .. tb - 1 of one sample read padded rows 2 ta .. 2 tb + 1 (padded row p,
  * column q hold input row p - 1, column q - 1; zero outside the image).  They are split
@@ -128,11 +136,11 @@ static size_t wino_split_len(const WinoGeom *g) { return (size_t)(g->R + 1) * (g
  * once; patch row u of tile row ta + i is then padded row 2 (ta + i) + u, i.e. row
  * i + u / 2 of buffers 2 (u % 2) (even columns) and 2 (u % 2) + 1 (odd columns), so the
  * patches of the chunk's slots t = i ns + j sit at one affine offset per buffer.
- * xc [H, W] is the input plane of this sample and channel. */
-static void wino_split(const WinoGeom *g, int ta, int tb, const Scalar *xc, Scalar *sp)
+ * Each buffer is len long (at least (tb - ta + 1) ns + 1); xc [H, W] is the input plane
+ * of this sample and channel. */
+static void wino_split(const WinoGeom *g, size_t len, int ta, int tb, const Scalar *xc, Scalar *sp)
 {
     const ConvShape *s = g->s;
-    const size_t len = wino_split_len(g);
     const int tw = g->tw, ns = tw + 1, W = s->W, nr = tb - ta + 1;
     int pr, i, j;
     for (pr = 0; pr < 2; pr++) {
@@ -182,21 +190,23 @@ static void wino_in_row(const Scalar *p, const Scalar *po, const Scalar *q, cons
     }
 }
 
-/* v[k][t] (k stride vs) = B^T d B for the T slots t0 .. t0 + T - 1 of one chunk
- * (wino_split), one channel, into v[k][0 .. T - 1]: slot t reads patch row u as (ev[t], od[t], ev[t + 1], od[t + 1]) of that row's
+/* v[b][t] (b stride vs) = (B^T d B)[a][b], b = 0 .. 3, for the T slots t0 .. t0 + T - 1 of
+ * one chunk, one channel (sp: its wino_split buffers, each len long), into v[b][0 ..
+ * T - 1]: slot t reads patch row u as (ev[t], od[t], ev[t + 1], od[t + 1]) of that row's
  * buffers (the last slot of each tile row is a spare whose result is never used: it keeps
- * the slot index affine).  B^T combines the patch rows as r0 - r2, r1 + r2, r2 - r1,
- * r1 - r3. */
-static void wino_in(const WinoGeom *g, const Scalar *sp, int t0, int T, Scalar *v)
+ * the slot index affine).  Row a of B^T combines the patch rows as r0 - r2, r1 + r2,
+ * r2 - r1, r1 - r3 for a = 0 .. 3. */
+static void wino_in(const WinoGeom *g, size_t len, const Scalar *sp, int a, int t0, int T,
+                    Scalar *v)
 {
-    const size_t len = wino_split_len(g), vs = g->vs, ns = (size_t)g->ns;
+    const size_t vs = g->vs, ns = (size_t)g->ns;
     const Scalar *e0 = sp + t0, *o0 = sp + len + t0, *e1 = sp + 2 * len + t0,
                  *o1 = sp + 3 * len + t0;
     const Scalar *e2 = e0 + ns, *o2 = o0 + ns, *e3 = e1 + ns, *o3 = o1 + ns;
-    wino_in_row(e0, o0, e2, o2, -1, T, v, v + vs, v + 2 * vs, v + 3 * vs);
-    wino_in_row(e1, o1, e2, o2, 1, T, v + 4 * vs, v + 5 * vs, v + 6 * vs, v + 7 * vs);
-    wino_in_row(e2, o2, e1, o1, -1, T, v + 8 * vs, v + 9 * vs, v + 10 * vs, v + 11 * vs);
-    wino_in_row(e1, o1, e3, o3, -1, T, v + 12 * vs, v + 13 * vs, v + 14 * vs, v + 15 * vs);
+    if (a == 0) wino_in_row(e0, o0, e2, o2, -1, T, v, v + vs, v + 2 * vs, v + 3 * vs);
+    if (a == 1) wino_in_row(e1, o1, e2, o2, 1, T, v, v + vs, v + 2 * vs, v + 3 * vs);
+    if (a == 2) wino_in_row(e2, o2, e1, o1, -1, T, v, v + vs, v + 2 * vs, v + 3 * vs);
+    if (a == 3) wino_in_row(e1, o1, e3, o3, -1, T, v, v + vs, v + 2 * vs, v + 3 * vs);
 }
 
 /* out[a][2 t + b] = (A^T m A)[a][b] for the T slots of the block, one output
@@ -268,8 +278,9 @@ typedef struct WinoScratch {
     Scalar *v, *m, *split, *out;
 } WinoScratch;
 
-/* Slots [g0, g0 + T) into y: input transform into V, 16 gemms into M, output transform,
- * rows copied into y (spare slots and outputs past the image dropped). */
+/* Slots [g0, g0 + T) into y: input split, then for each row a of the transform the 4
+ * V_k and their gemms into M, output transform, rows copied into y (spare slots and
+ * outputs past the image dropped). */
 static void wino_block(const WinoGeom *g, long g0, int T, const Scalar *x, const Scalar *u,
                        const Scalar *b, const WinoScratch *ws, Scalar *y)
 {
@@ -279,30 +290,44 @@ static void wino_block(const WinoGeom *g, long g0, int T, const Scalar *x, const
     const long g1 = g0 + T, r0 = g0 / g->ns, r1 = (g1 - 1) / g->ns + 1; /* tile rows */
     long r;
     int k, c, o;
+    int ai;
+    Scalar *sp = ws->split;
     for (r = r0; r < r1;) { /* chunks: the block's tile rows of one sample */
         int n = (int)(r / g->th), ta = (int)(r % g->th);
         int tb = r1 - r < g->th - ta ? ta + (int)(r1 - r) : g->th;
-        long first = r * g->ns, lo = first > g0 ? first : g0;
-        long hi = (r + tb - ta) * g->ns < g1 ? (r + tb - ta) * g->ns : g1;
+        const size_t len = (size_t)(tb - ta + 1) * g->ns + 1;
         const Scalar *xn = x + (size_t)n * s->C * plane;
-        for (c = 0; c < s->C; c++) {
-            wino_split(g, ta, tb, xn + (size_t)c * plane, ws->split);
-            wino_in(g, ws->split, (int)(lo - first), (int)(hi - lo),
-                    ws->v + (size_t)c * g->T + (size_t)(lo - g0));
-        }
+        for (c = 0; c < s->C; c++)
+            wino_split(g, len, ta, tb, xn + (size_t)c * plane, sp + (size_t)c * 4 * len);
+        sp += (size_t)s->C * 4 * len;
         r += tb - ta;
     }
-    for (k = 0; k < 16; k++) { /* M_k [O, T] = U_k^T [O, C] V_k [C, T] */
-        WinoMat mu, mv;
-        GemmOperand oa, ob;
-        mu.p = u + (size_t)k * s->C * s->O;
-        mu.ld = s->O;
-        mv.p = ws->v + (size_t)k * g->vs;
-        mv.ld = g->T;
-        oa.pack = ob.pack = wino_pack;
-        oa.ctx = &mu;
-        ob.ctx = &mv;
-        gemm_op(s->O, T, s->C, 1, &oa, &ob, 0, ws->m + (size_t)k * g->ms, g->T, g->T, 0);
+    for (ai = 0; ai < 4; ai++) {
+        sp = ws->split;
+        for (r = r0; r < r1;) {
+            int ta = (int)(r % g->th);
+            int tb = r1 - r < g->th - ta ? ta + (int)(r1 - r) : g->th;
+            const size_t len = (size_t)(tb - ta + 1) * g->ns + 1;
+            long first = r * g->ns, lo = first > g0 ? first : g0;
+            long hi = (r + tb - ta) * g->ns < g1 ? (r + tb - ta) * g->ns : g1;
+            for (c = 0; c < s->C; c++)
+                wino_in(g, len, sp + (size_t)c * 4 * len, ai, (int)(lo - first), (int)(hi - lo),
+                        ws->v + (size_t)c * g->T + (size_t)(lo - g0));
+            sp += (size_t)s->C * 4 * len;
+            r += tb - ta;
+        }
+        for (k = 4 * ai; k < 4 * ai + 4; k++) { /* M_k [O, T] = U_k^T [O, C] V_k [C, T] */
+            WinoMat mu, mv;
+            GemmOperand oa, ob;
+            mu.p = u + (size_t)k * s->C * s->O;
+            mu.ld = s->O;
+            mv.p = ws->v + (size_t)(k - 4 * ai) * g->vs;
+            mv.ld = g->T;
+            oa.pack = ob.pack = wino_pack;
+            oa.ctx = &mu;
+            ob.ctx = &mv;
+            gemm_op(s->O, T, s->C, 1, &oa, &ob, 0, ws->m + (size_t)k * g->ms, g->T, g->T, 0);
+        }
     }
     for (o = 0; o < s->O; o++) {
         const Scalar bo = b ? b[o] : 0;
@@ -340,7 +365,7 @@ void conv_wino_forward(Arena *a, const ConvShape *s, const Scalar *x, const Scal
     nblk = (g.nslots + g.T - 1) / g.T;
     if (nthr > nblk) nthr = (int)nblk; /* fewer blocks than threads: scratch per block */
     rl = wino_split_len(&g);
-    per_thr = 16 * (g.vs + g.ms) + 4 * rl + 4 * (size_t)g.T; /* V, M, split rows, out */
+    per_thr = 4 * g.vs + 16 * g.ms + 4 * rl + 4 * (size_t)g.T; /* V, M, split rows, out */
     u = (Scalar *)arena_alloc(a, size_mul((size_t)16 * s->C, (size_t)s->O * sizeof(Scalar)));
     scr = (Scalar *)arena_alloc(a, size_mul((size_t)nthr, per_thr * sizeof(Scalar)));
     wino_weights(s, w, u);
@@ -352,7 +377,7 @@ void conv_wino_forward(Arena *a, const ConvShape *s, const Scalar *x, const Scal
         WinoScratch ws;
         CHECK(me < nthr, "conv_wino: scratch %d of %d", me, nthr);
         ws.v = scr + (size_t)me * per_thr;
-        ws.m = ws.v + 16 * g.vs;
+        ws.m = ws.v + 4 * g.vs;
         ws.split = ws.m + 16 * g.ms;
         ws.out = ws.split + 4 * rl;
         wino_block(&g, g0, T, x, u, b, &ws, y);
