@@ -137,7 +137,7 @@ check-grad:
 	$(MAKE) --no-print-directory BUILD=build-double DOUBLE=1 build-double/cmad build-double/run_tests
 	build-double/cmad gradcheck
 	$(MAKE) --no-print-directory BUILD=build-double DOUBLE=1 build-double/run_tests
-	build-double/run_tests golden control cmad rollout_fd
+	build-double/run_tests golden control cmad rollout_fd wino
 
 ## asan: the test suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
 asan:

@@ -29,6 +29,7 @@
 #include "../tensor/gemm.h"
 #include "../tensor/parallel.h"
 #include "conv_ref.h"
+#include "conv_wino.h"
 #include "ops.h"
 #include "ops_internal.h"
 
@@ -414,6 +415,10 @@ static void conv_forward_gemm(Graph *g, const ConvShape *s, const Scalar *x, con
     GemmOperand oa, ob;
     ConvCols cc;
     long t, nt = (long)s->N * s->O;
+    if (conv_wino_use(s)) { /* 3x3 stride 1 pad 1, C and O >= 16: Winograd F(2x2, 3x3) */
+        conv_wino_forward(g->arena, s, x, w, b, y);
+        return;
+    }
     oa.pack = gemm_pack_view;
     oa.ctx = &vw;
     if (conv_is_1x1(s)) { /* cols = x seen as [C, N P] */
@@ -770,6 +775,9 @@ static Var *gc_conv1_batched(Graph *g, Rng *r) { return gc_conv(g, r, 2, 3, 5, 4
 static Var *gc_conv1_direct(Graph *g, Rng *r) { return gc_conv(g, r, 1, 3, 5, 4, 1, 1, 0, 1); }
 static Var *gc_conv1_direct_nob(Graph *g, Rng *r) { return gc_conv(g, r, 2, 3, 16, 4, 1, 1, 0, 0); }
 static Var *gc_conv5_p2(Graph *g, Rng *r) { return gc_conv(g, r, 2, 3, 5, 4, 5, 1, 2, 1); }
+/* C, O >= 16: y and dx through Winograd (conv_wino.h), when it is switched on */
+static Var *gc_conv3_wino(Graph *g, Rng *r) { return gc_conv(g, r, 2, 16, 6, 16, 3, 1, 1, 1); }
+static Var *gc_conv3_wino_odd(Graph *g, Rng *r) { return gc_conv(g, r, 1, 16, 5, 17, 3, 1, 1, 0); }
 
 static Var *gc_upsample(Graph *g, Rng *r)
 {
@@ -799,6 +807,8 @@ const GradCase gc_conv_cases[] = {
     {OP_CONV2D, "1x1 N1 C3 5x5 O4 (direct), bias", gc_conv1_direct},
     {OP_CONV2D, "1x1 N2 C3 16x16 (direct), no bias", gc_conv1_direct_nob},
     {OP_CONV2D, "5x5 s1 p2 N2 C3 5x5 O4, bias", gc_conv5_p2},
+    {OP_CONV2D, "3x3 s1 p1 N2 C16 6x6 O16, bias", gc_conv3_wino},
+    {OP_CONV2D, "3x3 s1 p1 N1 C16 5x5 O17, no bias", gc_conv3_wino_odd},
     {OP_UPSAMPLE2, "N2 C3 3x5", gc_upsample},
     {OP_MAXPOOL2, "N2 C3 4x6, permutation", gc_maxpool},
     {OP_LEAF, NULL, NULL},

@@ -49,6 +49,7 @@ BenchResult *bench_timed(BenchReport *rep, const char *section, const char *name
 int bench_gemm(BenchReport *rep);
 int bench_train(BenchReport *rep);
 int bench_step(BenchReport *rep);
+int bench_conv(BenchReport *rep);
 int bench_cmad(BenchReport *rep);
 int bench_mem(BenchReport *rep);
 

@@ -3,10 +3,12 @@
  *   build-native/bench [--reps N] [--json PATH] [--threads N] [SECTION...]
  *   build-native/bench train     (training step, sampler step, conv layers)
  *   build-native/bench step      (training and sampler steps only)
+ *   build-native/bench conv      (the conv layers only, gemm and Winograd paths)
  *   build-native/bench cmad      (CMAD BPTT iterations and a CDPS step, with peak memory)
  *   build-native/bench mem       (the memory of one step of each case, run once)
  *
- * With no SECTION every section in the table runs except those marked on request (step).  The exit status is 1 when any kernel
+ * With no SECTION every section in the table runs except those marked on request (step,
+ * conv, mem).  The exit status is 1 when any kernel
  * failed its check against the reference (its figures are then not reported). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,7 @@
 static const BenchSection sections[] = {
     {"gemm", bench_gemm, 0}, {"train", bench_train, 0},
     {"step", bench_step, 1},                        /* a subset of train, for quick comparisons */
+    {"conv", bench_conv, 1},                        /* the conv layers of train */
     {"cmad", bench_cmad, 0}, {"mem", bench_mem, 1}, /* memory of one step per case, measured once */
 };
 #define N_SECTIONS ((int)(sizeof sections / sizeof sections[0]))

@@ -8,12 +8,18 @@
  *              sde_sample does per Euler-Maruyama step.  Rate in images per second.
  *   conv_*     conv2d forward (y = conv(x, w) + b) and backward (dx, dw, db) at batch 64
  *              for each distinct conv shape of unet-s, found by walking the tape of one
- *              forward pass.  FLOPs: forward 2 N O Ho Wo C kh kw, backward twice that.
+ *              forward pass, on the gemm path (the Winograd switch off).  FLOPs: forward
+ *              2 N O Ho Wo C kh kw, backward twice that (direct-conv FLOPs, also for:)
+ *   conv_*_wino the same layer on the Winograd path (conv_wino.h), for the shapes where
+ *              conv2d uses it: its forward and its dx (a forward of the transposed conv
+ *              when that one qualifies too); dW stays on the gemm path.
  *
  * Inputs are synthetic (x ~ U(-1, 1)): the step's cost does not depend on the pixels.  The
  * training-step result (loss, gradient norm) with 2 threads must equal the 1-thread one bit
  * for bit; a difference fails the section.  Run this section alone with
- * `build-native/bench train`, or only the two steps with `build-native/bench step`. */
+ * `build-native/bench train`, only the two steps with `build-native/bench step`, only the
+ * conv layers with `build-native/bench conv`.  The steps run with the Winograd switch as the
+ * environment sets it (CMAD_WINOGRAD=0: off). */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,6 +27,7 @@
 #include <string.h>
 
 #include "../autograd/conv_ref.h"
+#include "../autograd/conv_wino.h"
 #include "../autograd/ops.h"
 #include "../nn/optim.h"
 #include "../nn/unet.h"
@@ -253,17 +260,20 @@ static double max_abs_diff(const Scalar *a, const Scalar *b, size_t n)
 
 /* y and dx (dy = 1) of the first CONV_CHECK_N samples against conv2d_ref (each sample's y
  * and dx depend on that sample only).  Returns 1 when an error exceeds 2 K eps (K the
- * products per element: C kh kw for y, O kh kw for dx; inputs in [-1, 1]). */
+ * products per element: C kh kw for y, O kh kw for dx; inputs in [-1, 1]), or on the
+ * Winograd path (wino) CONV_WINO_TOL K eps: its transforms add up to 4 inputs, 9 weights
+ * (scaled by 1/4) and 9 products per element, so its rounding is a few times larger. */
+#define CONV_WINO_TOL 8.0
 static int conv_check(const ConvCase *c, const Var *x, const Var *w, const Var *b, const Var *y,
-                      const char *params)
+                      const char *params, int wino)
 {
     ConvShape s =
         conv_shape_make(CONV_CHECK_N, c->C, c->H, c->H, c->O, c->k, c->k, c->stride, c->pad);
     size_t ny = (size_t)CONV_CHECK_N * c->O * s.Ho * s.Wo,
            nx = (size_t)CONV_CHECK_N * c->C * c->H * c->H;
     Scalar *ref = (Scalar *)xcalloc(ny * 2 + nx, sizeof(Scalar)), *dy = ref + ny, *dx = dy + ny;
-    double ey, ex, ty = 2.0 * c->C * c->k * c->k * CONV_EPS,
-                   tx = 2.0 * c->O * c->k * c->k * CONV_EPS;
+    double f = wino ? CONV_WINO_TOL : 2.0, ey, ex, ty = f * c->C * c->k * c->k * CONV_EPS,
+           tx = f * c->O * c->k * c->k * CONV_EPS;
     size_t i;
     for (i = 0; i < ny; i++) dy[i] = 1;
     conv2d_ref_forward(&s, x->val.data, w->val.data, b->val.data, ref);
@@ -271,6 +281,9 @@ static int conv_check(const ConvCase *c, const Var *x, const Var *w, const Var *
     ey = max_abs_diff(y->val.data, ref, ny);
     ex = max_abs_diff(x->grad, dx, nx);
     free(ref);
+    if (getenv("CMAD_BENCH_ERR"))
+        fprintf(stderr, "conv %s: y err %.3g = %.2f K eps, dx err %.3g = %.2f K eps\n", params, ey,
+                ey / (c->C * c->k * c->k * CONV_EPS), ex, ex / (c->O * c->k * c->k * CONV_EPS));
     if (ey <= ty && ex <= tx) return 0;
     fprintf(stderr,
             "bench train: conv %s: y error %.3g (tol %.3g), dx error %.3g (tol %.3g) against "
@@ -279,71 +292,81 @@ static int conv_check(const ConvCase *c, const Var *x, const Var *w, const Var *
     return 1;
 }
 
+/* The conv layers, each on the gemm path (conv_*; the Winograd switch off) and, where
+ * conv2d would use it, on the Winograd path (conv_*_wino): forward and backward (dx of a
+ * stride-1 3x3 conv is a forward conv too), each checked against conv2d_ref first. */
 static int bench_convs(BenchReport *rep)
 {
     int failed = 0;
     const int N = 64;
     ConvCase cc[MAX_CONVS];
-    int nc = unet_conv_cases(cc, MAX_CONVS), ci, ti;
+    int nc = unet_conv_cases(cc, MAX_CONVS), ci, ti, wino;
+    const int wino_saved = conv_wino_enabled();
     Arena *arena = arena_new((size_t)128 << 20);
     Rng r;
     rng_seed(&r, 3, 0);
-    for (ci = 0; ci < nc; ci++) {
-        const ConvCase *c = &cc[ci];
-        int xs[4], ws[4], bs[1], Ho = (c->H + 2 * c->pad - c->k) / c->stride + 1;
-        double flop = 2.0 * N * c->O * Ho * Ho * c->C * c->k * c->k;
-        char name[48], params[96];
-        Graph g;
-        Var *x, *w, *b, *y;
-        xs[0] = N;
-        xs[1] = c->C;
-        xs[2] = xs[3] = c->H;
-        ws[0] = c->O;
-        ws[1] = c->C;
-        ws[2] = ws[3] = c->k;
-        bs[0] = c->O;
-        arena_reset(arena);
-        ag_graph_init(&g, arena);
-        x = ag_new(&g, 4, xs, 1, "x");
-        w = ag_new(&g, 4, ws, 1, "w");
-        b = ag_new(&g, 1, bs, 1, "b");
-        fill_uniform(&r, x->val.data, x->val.n);
-        fill_uniform(&r, w->val.data, w->val.n);
-        fill_uniform(&r, b->val.data, b->val.n);
-        y = ag_conv2d(&g, x, w, b, c->stride, c->pad);
-        snprintf(params, sizeof params, "C%d %dx%d -> O%d k%d s%d p%d N%d", c->C, c->H, c->H, c->O,
-                 c->k, c->stride, c->pad, N);
-        ag_backward(&g, y); /* dy = 1; x->grad from a zeroed start */
-        if (conv_check(c, x, w, b, y, params)) {
-            failed = 1;
-            continue;
-        }
-        for (ti = 0; ti < N_THREAD_COUNTS; ti++) {
-            double tf[MAX_REPS], tb[MAX_REPS];
-            int k, reps = rep->reps < MAX_REPS ? rep->reps : MAX_REPS;
-            BenchResult *res;
-            if (rep->only_threads && rep->only_threads != thread_counts[ti]) continue;
-            plat_set_threads(thread_counts[ti]);
-            for (k = -1; k < reps; k++) { /* k = -1: warm-up */
-                double t0 = plat_now(), t1;
-                ag_forward(&g, y);
-                t1 = plat_now();
-                ag_backward(&g, y); /* dy = 1 */
-                if (k >= 0) {
-                    tf[k] = t1 - t0;
-                    tb[k] = plat_now() - t1;
-                }
+    for (ci = 0; ci < nc; ci++)
+        for (wino = 0; wino < 2; wino++) {
+            const ConvCase *c = &cc[ci];
+            int xs[4], ws[4], bs[1], Ho = (c->H + 2 * c->pad - c->k) / c->stride + 1;
+            double flop = 2.0 * N * c->O * Ho * Ho * c->C * c->k * c->k;
+            char name[48], params[96];
+            const char *tag = wino ? "_wino" : "";
+            ConvShape s = conv_shape_make(N, c->C, c->H, c->H, c->O, c->k, c->k, c->stride, c->pad);
+            Graph g;
+            Var *x, *w, *b, *y;
+            conv_wino_set_enabled(wino);
+            if (wino && !conv_wino_use(&s)) continue;
+            xs[0] = N;
+            xs[1] = c->C;
+            xs[2] = xs[3] = c->H;
+            ws[0] = c->O;
+            ws[1] = c->C;
+            ws[2] = ws[3] = c->k;
+            bs[0] = c->O;
+            arena_reset(arena);
+            ag_graph_init(&g, arena);
+            x = ag_new(&g, 4, xs, 1, "x");
+            w = ag_new(&g, 4, ws, 1, "w");
+            b = ag_new(&g, 1, bs, 1, "b");
+            fill_uniform(&r, x->val.data, x->val.n);
+            fill_uniform(&r, w->val.data, w->val.n);
+            fill_uniform(&r, b->val.data, b->val.n);
+            y = ag_conv2d(&g, x, w, b, c->stride, c->pad);
+            snprintf(params, sizeof params, "C%d %dx%d -> O%d k%d s%d p%d N%d%s", c->C, c->H, c->H,
+                     c->O, c->k, c->stride, c->pad, N, wino ? " wino" : "");
+            ag_backward(&g, y); /* dy = 1; x->grad from a zeroed start */
+            if (conv_check(c, x, w, b, y, params, wino)) {
+                failed = 1;
+                continue;
             }
-            snprintf(name, sizeof name, "conv_c%d_%d_o%d_k%ds%d_fwd", c->C, c->H, c->O, c->k,
-                     c->stride);
-            res = report(rep, name, params, tf, reps, flop * 1e-9, "GFLOP/s");
-            if (res) print_row(res);
-            snprintf(name, sizeof name, "conv_c%d_%d_o%d_k%ds%d_bwd", c->C, c->H, c->O, c->k,
-                     c->stride);
-            res = report(rep, name, params, tb, reps, 2 * flop * 1e-9, "GFLOP/s");
-            if (res) print_row(res);
+            for (ti = 0; ti < N_THREAD_COUNTS; ti++) {
+                double tf[MAX_REPS], tb[MAX_REPS];
+                int k, reps = rep->reps < MAX_REPS ? rep->reps : MAX_REPS;
+                BenchResult *res;
+                if (rep->only_threads && rep->only_threads != thread_counts[ti]) continue;
+                plat_set_threads(thread_counts[ti]);
+                for (k = -1; k < reps; k++) { /* k = -1: warm-up */
+                    double t0 = plat_now(), t1;
+                    ag_forward(&g, y);
+                    t1 = plat_now();
+                    ag_backward(&g, y); /* dy = 1 */
+                    if (k >= 0) {
+                        tf[k] = t1 - t0;
+                        tb[k] = plat_now() - t1;
+                    }
+                }
+                snprintf(name, sizeof name, "conv_c%d_%d_o%d_k%ds%d_fwd%s", c->C, c->H, c->O, c->k,
+                         c->stride, tag);
+                res = report(rep, name, params, tf, reps, flop * 1e-9, "GFLOP/s");
+                if (res) print_row(res);
+                snprintf(name, sizeof name, "conv_c%d_%d_o%d_k%ds%d_bwd%s", c->C, c->H, c->O, c->k,
+                         c->stride, tag);
+                res = report(rep, name, params, tb, reps, 2 * flop * 1e-9, "GFLOP/s");
+                if (res) print_row(res);
+            }
         }
-    }
+    conv_wino_set_enabled(wino_saved);
     arena_free(arena);
     return failed;
 }
@@ -357,6 +380,19 @@ int bench_step(BenchReport *rep)
     failed |= bench_train_steps(rep, 64);
     failed |= bench_train_steps(rep, 128);
     bench_sample_step(rep);
+    plat_set_threads(saved);
+    return failed;
+}
+
+/* Only the conv layers (`build-native/bench conv`). */
+int bench_conv(BenchReport *rep)
+{
+    int saved = plat_threads(), failed;
+    printf("\n== conv: unet-s conv layers, gemm and Winograd paths (%s, median of %d) ==\n",
+           SCALAR_NAME, rep->reps);
+    printf("%-22s %-34s %4s %10s %10s %10s %-8s %5s\n", "case", "params", "thr", "ms_med", "ms_min",
+           "rate", "unit", "bits");
+    failed = bench_convs(rep);
     plat_set_threads(saved);
     return failed;
 }

@@ -59,6 +59,15 @@ void plat_set_threads(int n)
 #endif
 }
 
+int plat_thread_num(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
 int plat_have_openmp(void)
 {
 #ifdef _OPENMP

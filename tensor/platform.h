@@ -9,6 +9,7 @@
 double plat_now(void);        /* seconds from an arbitrary start, monotonic */
 int plat_threads(void);       /* threads that parallel loops will use (1 without OpenMP) */
 void plat_set_threads(int n); /* n >= 1; no effect without OpenMP */
+int plat_thread_num(void);    /* this thread's number in its parallel team, 0 .. threads - 1 */
 int plat_have_openmp(void);
 size_t plat_peak_rss(void); /* peak resident set in bytes, 0 where unknown */
 /* Makes a folder and its parents (like mkdir -p); 0 on success or if it exists. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../autograd/conv_ref.h"
+#include "../autograd/conv_wino.h"
 #include "../autograd/gradcheck.h"
 #include "../autograd/ops.h"
 #include "../tensor/platform.h"
@@ -28,6 +29,8 @@ static const ConvCase conv_cases[] = {
     {1, 3, 5, 5, 4, 1, 1, 0},     /* 1x1 direct (one sample) */
     {2, 3, 16, 16, 5, 1, 1, 0},   /* 1x1 direct (planes >= 256 pixels) */
     {11, 32, 28, 28, 4, 3, 1, 1}, /* several im2col chunks (9 + 2 samples) */
+    {2, 16, 7, 7, 16, 3, 1, 1},   /* Winograd forward and dx (C, O >= 16), odd size */
+    {2, 16, 9, 13, 20, 3, 1, 1},  /* Winograd, odd H != W */
 };
 #define N_CONV_CASES (int)(sizeof conv_cases / sizeof conv_cases[0])
 
@@ -233,6 +236,185 @@ static void test_conv_frozen(void)
         T_OK(w->grad != NULL);
         if (w->grad) expect_close("frozen-input dw", c, w->grad, dw, w->val.n, 1e-5);
     }
+    arena_free(ar);
+}
+
+/* ---------------------------------------------------------------- Winograd */
+
+/* Every 3x3 stride-1 conv of unet-s and ctrl-s (DESIGN.md section 3) as C -> O at H x W,
+ * and the transposed conv that computes its input gradient (O -> C), plus odd and small
+ * sizes; conv_in (C 1 or 3) and conv_out (O 1) are in the list although conv2d keeps them
+ * on the gemm path (conv_wino_use), so that the kernel itself is checked on them too. */
+static const int wino_shapes[][4] = {
+    /* unet-s forward */
+    {1, 32, 28, 28},
+    {32, 32, 28, 28},
+    {32, 64, 14, 14},
+    {64, 64, 14, 14},
+    {64, 64, 7, 7},
+    {128, 64, 7, 7},
+    {128, 64, 14, 14},
+    {96, 64, 14, 14},
+    {64, 64, 28, 28},
+    {96, 32, 28, 28},
+    {64, 32, 28, 28},
+    {32, 1, 28, 28},
+    /* unet-s input gradients (the transposed convs) */
+    {64, 32, 14, 14},
+    {64, 128, 7, 7},
+    {64, 128, 14, 14},
+    {64, 96, 14, 14},
+    {32, 96, 28, 28},
+    {32, 64, 28, 28},
+    /* ctrl-s forward and input gradients */
+    {3, 16, 28, 28},
+    {16, 16, 28, 28},
+    {16, 32, 14, 14},
+    {32, 32, 14, 14},
+    {64, 32, 14, 14},
+    {48, 32, 14, 14},
+    {32, 32, 28, 28},
+    {48, 16, 28, 28},
+    {32, 16, 28, 28},
+    {16, 1, 28, 28},
+    {32, 48, 14, 14},
+    {16, 48, 28, 28},
+    {16, 3, 28, 28},
+    /* odd and small sizes */
+    {16, 16, 7, 5},
+    {17, 19, 9, 13},
+    {16, 16, 1, 1},
+    {16, 16, 2, 3},
+    {5, 7, 3, 3},
+};
+#define N_WINO_SHAPES (int)(sizeof wino_shapes / sizeof wino_shapes[0])
+
+#ifdef CMAD_DOUBLE
+#define WINO_TOL 1e-12
+#else
+#define WINO_TOL 1e-5
+#endif
+
+/* max |a - b| / max |b| (relative to the output scale) */
+static double max_scaled_diff(const Scalar *a, const Scalar *b, size_t n)
+{
+    double worst = 0.0, scale = 0.0;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (d > worst || d != d) worst = d;
+        if (fabs((double)b[i]) > scale) scale = fabs((double)b[i]);
+    }
+    return worst / (scale > 0 ? scale : 1.0);
+}
+
+/* conv_wino_forward against conv2d_ref on every shape above, batch 2, with and without
+ * bias, to WINO_TOL of the output scale (|y| ~ 1). */
+static void test_wino_matches_reference(void)
+{
+    Arena *ar = arena_new((size_t)1 << 24);
+    Rng r;
+    int i, bias;
+    rng_seed(&r, 21, 0);
+    for (i = 0; i < N_WINO_SHAPES; i++)
+        for (bias = 0; bias < 2; bias++) {
+            const int *q = wino_shapes[i];
+            ConvCase c;
+            ConvShape s;
+            size_t nx, nw, ny;
+            Scalar *x, *w, *b, *y, *ref;
+            c.N = 2;
+            c.C = q[0];
+            c.O = q[1];
+            c.H = q[2];
+            c.W = q[3];
+            c.k = 3;
+            c.stride = c.pad = 1;
+            s = case_shape(&c);
+            nx = (size_t)c.N * c.C * c.H * c.W;
+            nw = (size_t)c.O * c.C * 9;
+            ny = (size_t)c.N * c.O * s.Ho * s.Wo;
+            arena_reset(ar);
+            x = (Scalar *)arena_alloc(ar, nx * sizeof(Scalar));
+            w = (Scalar *)arena_alloc(ar, nw * sizeof(Scalar));
+            b = (Scalar *)arena_alloc(ar, (size_t)c.O * sizeof(Scalar));
+            y = (Scalar *)arena_alloc(ar, ny * sizeof(Scalar));
+            ref = (Scalar *)arena_alloc(ar, ny * sizeof(Scalar));
+            fill_normal(&r, x, nx, 1.0);
+            fill_normal(&r, w, nw, 1.0 / sqrt(9.0 * c.C));
+            fill_normal(&r, b, (size_t)c.O, 0.5);
+            T_OK(conv_wino_fits(&s));
+            conv_wino_forward(ar, &s, x, w, bias ? b : NULL, y);
+            conv2d_ref_forward(&s, x, w, bias ? b : NULL, ref);
+            {
+                double d = max_scaled_diff(y, ref, ny);
+                if (!(d <= WINO_TOL))
+                    t_report(__FILE__, __LINE__,
+                             "winograd C%d O%d %dx%d bias %d: max diff %.3g of the output scale "
+                             "> %.3g",
+                             c.C, c.O, c.H, c.W, bias, d, WINO_TOL);
+            }
+        }
+    arena_free(ar);
+}
+
+/* conv2d takes the Winograd path exactly when conv_wino_use says so (the same bits as
+ * conv_wino_forward), and the switch turns it off (the gemm path, also close to the
+ * reference). */
+static void test_wino_dispatch_and_switch(void)
+{
+    static const ConvCase c = {2, 32, 14, 14, 32, 3, 1, 1};
+    Arena *ar = arena_new((size_t)1 << 24);
+    Graph g;
+    Rng r;
+    ConvShape s = case_shape(&c);
+    Var *x, *w, *b, *y;
+    Scalar *direct, *ref;
+    int was = conv_wino_set_enabled(1);
+    ag_graph_init(&g, ar);
+    rng_seed(&r, 22, 0);
+    make_conv_leaves(&g, &r, &c, 1, 1, 1, &x, &w, &b);
+    T_OK(conv_wino_use(&s));
+    y = ag_conv2d(&g, x, w, b, 1, 1);
+    direct = (Scalar *)arena_alloc(ar, y->val.n * sizeof(Scalar));
+    ref = (Scalar *)arena_alloc(ar, y->val.n * sizeof(Scalar));
+    conv_wino_forward(ar, &s, x->val.data, w->val.data, b->val.data, direct);
+    T_OK(memcmp(direct, y->val.data, y->val.n * sizeof(Scalar)) == 0);
+    conv_wino_set_enabled(0);
+    T_OK(!conv_wino_use(&s));
+    ag_forward(&g, y);
+    T_OK(memcmp(direct, y->val.data, y->val.n * sizeof(Scalar)) != 0);
+    conv2d_ref_forward(&s, x->val.data, w->val.data, b->val.data, ref);
+    expect_close("gemm path with the switch off", &c, y->val.data, ref, y->val.n, 1e-5);
+    conv_wino_set_enabled(was);
+    arena_free(ar);
+}
+
+/* conv_wino_forward with 1 and 2 threads: the same bits (several blocks per thread). */
+static void test_wino_threads_bit_identical(void)
+{
+    static const ConvCase c = {6, 32, 28, 28, 32, 3, 1, 1};
+    Arena *ar = arena_new((size_t)1 << 24);
+    Rng r;
+    ConvShape s = case_shape(&c);
+    size_t nx = (size_t)c.N * c.C * c.H * c.W, nw = (size_t)c.O * c.C * 9,
+           ny = (size_t)c.N * c.O * s.Ho * s.Wo;
+    Scalar *x = (Scalar *)arena_alloc(ar, nx * sizeof(Scalar));
+    Scalar *w = (Scalar *)arena_alloc(ar, nw * sizeof(Scalar));
+    Scalar *b = (Scalar *)arena_alloc(ar, (size_t)c.O * sizeof(Scalar));
+    Scalar *y1 = (Scalar *)arena_alloc(ar, ny * sizeof(Scalar));
+    Scalar *y2 = (Scalar *)arena_alloc(ar, ny * sizeof(Scalar));
+    int keep = plat_threads();
+    rng_seed(&r, 23, 0);
+    fill_normal(&r, x, nx, 1.0);
+    fill_normal(&r, w, nw, 1.0 / sqrt(9.0 * c.C));
+    fill_normal(&r, b, (size_t)c.O, 0.5);
+    plat_set_threads(1);
+    conv_wino_forward(ar, &s, x, w, b, y1);
+    plat_set_threads(2);
+    conv_wino_forward(ar, &s, x, w, b, y2);
+    plat_set_threads(keep);
+    T_OK(memcmp(y1, y2, ny * sizeof(Scalar)) == 0);
     arena_free(ar);
 }
 
@@ -501,6 +683,9 @@ const TestCase conv_tests[] = {
     {"conv_backward_matches_reference", test_conv_backward_matches_reference},
     {"conv_backward_twice_doubles", test_conv_backward_twice_doubles},
     {"conv_frozen", test_conv_frozen},
+    {"wino_matches_reference", test_wino_matches_reference},
+    {"wino_dispatch_and_switch", test_wino_dispatch_and_switch},
+    {"wino_threads_bit_identical", test_wino_threads_bit_identical},
     {"upsample2_values", test_upsample2_values},
     {"maxpool2_values", test_maxpool2_values},
     {"groupnorm_forward_matches_double_loop", test_groupnorm_forward_matches_double_loop},

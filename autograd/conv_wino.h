@@ -1,0 +1,51 @@
+/* conv_wino.h - the forward of a 3x3, stride-1, pad-1 conv2d by Winograd F(2x2, 3x3)
+ * (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016): 16 instead
+ * of 36 multiplies per 2x2 output tile and (o, c) pair, 2.25x fewer than the direct product.
+ *
+ * The output y [N, O, H, W] is cut into 2x2 tiles; tile (n, ti, tj) covers y rows 2 ti,
+ * 2 ti + 1 and columns 2 tj, 2 tj + 1 and reads the 4x4 input patch d = x[n, c, 2 ti - 1 ..
+ * 2 ti + 2, 2 tj - 1 .. 2 tj + 2] (zero outside the image).  With
+ *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],   G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
+ *   A^T = [1 1 1 0; 0 1 -1 -1]:
+ *   U[o, c] = G w[o, c] G^T          (4x4, per call: cheap)
+ *   V[c, t] = B^T d[c, t] B          (4x4 per channel and tile)
+ *   M_k[o, t] = sum_c U_k[o, c] V_k[c, t]     for each of the 16 positions k: 16 GEMMs
+ *   y tile(o, t) = A^T M[o, t] A + b[o]
+ * which equals the direct sum exactly in real arithmetic; in floating point it differs by
+ * rounding (the transforms add at most a few terms, and the 1/2 in G is exact).
+ *
+ * Tiles are processed in blocks of T (a count from the shapes only, sized so that V and the
+ * products of a block stay in L2): transform the block, 16 gemm() calls, inverse transform
+ * into y, next block.  Blocks run in parallel (each thread owns its scratch and the y tiles
+ * of its blocks); every tile is computed by the same code whatever the block or thread, so
+ * 1 and T threads give the same bits.  Odd H or W: the last tile row or column is computed
+ * as if the image were one larger and its extra outputs are dropped.
+ *
+ * conv_wino_forward serves op_conv2d's forward and, through the flipped transposed kernel,
+ * the input gradient of a stride-1 conv (op_conv.c).  It is compared with conv2d_ref
+ * (conv_ref.h) in tests/test_conv.c. */
+#ifndef CMAD_CONV_WINO_H
+#define CMAD_CONV_WINO_H
+
+#include "../tensor/tensor.h"
+#include "conv_ref.h"
+
+/* 1 when s is a 3x3, stride-1, pad-1 conv (the only geometry conv_wino_forward computes). */
+int conv_wino_fits(const ConvShape *s);
+
+/* 1 when conv2d uses the Winograd path for s: the switch is on, s fits, and s is one of the
+ * shapes where it was measured faster (C >= 16 and O >= 16; see the rule in conv_wino.c). */
+int conv_wino_use(const ConvShape *s);
+
+/* The switch: on unless the environment variable CMAD_WINOGRAD is "0" when first asked;
+ * conv_wino_set_enabled overrides it (for the bench's A/B and the tests) and returns the
+ * previous setting.  Not to be changed while a conv runs. */
+int conv_wino_enabled(void);
+int conv_wino_set_enabled(int on);
+
+/* y [N, O, H, W] = conv(x [N, C, H, W], w [O, C, 3, 3]) + b [O] (b may be NULL), stride 1,
+ * pad 1.  Scratch comes from the arena and is released before returning. */
+void conv_wino_forward(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *w,
+                       const Scalar *b, Scalar *y);
+
+#endif
