@@ -235,7 +235,7 @@ static int control_train(int argc, char **argv)
     for (i = 1; i + 1 < argc; i++)
         if (!strcmp(argv[i], "--preset")) {
             if (!strcmp(argv[i + 1], "fast")) {
-                c.K = 10;
+                c.K = 25;
                 c.batch = 8;
                 c.iters = 150;
                 c.outer = 30;
