@@ -90,7 +90,7 @@ static void test_lr_schedule(void)
     T_NEAR(lr_schedule(1e-3, 1e-4, 10, 10, 100), 1e-3, 1e-15);
     T_NEAR(lr_schedule(1e-3, 1e-4, 10, 99, 100), 1e-4, 1e-15);
     T_NEAR(lr_schedule(1e-3, 1e-4, 10, 500, 100), 1e-4, 1e-15); /* past the end: stays */
-    T_NEAR(lr_schedule(1e-3, 1e-4, 0, 54, 109), 5.5e-4, 1e-12);   /* half-way: the mean */
+    T_NEAR(lr_schedule(1e-3, 1e-4, 0, 54, 109), 5.5e-4, 1e-12); /* half-way: the mean */
     T_NEAR(lr_schedule(1e-3, -1, 10, 99, 100), 1e-3, 1e-15);
     T_NEAR(lr_schedule(2e-3, 2e-4, 0, 0, 1), 2e-3, 1e-15); /* one step: lr */
     for (s = 10; s < 100; s++) {
