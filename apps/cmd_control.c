@@ -308,14 +308,12 @@ static int control_train(int argc, char **argv)
     t0 = plat_now();
     for (it = 0; it < (ido ? c.outer : c.iters); it++) {
         int p, s, np = ido ? c.agents : 1, ns = ido ? c.inner : 1;
+        /* cosine from lr to lr_end over the outer iterations (joint: over iterations) */
+        double lr = lr_schedule(c.lr, c.lr_end, 0, it, ido ? c.outer : c.iters);
+        for (p = 0; p < c.agents; p++) opt[p].lr = lr;
         for (p = 0; p < np; p++) {
             int player = ido ? p : -1;
             if (ido) adam_reset(&opt[p], &run.ctrl[p].params);
-            { /* cosine from lr to lr_end over the outer iterations (joint: over iterations) */
-                double lr = lr_schedule(c.lr, c.lr_end, 0, it, ido ? c.outer : c.iters);
-                int q;
-                for (q = 0; q < c.agents; q++) opt[q].lr = lr;
-            }
             for (s = 0; s < ns; s++, step++) {
                 CmadNoise nz;
                 CmadTerms tm;
@@ -532,15 +530,7 @@ static int control_sample(int argc, char **argv)
     y = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)n * 784);
     tg = (int *)xmalloc(sizeof(int) * (size_t)n);
     for (i = 0; i < n; i++) tg[i] = target >= 0 ? target : i % 10;
-    {
-        FILE *probe = fopen(c.evalc, "rb");
-        if (probe) {
-            fclose(probe);
-            app_load_classifier("control sample", c.evalc, ARCH_CNN, &evalc);
-            params_use_ema(&evalc.params);
-            have_eval = 1;
-        }
-    }
+    have_eval = app_load_eval_classifier("control sample", c.evalc, &evalc);
     t0 = plat_now();
     nfe = app_multi_sample("control sample", "cmad", &run.pr, NULL, &ms, K, n, tg, (uint64_t)c.seed,
                            y);

@@ -30,7 +30,6 @@ int cmd_sample(int argc, char **argv)
     UNet net;
     Scalar *x;
     double t0;
-    FILE *probe;
     char err[512];
     RunRecord rec;
     const Opt opts[] = {
@@ -83,14 +82,10 @@ int cmd_sample(int argc, char **argv)
         app_fail("sample", "--label: %s is an unconditional model", model);
     }
     /* everything is loaded and checked before any output is written */
-    probe = fopen(evalc, "rb");
-    if (probe) {
-        fclose(probe);
-        have_eval = 1;
+    have_eval = app_load_eval_classifier("sample", evalc, &c);
+    if (have_eval) {
         run_record_file(&rec, "eval_classifier", evalc);
-        app_load_classifier("sample", evalc, ARCH_CNN, &c);
         run_record_verify(&rec);
-        params_use_ema(&c.params);
     } else if (evalc != default_evalc) {
         app_fail("sample", "--eval-classifier: cannot open %s", evalc);
     }

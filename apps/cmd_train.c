@@ -41,11 +41,6 @@ static void batch_of_step(const Mnist *m, long step, int batch, uint64_t seed, i
     memcpy(idx, order + pos, sizeof(int) * (size_t)batch);
 }
 
-static double lr_at(const TrainCfg *c, long step, long total)
-{
-    return lr_schedule(c->lr, c->lr_end, c->warmup, step, total);
-}
-
 /* Shared loop: `step_fn` builds the loss of one batch; returns it for the progress line. */
 typedef double (*StepFn)(void *ctx, Graph *g, const Scalar *x, const int *labels, int n, Rng *rng);
 
@@ -88,7 +83,7 @@ static void train_loop(const char *cmd, const TrainCfg *c, const Mnist *m, Param
         loss = step_fn(ctx, &g, x, labels, c->batch, &rng);
         CHECK(isfinite(loss), "loss is %g at step %ld", loss, step);
         norm = params_clip_grad(p, c->clip);
-        opt.lr = lr_at(c, step, total);
+        opt.lr = lr_schedule(c->lr, c->lr_end, c->warmup, step, total);
         adam_step(&opt, p);
         params_ema_update(p, c->ema);
         loss_acc += loss;

@@ -78,6 +78,16 @@ void app_load_unet(const char *cmd, const char *path, UNet *net)
     if (ckpt_load(path, &net->params, model, NULL, err, sizeof err)) app_fail(cmd, "%s", err);
 }
 
+int app_load_eval_classifier(const char *cmd, const char *path, Classifier *c)
+{
+    FILE *probe = fopen(path, "rb");
+    if (!probe) return 0;
+    fclose(probe);
+    app_load_classifier(cmd, path, ARCH_CNN, c);
+    params_use_ema(&c->params);
+    return 1;
+}
+
 void app_load_classifier(const char *cmd, const char *path, ClassifierArch arch, Classifier *c)
 {
     char err[512];

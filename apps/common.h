@@ -35,6 +35,9 @@ void app_progress(const char *cmd, long epoch, long step, long total, const char
 /* Loads a UNet checkpoint (any of unet-s, unet-s-cond, ctrl-s...) built from its config. */
 void app_load_unet(const char *cmd, const char *path, UNet *net);
 void app_load_classifier(const char *cmd, const char *path, ClassifierArch arch, Classifier *c);
+/* cnn-eval from path with its EMA weights in use: 1, or 0 when the file cannot be opened
+ * (the caller decides whether that is an error); a corrupt file exits as above. */
+int app_load_eval_classifier(const char *cmd, const char *path, Classifier *c);
 
 /* Accuracy (0..1) of a classifier on a data set, with its weights or its EMA. */
 double classifier_accuracy(Classifier *c, const Mnist *m, int use_ema);
