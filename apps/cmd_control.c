@@ -152,7 +152,7 @@ static CtlCfg ctl_defaults(void)
     memset(&c, 0, sizeof c);
     c.score = "models/unet-s.safetensors";
     c.classifier = "models/mlp.safetensors";
-    c.evalc = "models/cnn-eval.safetensors";
+    c.evalc = APP_DEFAULT_EVALC;
     c.opt = "joint";
     c.target = "3";
     c.drift = "g";

@@ -18,9 +18,8 @@
 
 int cmd_sample(int argc, char **argv)
 {
-    static const char default_evalc[] = "models/cnn-eval.safetensors";
     const char *model = "models/unet-s.safetensors", *png = "samples.png", *npy = NULL,
-               *evalc = default_evalc, *sampler = "em", *label = NULL;
+               *evalc = APP_DEFAULT_EVALC, *sampler = "em", *label = NULL;
     int n = 64, threads = 0, raw = 0, rc, i, *labels = NULL, hist[10] = {0}, confident = 0, hit = 0,
         have_eval = 0;
     Classifier c;
@@ -86,8 +85,6 @@ int cmd_sample(int argc, char **argv)
     if (have_eval) {
         run_record_file(&rec, "eval_classifier", evalc);
         run_record_verify(&rec);
-    } else if (evalc != default_evalc) {
-        app_fail("sample", "--eval-classifier: cannot open %s", evalc);
     }
     so.seed = (uint64_t)seed;
     so.use_ema = !raw;

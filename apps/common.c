@@ -81,7 +81,10 @@ void app_load_unet(const char *cmd, const char *path, UNet *net)
 int app_load_eval_classifier(const char *cmd, const char *path, Classifier *c)
 {
     FILE *probe = fopen(path, "rb");
-    if (!probe) return 0;
+    if (!probe) {
+        if (!strcmp(path, APP_DEFAULT_EVALC)) return 0;
+        app_fail(cmd, "--eval-classifier: cannot open %s", path);
+    }
     fclose(probe);
     app_load_classifier(cmd, path, ARCH_CNN, c);
     params_use_ema(&c->params);

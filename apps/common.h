@@ -35,8 +35,11 @@ void app_progress(const char *cmd, long epoch, long step, long total, const char
 /* Loads a UNet checkpoint (any of unet-s, unet-s-cond, ctrl-s...) built from its config. */
 void app_load_unet(const char *cmd, const char *path, UNet *net);
 void app_load_classifier(const char *cmd, const char *path, ClassifierArch arch, Classifier *c);
-/* cnn-eval from path with its EMA weights in use: 1, or 0 when the file cannot be opened
- * (the caller decides whether that is an error); a corrupt file exits as above. */
+/* Where the apps look for cnn-eval unless --eval-classifier names another file. */
+#define APP_DEFAULT_EVALC "models/cnn-eval.safetensors"
+/* cnn-eval from path with its EMA weights in use: 1; 0 when path is the default and absent
+ * (the report is then skipped); a named file that cannot be opened, or a corrupt one, exits
+ * as above naming the flag or the file. */
 int app_load_eval_classifier(const char *cmd, const char *path, Classifier *c);
 
 /* Accuracy (0..1) of a classifier on a data set, with its weights or its EMA. */

@@ -85,6 +85,23 @@ static void test_bad_flag_and_missing_file(void)
         T_OK(file_has(err, bad));
         T_OK(!exists(out));
         remove(bad);
+        /* a named classifier that is not there is an error in both samplers, not a skip */
+        snprintf(cmd, sizeof cmd,
+                 "%s sample --n 1 --steps 2 --threads 1 --eval-classifier /nonexistent/c.st "
+                 "--png %s",
+                 t_app_path(), out);
+        T_EQ_INT(run(cmd, err), 1);
+        T_OK(file_has(err, "--eval-classifier: cannot open /nonexistent/c.st"));
+        T_OK(!exists(out));
+    }
+    if (exists("models/ctrl-n2-3-joint.safetensors")) {
+        snprintf(cmd, sizeof cmd,
+                 "%s control sample --controls models/ctrl-n2-3-joint.safetensors --n 1 "
+                 "--threads 1 --eval-classifier /nonexistent/c.st --png %s",
+                 t_app_path(), out);
+        T_EQ_INT(run(cmd, err), 1);
+        T_OK(file_has(err, "--eval-classifier: cannot open /nonexistent/c.st"));
+        T_OK(!exists(out));
     }
     snprintf(cmd, sizeof cmd, "%s no-such-command", t_app_path());
     T_EQ_INT(run(cmd, err), 2);
