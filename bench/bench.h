@@ -50,6 +50,7 @@ int bench_gemm(BenchReport *rep);
 int bench_train(BenchReport *rep);
 int bench_step(BenchReport *rep);
 int bench_conv(BenchReport *rep);
+int bench_cls(BenchReport *rep);
 int bench_cmad(BenchReport *rep);
 int bench_mem(BenchReport *rep);
 

@@ -22,6 +22,7 @@ static const BenchSection sections[] = {
     {"gemm", bench_gemm, 0}, {"train", bench_train, 0},
     {"step", bench_step, 1},                        /* a subset of train, for quick comparisons */
     {"conv", bench_conv, 1},                        /* the conv layers of train */
+    {"cls", bench_cls, 1},                          /* the classifier steps of train */
     {"cmad", bench_cmad, 0}, {"mem", bench_mem, 1}, /* memory of one step per case, measured once */
 };
 #define N_SECTIONS ((int)(sizeof sections / sizeof sections[0]))

@@ -6,6 +6,10 @@
  *              global-norm clip, Adam, EMA.  Rate in images per second.
  *   sample_b64 one score evaluation of the sampler (sde_score, no grad, batch 64), as
  *              sde_sample does per Euler-Maruyama step.  Rate in images per second.
+ *   mlp_b128, cnn_b128  one classifier training step at batch 128, as `cmad
+ *              train-classifier` runs it: graph reset, zero grad, forward, mean softmax
+ *              cross-entropy, backward, gradient norm (its clip is off by default), Adam,
+ *              EMA.  Rate in images per second.
  *   conv_*     conv2d forward (y = conv(x, w) + b) and backward (dx, dw, db) at batch 64
  *              for each distinct conv shape of unet-s, found by walking the tape of one
  *              forward pass, on the gemm path (the Winograd switch off).  FLOPs: forward
@@ -29,6 +33,7 @@
 #include "../autograd/conv_ref.h"
 #include "../autograd/conv_wino.h"
 #include "../autograd/ops.h"
+#include "../nn/classifier.h"
 #include "../nn/optim.h"
 #include "../nn/unet.h"
 #include "../sde/sde.h"
@@ -150,6 +155,83 @@ static int bench_train_steps(BenchReport *rep, int N)
                    (double)arena_high_water(arena) / 1048576.0,
                    (unsigned long)arena_chunk_count(arena));
         unet_free(&net);
+    }
+    free(x);
+    arena_free(arena);
+    return failed;
+}
+
+/* ---------------------------------------------------------------- classifier step */
+
+/* One train-classifier step at batch N; returns the loss, sets *norm. */
+static double cls_train_step(Graph *g, Classifier *c, Adam *opt, Scalar *x, const int *labels,
+                             int N, double *norm)
+{
+    int shape[4] = {0, 1, 28, 28};
+    Var *loss;
+    double l;
+    shape[0] = N;
+    ag_graph_reset(g);
+    params_zero_grad(&c->params);
+    loss = ag_mean(
+        g, ag_softmax_ce(g, classifier_forward(g, c, ag_leaf(g, x, NULL, 0, 4, shape, "x"), NULL),
+                         labels));
+    ag_backward(g, loss);
+    l = (double)loss->val.data[0];
+    *norm = params_clip_grad(&c->params, 0);
+    adam_step(opt, &c->params);
+    params_ema_update(&c->params, 0.999);
+    return l;
+}
+
+static int bench_cls_steps(BenchReport *rep, ClassifierArch arch)
+{
+    const int N = 128;
+    Arena *arena = arena_new((size_t)64 << 20);
+    Scalar *x = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)N * 784);
+    int labels[128], ti, i, failed = 0;
+    double first_loss = 0, first_norm = 0;
+    char name[32], params[96];
+    for (i = 0; i < N; i++) labels[i] = i % 10;
+    snprintf(name, sizeof name, "%s_b%d", arch == ARCH_MLP ? "mlp" : "cnn", N);
+    snprintf(params, sizeof params, "%s CE fwd+bwd+Adam+EMA N=%d", classifier_name(arch), N);
+    for (ti = 0; ti < N_THREAD_COUNTS; ti++) {
+        Classifier c;
+        Adam opt = adam_default(1e-3);
+        Graph g;
+        Rng init;
+        double t[MAX_REPS], loss, norm, nm;
+        int k, reps = rep->reps < MAX_REPS ? rep->reps : MAX_REPS;
+        BenchResult *res;
+        if (rep->only_threads && rep->only_threads != thread_counts[ti]) continue;
+        plat_set_threads(thread_counts[ti]);
+        classifier_build(&c, arch);
+        rng_seed(&init, 1, 0);
+        params_initialise(&c.params, &init);
+        for (i = 0; i < N * 784; i++) x[i] = (Scalar)rng_uniform(&init);
+        ag_graph_init(&g, arena);
+        loss = cls_train_step(&g, &c, &opt, x, labels, N, &norm); /* warm-up, the checked result */
+        for (k = 0; k < reps; k++) {
+            double t0 = plat_now();
+            cls_train_step(&g, &c, &opt, x, labels, N, &nm);
+            t[k] = plat_now() - t0;
+        }
+        res = report(rep, name, params, t, reps, (double)N, "img/s");
+        if (res) {
+            if (ti == 0) {
+                first_loss = loss;
+                first_norm = norm;
+            } else if (first_norm != 0) {
+                res->same_bits = loss == first_loss && norm == first_norm;
+                if (!res->same_bits) {
+                    fprintf(stderr, "bench train: %s: %d threads differ from 1 thread\n", name,
+                            res->threads);
+                    failed = 1;
+                }
+            }
+            print_row(res);
+        }
+        classifier_free(&c);
     }
     free(x);
     arena_free(arena);
@@ -375,11 +457,24 @@ static int bench_convs(BenchReport *rep)
 int bench_step(BenchReport *rep)
 {
     int saved = plat_threads(), failed = 0;
-    printf("\n== step: unet-s training and sampler steps (%s, median of %d) ==\n", SCALAR_NAME,
-           rep->reps);
+    printf("\n== step: unet-s training and sampler steps, classifier steps (%s, median of %d) ==\n",
+           SCALAR_NAME, rep->reps);
     failed |= bench_train_steps(rep, 64);
     failed |= bench_train_steps(rep, 128);
     bench_sample_step(rep);
+    failed |= bench_cls_steps(rep, ARCH_MLP);
+    failed |= bench_cls_steps(rep, ARCH_CNN);
+    plat_set_threads(saved);
+    return failed;
+}
+
+/* Only the classifier steps (`build-native/bench cls`). */
+int bench_cls(BenchReport *rep)
+{
+    int saved = plat_threads(), failed = 0;
+    printf("\n== cls: classifier training steps (%s, median of %d) ==\n", SCALAR_NAME, rep->reps);
+    failed |= bench_cls_steps(rep, ARCH_MLP);
+    failed |= bench_cls_steps(rep, ARCH_CNN);
     plat_set_threads(saved);
     return failed;
 }
@@ -407,6 +502,8 @@ int bench_train(BenchReport *rep)
     failed |= bench_train_steps(rep, 64);
     failed |= bench_train_steps(rep, 128);
     bench_sample_step(rep);
+    failed |= bench_cls_steps(rep, ARCH_MLP);
+    failed |= bench_cls_steps(rep, ARCH_CNN);
     failed |= bench_convs(rep);
     plat_set_threads(saved);
     return failed;

@@ -472,6 +472,28 @@ static void test_maxpool2_values(void)
     arena_free(ar);
 }
 
+/* Ties in every arrangement go to the first max in row-major order: all four equal (a), a
+ * tie down the right column (b), down the left column (a), in the lower row (c). */
+static void test_maxpool2_ties(void)
+{
+    Arena *ar = arena_new(1 << 20);
+    Graph g;
+    int s[4] = {1, 1, 4, 4}, i;
+    static const Scalar xin[16] = {3, 3, 1, 5, 3, 3, 2, 5, 2, 1, 0, 1, 2, 0, 2, 2};
+    static const Scalar want_dx[16] = {1, 0, 0, 2, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 4, 0};
+    Scalar dy[4] = {1, 2, 3, 4};
+    Var *x, *y;
+    ag_graph_init(&g, ar);
+    x = ag_new(&g, 4, s, 1, "x");
+    memcpy(x->val.data, xin, sizeof xin);
+    y = ag_maxpool2(&g, x);
+    T_OK(y->val.data[0] == 3 && y->val.data[1] == 5 && y->val.data[2] == 2 &&
+         y->val.data[3] == 2);
+    ag_backward_seed(&g, y, dy);
+    for (i = 0; i < 16; i++) T_OK(x->grad[i] == want_dx[i]);
+    arena_free(ar);
+}
+
 /* ---------------------------------------------------------------- GroupNorm */
 
 /* Plain double loop: y = gamma (x - mu) / sqrt(var + eps) + beta per (n, group). */
@@ -688,6 +710,7 @@ const TestCase conv_tests[] = {
     {"wino_threads_bit_identical", test_wino_threads_bit_identical},
     {"upsample2_values", test_upsample2_values},
     {"maxpool2_values", test_maxpool2_values},
+    {"maxpool2_ties", test_maxpool2_ties},
     {"groupnorm_forward_matches_double_loop", test_groupnorm_forward_matches_double_loop},
     {"groupnorm_backward_properties", test_groupnorm_backward_properties},
     {"threads_bit_identical", test_threads_bit_identical},

@@ -6,6 +6,9 @@ unet-s as DESIGN.md section 3 describes it, timed the same way as the C bench:
   train64  one training step at batch 64: DSM loss (weight s^2), backward, global-norm clip
            at 1, Adam, EMA 0.999
   sample64 one sampler step at batch 64 without gradients (a score evaluation + EM update)
+  mlp128, cnn128  a classifier training step at batch 128 (the objective MLP and cnn-eval of
+           DESIGN.md section 3): mean cross-entropy, backward, Adam, EMA 0.999 (the C bench's
+           `cls` section)
 Each figure is the median of --reps repeats after a warm-up.
 
   python3 bench/peer/torch_peer.py --threads 1 --reps 7
@@ -94,6 +97,34 @@ class UNetS(nn.Module):
         return self.cout(F.silu(self.nout(h))) / s[:, None, None, None]
 
 
+def mlp():
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256),
+                         nn.ReLU(), nn.Linear(256, 10))
+
+
+def cnn_eval():
+    return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Linear(128, 10))
+
+
+def classifier_step(net, B):
+    x = torch.rand(B, 1, 28, 28)
+    y = torch.arange(B) % 10
+    ema = [p.detach().clone() for p in net.parameters()]
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+
+    def step():
+        loss = F.cross_entropy(net(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            for e, p in zip(ema, net.parameters()):
+                e.mul_(0.999).add_(p, alpha=0.001)
+    return step
+
+
 def a_s(t):
     a = torch.exp(-0.25 * 19.9 * t * t - 0.05 * t)
     return a, torch.sqrt(-torch.expm1(2 * torch.log(a)))
@@ -149,9 +180,11 @@ def main():
 
     n = sum(p.numel() for p in net.parameters())
     print(f"torch {torch.__version__}, {args.threads} threads, unet-s {n} parameters")
-    for name, fn in (("train%d" % B, train), ("sample%d" % B, sample)):
+    for name, fn, nb in (("train%d" % B, train, B), ("sample%d" % B, sample, B),
+                         ("mlp128", classifier_step(mlp(), 128), 128),
+                         ("cnn128", classifier_step(cnn_eval(), 128), 128)):
         med, mn = timed(fn, args.reps)
-        print(f"{name:10s} median {med * 1e3:9.1f} ms  min {mn * 1e3:9.1f} ms  {B / med:7.1f} img/s")
+        print(f"{name:10s} median {med * 1e3:9.1f} ms  min {mn * 1e3:9.1f} ms  {nb / med:7.1f} img/s")
 
 
 if __name__ == "__main__":
