@@ -487,8 +487,7 @@ static void test_maxpool2_ties(void)
     x = ag_new(&g, 4, s, 1, "x");
     memcpy(x->val.data, xin, sizeof xin);
     y = ag_maxpool2(&g, x);
-    T_OK(y->val.data[0] == 3 && y->val.data[1] == 5 && y->val.data[2] == 2 &&
-         y->val.data[3] == 2);
+    T_OK(y->val.data[0] == 3 && y->val.data[1] == 5 && y->val.data[2] == 2 && y->val.data[3] == 2);
     ag_backward_seed(&g, y, dy);
     for (i = 0; i < 16; i++) T_OK(x->grad[i] == want_dx[i]);
     arena_free(ar);
