@@ -92,7 +92,18 @@ int cmd_sample(int argc, char **argv)
             unet_name(&net.cfg), n, sampler, so.K);
     x = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)n * 784);
     t0 = plat_now();
-    sde_sample(&sde, &net, n, labels, &so, x);
+    for (i = 0; i < n; i += so.batch) { /* a batch at a time for the progress line: the
+                                         * streams are per sample index, so the same bits */
+        int nb = n - i < so.batch ? n - i : so.batch;
+        char eta[32];
+        double el;
+        so.first_index = i;
+        sde_sample(&sde, &net, nb, labels ? labels + i : NULL, &so, x + (size_t)i * 784);
+        el = plat_now() - t0;
+        app_fmt_time(el / (i + nb) * (n - i - nb), eta, sizeof eta);
+        fprintf(stderr, "cmad sample: %d/%d samples, %.2f img/s, ETA %s\n", i + nb, n,
+                (i + nb) / el, eta);
+    }
     fprintf(stderr, "cmad sample: %.1f s (%.2f s per sample)\n", plat_now() - t0,
             (plat_now() - t0) / n);
     if (png && png_write_grid(png, x, n < 64 ? n : 64, 28, 28, 8, 2, err, sizeof err))
