@@ -242,6 +242,9 @@ static int control_train(int argc, char **argv)
                 c.inner = 2;
                 c.lr = 2e-3;
                 c.lr_end = 2e-4;
+                /* lambda 1 (the default) lets the controls game both classifiers with
+                 * fragments of strokes; 10 keeps the images digit-like (README, CMAD) */
+                c.lambda = 10;
             } else if (!strcmp(argv[i + 1], "paper")) {
                 c.K = 25;
                 c.lr = 1e-4;
