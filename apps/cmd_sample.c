@@ -95,14 +95,9 @@ int cmd_sample(int argc, char **argv)
     for (i = 0; i < n; i += so.batch) { /* a batch at a time for the progress line: the
                                          * streams are per sample index, so the same bits */
         int nb = n - i < so.batch ? n - i : so.batch;
-        char eta[32];
-        double el;
         so.first_index = i;
         sde_sample(&sde, &net, nb, labels ? labels + i : NULL, &so, x + (size_t)i * 784);
-        el = plat_now() - t0;
-        app_fmt_time(el / (i + nb) * (n - i - nb), eta, sizeof eta);
-        fprintf(stderr, "cmad sample: %d/%d samples, %.2f img/s, ETA %s\n", i + nb, n,
-                (i + nb) / el, eta);
+        app_sample_progress("sample", NULL, i + nb, n, t0);
     }
     fprintf(stderr, "cmad sample: %.1f s (%.2f s per sample)\n", plat_now() - t0,
             (plat_now() - t0) / n);

@@ -43,7 +43,8 @@ void app_load_mnist(const char *cmd, const char *dir, const char *split, Mnist *
         app_fail(cmd, "%s (run `make data` to fetch MNIST, or pass --data DIR)", err);
 }
 
-void app_fmt_time(double s, char *buf, size_t cap)
+/* s seconds as "1h05m" or "4m07s" (0 when negative or absurd). */
+static void fmt_time(double s, char *buf, size_t cap)
 {
     long t = s > 0 && s < 1e9 ? (long)(s + 0.5) : 0;
     if (t >= 3600)
@@ -56,7 +57,7 @@ void app_progress(const char *cmd, long epoch, long step, long total, const char
                   double img_per_s, double eta_s)
 {
     char eta[32];
-    app_fmt_time(eta_s, eta, sizeof eta);
+    fmt_time(eta_s, eta, sizeof eta);
     if (epoch >= 0) /* epoch < 0: the loop has no epochs */
         fprintf(stderr, "cmad %s: epoch %ld step %ld/%ld %s %.1f img/s ETA %s\n", cmd, epoch, step,
                 total, metrics, img_per_s, eta);
@@ -318,13 +319,17 @@ double app_multi_sample(const char *cmd, const char *what, const CmadProblem *pr
     double t0 = plat_now(), nfe = 0;
     for (i = 0; i < n; i += B) {
         int nb = n - i < B ? n - i : B;
-        char eta[32];
-        double el;
         nfe = multi_sample(pr, cond, ms, K, nb, targets + i, seed, i, y + (size_t)i * 784, NULL);
-        el = plat_now() - t0;
-        app_fmt_time(el / (i + nb) * (n - i - nb), eta, sizeof eta);
-        fprintf(stderr, "cmad %s: %s %d/%d samples, %.2f img/s, ETA %s\n", cmd, what, i + nb, n,
-                (i + nb) / el, eta);
+        app_sample_progress(cmd, what, i + nb, n, t0);
     }
     return nfe;
+}
+
+void app_sample_progress(const char *cmd, const char *what, int done, int n, double t0)
+{
+    char eta[32];
+    double el = plat_now() - t0;
+    fmt_time(el / done * (n - done), eta, sizeof eta);
+    fprintf(stderr, "cmad %s: %s%s%d/%d samples, %.2f img/s, ETA %s\n", cmd, what ? what : "",
+            what ? " " : "", done, n, done / el, eta);
 }

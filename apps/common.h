@@ -25,8 +25,6 @@ void app_start(const char *cmd, int threads, uint64_t seed);
 /* Loads a split of MNIST from dir or exits with the loader's message. */
 void app_load_mnist(const char *cmd, const char *dir, const char *split, Mnist *m);
 
-/* s seconds as "1h05m" or "4m07s" (0 when negative or absurd). */
-void app_fmt_time(double s, char *buf, size_t cap);
 /* Progress on stderr: "epoch E step S/T loss L  R img/s  ETA 1m23s" (epoch < 0: no epoch; no
  * newline handling tricks: one line per call, so logs stay readable). */
 void app_progress(const char *cmd, long epoch, long step, long total, const char *metrics,
@@ -59,6 +57,9 @@ double app_peak_mb(void);
 /* multi_sample over n samples in batches of pr->spec.batch, with a progress line on stderr
  * ("cmad <cmd>: <what> 64/256 samples, ...") after each; sample j uses the noise streams of
  * index j, so the samples equal one multi_sample call's.  Returns nfe per sample. */
+/* The progress line of a batched sampler: "cmad <cmd>: [<what> ]done/n samples, R img/s,
+ * ETA ..." from the start time t0 (plat_now()). */
+void app_sample_progress(const char *cmd, const char *what, int done, int n, double t0);
 double app_multi_sample(const char *cmd, const char *what, const CmadProblem *pr, UNet *const *cond,
                         const MethodSpec *ms, int K, int n, const int *targets, uint64_t seed,
                         Scalar *y);

@@ -50,6 +50,19 @@ static int exists(const char *path)
     return f != NULL;
 }
 
+/* A sampler given an --eval-classifier that is not there: exit 1, the flag and path named,
+ * no PNG written. */
+static void expect_missing_eval_classifier(const char *sampler_args, const char *out,
+                                           const char *err)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s %s --threads 1 --eval-classifier /nonexistent/c.st --png %s",
+             t_app_path(), sampler_args, out);
+    T_EQ_INT(run(cmd, err), 1);
+    T_OK(file_has(err, "--eval-classifier: cannot open /nonexistent/c.st"));
+    T_OK(!exists(out));
+}
+
 static void test_bad_flag_and_missing_file(void)
 {
     char err[512], cmd[2048], out[512];
@@ -86,23 +99,11 @@ static void test_bad_flag_and_missing_file(void)
         T_OK(!exists(out));
         remove(bad);
         /* a named classifier that is not there is an error in both samplers, not a skip */
-        snprintf(cmd, sizeof cmd,
-                 "%s sample --n 1 --steps 2 --threads 1 --eval-classifier /nonexistent/c.st "
-                 "--png %s",
-                 t_app_path(), out);
-        T_EQ_INT(run(cmd, err), 1);
-        T_OK(file_has(err, "--eval-classifier: cannot open /nonexistent/c.st"));
-        T_OK(!exists(out));
+        expect_missing_eval_classifier("sample --n 1 --steps 2", out, err);
     }
-    if (exists("models/ctrl-n2-3-joint.safetensors")) {
-        snprintf(cmd, sizeof cmd,
-                 "%s control sample --controls models/ctrl-n2-3-joint.safetensors --n 1 "
-                 "--threads 1 --eval-classifier /nonexistent/c.st --png %s",
-                 t_app_path(), out);
-        T_EQ_INT(run(cmd, err), 1);
-        T_OK(file_has(err, "--eval-classifier: cannot open /nonexistent/c.st"));
-        T_OK(!exists(out));
-    }
+    if (exists("models/ctrl-n2-3-joint.safetensors"))
+        expect_missing_eval_classifier(
+            "control sample --controls models/ctrl-n2-3-joint.safetensors --n 1", out, err);
     snprintf(cmd, sizeof cmd, "%s no-such-command", t_app_path());
     T_EQ_INT(run(cmd, err), 2);
     remove(err);
