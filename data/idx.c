@@ -234,6 +234,19 @@ void mnist_batch(const Mnist *m, const int *idx, int n, Scalar *x, int *labels)
     }
 }
 
+void mnist_shift(const Scalar *src, Scalar *dst, int dx, int dy)
+{
+    int r, c;
+    CHECK(dx > -MNIST_SIDE && dx < MNIST_SIDE && dy > -MNIST_SIDE && dy < MNIST_SIDE,
+          "mnist_shift: shift (%d, %d) out of range", dx, dy);
+    for (r = 0; r < MNIST_SIDE; r++)
+        for (c = 0; c < MNIST_SIDE; c++) {
+            int sr = r - dy, sc = c - dx;
+            int in = sr >= 0 && sr < MNIST_SIDE && sc >= 0 && sc < MNIST_SIDE;
+            dst[r * MNIST_SIDE + c] = in ? src[sr * MNIST_SIDE + sc] : (Scalar)0;
+        }
+}
+
 void mnist_shuffle(Rng *r, int *order, int n)
 {
     int i;

@@ -59,6 +59,10 @@ void mnist_free(Mnist *m);
  * Indices out of range are a programming error (CHECK). */
 void mnist_batch(const Mnist *m, const int *idx, int n, Scalar *x, int *labels);
 
+/* dst = src (one 28x28 image) moved dx pixels right and dy pixels down, zero where it
+ * came from outside; |dx|, |dy| < 28.  src and dst must not overlap. */
+void mnist_shift(const Scalar *src, Scalar *dst, int dx, int dy);
+
 /* order [n] = a random permutation of 0..n-1 (identity, then rng_shuffle). */
 void mnist_shuffle(Rng *r, int *order, int n);
 

@@ -147,36 +147,25 @@ static int same_tensors(const char *a, const char *b)
     return same;
 }
 
-static void test_resume_is_bit_identical(void)
+/* `what` (a training subcommand with its options) for six steps straight, against three
+ * steps, stop, and three more with --resume: the models and the states must be equal. */
+static void resume_matches(const char *data, const char *what)
 {
     char cmd[4096], err[512], m6[512], s6[512], m3[512], s3[512];
-    const char *data = getenv("MNIST_DIR_RAW") ? getenv("MNIST_DIR_RAW") : "data/mnist";
-    char probe[1024];
-    snprintf(probe, sizeof probe, "%s/train-images-idx3-ubyte", data);
-    if (!exists(probe)) {
-        t_skip("needs MNIST in data/mnist (make data)");
-        return;
-    }
+    const char *tail = "--batch 4 --warmup 2 --save-every 0";
     tmp_path(err, sizeof err, "resume-err.txt");
     tmp_path(m6, sizeof m6, "resume-a.safetensors");
     tmp_path(s6, sizeof s6, "resume-a.state.safetensors");
     tmp_path(m3, sizeof m3, "resume-b.safetensors");
     tmp_path(s3, sizeof s3, "resume-b.state.safetensors");
-    /* six steps straight, against three steps, stop, and three more with --resume */
-    snprintf(cmd, sizeof cmd,
-             "%s train-score --data %s --steps 6 --batch 4 --warmup 2 --out %s --state %s "
-             "--save-every 0",
-             t_app_path(), data, m6, s6);
+    snprintf(cmd, sizeof cmd, "%s %s --data %s --steps 6 %s --out %s --state %s", t_app_path(),
+             what, data, tail, m6, s6);
     T_EQ_INT(run(cmd, err), 0);
-    snprintf(cmd, sizeof cmd,
-             "%s train-score --data %s --steps 3 --batch 4 --warmup 2 --out %s --state %s "
-             "--save-every 0",
-             t_app_path(), data, m3, s3);
+    snprintf(cmd, sizeof cmd, "%s %s --data %s --steps 3 %s --out %s --state %s", t_app_path(),
+             what, data, tail, m3, s3);
     T_EQ_INT(run(cmd, err), 0);
-    snprintf(cmd, sizeof cmd,
-             "%s train-score --data %s --steps 6 --batch 4 --warmup 2 --out %s --state %s "
-             "--save-every 0 --resume",
-             t_app_path(), data, m3, s3);
+    snprintf(cmd, sizeof cmd, "%s %s --data %s --steps 6 %s --out %s --state %s --resume",
+             t_app_path(), what, data, tail, m3, s3);
     T_EQ_INT(run(cmd, err), 0);
     T_OK(same_tensors(m6, m3));
     T_OK(same_tensors(s6, s3));
@@ -185,6 +174,20 @@ static void test_resume_is_bit_identical(void)
     remove(s6);
     remove(m3);
     remove(s3);
+}
+
+static void test_resume_is_bit_identical(void)
+{
+    const char *data = getenv("MNIST_DIR_RAW") ? getenv("MNIST_DIR_RAW") : "data/mnist";
+    char probe[1024];
+    snprintf(probe, sizeof probe, "%s/train-images-idx3-ubyte", data);
+    if (!exists(probe)) {
+        t_skip("needs MNIST in data/mnist (make data)");
+        return;
+    }
+    resume_matches(data, "train-score");
+    /* the shift augmentation draws from the training RNG, which the state carries */
+    resume_matches(data, "train-classifier --arch mlp --shift 2");
 }
 
 /* The mean loss of the first and of the last progress line of a training log. */

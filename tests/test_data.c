@@ -486,12 +486,35 @@ static void test_npy_header_and_data(void)
     remove(path);
 }
 
+/* mnist_shift moves the image and fills with zeros; a move and its inverse restore the
+ * pixels that stayed inside. */
+static void test_mnist_shift(void)
+{
+    Scalar a[MNIST_PIXELS], b[MNIST_PIXELS], c[MNIST_PIXELS];
+    int i, r, col;
+    for (i = 0; i < MNIST_PIXELS; i++) a[i] = (Scalar)(i + 1);
+    mnist_shift(a, b, 0, 0);
+    T_OK(memcmp(a, b, sizeof a) == 0);
+    mnist_shift(a, b, 2, -1); /* two right, one up */
+    T_NEAR(b[0 * 28 + 2], a[1 * 28 + 0], 0);
+    T_NEAR(b[5 * 28 + 9], a[6 * 28 + 7], 0);
+    for (r = 0; r < 28; r++) T_NEAR(b[r * 28 + 0] + b[r * 28 + 1], 0, 0); /* left columns */
+    for (col = 0; col < 28; col++) T_NEAR(b[27 * 28 + col], 0, 0);         /* bottom row */
+    mnist_shift(b, c, -2, 1);
+    for (r = 1; r < 28; r++)
+        for (col = 0; col < 26; col++) T_NEAR(c[r * 28 + col], a[r * 28 + col], 0);
+    mnist_shift(a, b, 27, 27); /* only a[0] survives, in the last corner */
+    T_NEAR(b[MNIST_PIXELS - 1], a[0], 0);
+    T_NEAR(b[MNIST_PIXELS - 2], 0, 0);
+}
+
 const TestCase data_tests[] = {
     {"idx_good_file", test_idx_good_file},
     {"idx_bad_files", test_idx_bad_files},
     {"idx_general_reader", test_idx_general_reader},
     {"mnist_real_t10k", test_mnist_real_t10k},
     {"mnist_sampler_epochs", test_mnist_sampler_epochs},
+    {"mnist_shift", test_mnist_shift},
     {"png_checksums", test_png_checksums},
     {"png_exact_small", test_png_exact_small},
     {"png_two_blocks_and_rgb", test_png_two_blocks_and_rgb},
