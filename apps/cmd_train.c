@@ -297,7 +297,8 @@ static double cls_step(void *vctx, Graph *g, const Scalar *x, const int *labels,
     if (c->shift > 0) { /* serial draws from the training RNG: the same bits at any thread count */
         uint32_t span = (uint32_t)(2 * c->shift + 1);
         for (i = 0; i < n; i++) {
-            int dx = (int)rng_below(rng, span) - c->shift, dy = (int)rng_below(rng, span) - c->shift;
+            int dx = (int)rng_below(rng, span) - c->shift,
+                dy = (int)rng_below(rng, span) - c->shift;
             mnist_shift(x + (size_t)i * MNIST_PIXELS, c->moved + (size_t)i * MNIST_PIXELS, dx, dy);
         }
         x = c->moved;
@@ -370,8 +371,7 @@ int cmd_train_classifier(int argc, char **argv)
     opts[no++] = opt_make("--arch", OPT_STR, &arch,
                           "mlp (the objective classifier) or cnn (cnn-eval)", 0, -1);
     opts[no++] = opt_make("--shift", OPT_INT, &ctx.shift,
-                          "augmentation: move each training image by up to this many pixels", 0,
-                          8);
+                          "augmentation: move each training image by up to this many pixels", 0, 8);
     no += train_opts(opts + no, &c, "seed of initialisation and batches");
     ctx.shift = 0;
     ctx.moved = NULL;
@@ -404,13 +404,13 @@ int cmd_train_classifier(int argc, char **argv)
     classifier_build(&cls, a);
     rng_seed(&init, (uint64_t)c.seed, 0);
     params_initialise(&cls.params, &init);
-    fprintf(stderr,
-            "cmad train-classifier: %s, %lu parameters, batch %d, lr %g, %d epochs, shift %d\n",
-            classifier_name(a), (unsigned long)cls.params.total, c.batch, c.lr, c.epochs,
-            ctx.shift);
+    fprintf(
+        stderr, "cmad train-classifier: %s, %lu parameters, batch %d, lr %g, %d epochs, shift %d\n",
+        classifier_name(a), (unsigned long)cls.params.total, c.batch, c.lr, c.epochs, ctx.shift);
     ctx.c = &cls;
     ctx.cmd = "train-classifier";
-    if (ctx.shift > 0) ctx.moved = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)c.batch * MNIST_PIXELS);
+    if (ctx.shift > 0)
+        ctx.moved = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)c.batch * MNIST_PIXELS);
     train_loop("train-classifier", &c, &m, &cls.params, classifier_name(a), classifier_name(a),
                cls_step, &ctx, cls_epoch);
     free(ctx.moved);

@@ -499,7 +499,7 @@ static void test_mnist_shift(void)
     T_NEAR(b[0 * 28 + 2], a[1 * 28 + 0], 0);
     T_NEAR(b[5 * 28 + 9], a[6 * 28 + 7], 0);
     for (r = 0; r < 28; r++) T_NEAR(b[r * 28 + 0] + b[r * 28 + 1], 0, 0); /* left columns */
-    for (col = 0; col < 28; col++) T_NEAR(b[27 * 28 + col], 0, 0);         /* bottom row */
+    for (col = 0; col < 28; col++) T_NEAR(b[27 * 28 + col], 0, 0);        /* bottom row */
     mnist_shift(b, c, -2, 1);
     for (r = 1; r < 28; r++)
         for (col = 0; col < 26; col++) T_NEAR(c[r * 28 + col], a[r * 28 + col], 0);
