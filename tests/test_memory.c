@@ -1,7 +1,8 @@
 /* test_memory.c - loose bounds on the arena high-water of a training step and of a CMAD
  * iteration, so that a change that keeps more of the graph shows up here (the figures are
  * deterministic: they depend on the shapes, never on the values or the thread count).
- * The bounds are the float build's peaks when they were set plus about 10 %; the double
+ * The bounds are the float build's peaks plus about 10 % (reset 2026-11-26, after the
+ * Winograd scratch); the double
  * build has twice the bytes per value. */
 #include <stdlib.h>
 #include <string.h>
@@ -34,8 +35,9 @@ static void test_unet_train_step_peak(void)
     ag_graph_init(&g, a);
     loss = sde_dsm_loss(&g, &sde, &net, ag_leaf(&g, x, NULL, 0, 4, shape, "x0"), NULL, &r);
     ag_backward(&g, loss);
-    /* 50.6 MB when set (110.9 MB before values and gradients went to the block pool) */
-    T_OK(mb_of(arena_high_water(a)) < 56.0);
+    /* 51.7 MB (50.6 when first set; 110.9 MB before values and gradients went to the block
+     * pool) */
+    T_OK(mb_of(arena_high_water(a)) < 57.0);
     T_OK(arena_block_live(a) < arena_block_bytes(a)); /* the gradients went back */
     unet_free(&net);
     arena_free(a);
@@ -122,8 +124,8 @@ static void test_cmad_iteration_peak(void)
     p4 = cmad_peak(&n, 4, 0);
     c3 = cmad_peak(&n, 3, 1);
     c6 = cmad_peak(&n, 6, 1);
-    T_OK(p4 < 31.0); /* 27.8 MB when set */
-    T_OK(c3 < 13.5); /* 12.0 MB when set: the checkpointed objective keeps one step */
+    T_OK(p4 < 32.0); /* 29.0 MB (27.8 when first set) */
+    T_OK(c3 < 14.5); /* 13.2 MB (12.0 when first set): the checkpointed objective keeps one step */
     T_OK(c3 == c6);  /* ... whatever K is */
     unet_free(&n.score);
     unet_free(&n.ctrl[0]);
