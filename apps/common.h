@@ -54,12 +54,13 @@ double app_peak_mb(void);
  * SHA-256 of every checkpoint the numbers depend on; the apps write it into their JSON,
  * table footers and reports. */
 
-/* multi_sample over n samples in batches of pr->spec.batch, with a progress line on stderr
- * ("cmad <cmd>: <what> 64/256 samples, ...") after each; sample j uses the noise streams of
- * index j, so the samples equal one multi_sample call's.  Returns nfe per sample. */
 /* The progress line of a batched sampler: "cmad <cmd>: [<what> ]done/n samples, R img/s,
  * ETA ..." from the start time t0 (plat_now()). */
 void app_sample_progress(const char *cmd, const char *what, int done, int n, double t0);
+
+/* multi_sample over n samples in batches of pr->spec.batch, with a progress line on stderr
+ * ("cmad <cmd>: <what> 64/256 samples, ...") after each; sample j uses the noise streams of
+ * index j, so the samples equal one multi_sample call's.  Returns nfe per sample. */
 double app_multi_sample(const char *cmd, const char *what, const CmadProblem *pr, UNet *const *cond,
                         const MethodSpec *ms, int K, int n, const int *targets, uint64_t seed,
                         Scalar *y);
