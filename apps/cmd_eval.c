@@ -144,6 +144,27 @@ static void load_controls(const char *controls, int agents, CmadProblem *pr, UNe
     st_close(cf);
 }
 
+/* The aggregator the controls were trained with (metadata "phi" and "overlap"), so that
+ * every method of the run is scored through the same phi as the controls.  A file that
+ * names none (written before they were recorded) means the default split. */
+static void controls_phi(const char *controls, CmadSpec *spec)
+{
+    SafeFile *cf;
+    const char *m, *o;
+    char err[512];
+    cf = st_open(controls, err, sizeof err);
+    if (!cf) app_fail("eval", "%s", err);
+    m = st_meta(cf, "phi");
+    o = st_meta(cf, "overlap");
+    if (m && strcmp(m, "split") && strcmp(m, "average"))
+        app_fail("eval", "%s: unknown aggregator '%s' in its metadata", controls, m);
+    spec->phi_mode = m && !strcmp(m, "average") ? PHI_AVERAGE : PHI_SPLIT;
+    spec->overlap = o ? atoi(o) : 0;
+    if (spec->overlap < 0 || spec->overlap > 13)
+        app_fail("eval", "%s: overlap '%s' in its metadata is outside 0..13", controls, o);
+    st_close(cf);
+}
+
 int cmd_eval(int argc, char **argv)
 {
     const char *methods = "cmad,cdps,amdm,independent,prior", *controls = NULL, *curve = NULL,
@@ -229,7 +250,12 @@ int cmd_eval(int argc, char **argv)
     spec.K = K;
     spec.lambda = 1;
     spec.rho = 1;
+    spec.phi_mode = PHI_SPLIT;
+    if (have_ctrl) controls_phi(controls, &spec);
     cmad_problem_init(&pr, &spec);
+    fprintf(stderr, "cmad eval: aggregator %s, overlap %d%s\n",
+            spec.phi_mode == PHI_AVERAGE ? "average" : "split", spec.overlap,
+            have_ctrl ? " (from the controls file)" : "");
     /* each checkpoint is hashed, loaded, and hashed again below (run_record_verify) */
     run_record_file(&rec, "score", score);
     app_load_unet("eval", score, &su);
@@ -314,8 +340,9 @@ int cmd_eval(int argc, char **argv)
      * checkpoints with their SHA-256) */
     strbuf_printf(&out,
                   "{\"agents\": %d, \"target\": %d, \"n\": %d, \"steps\": %d, \"batch\": %d, "
-                  "\"fd_floor\": %.6f,\n \"settings\": [\n",
-                  agents, target, n, K, batch, fd_floor);
+                  "\"phi\": \"%s\", \"overlap\": %d, \"fd_floor\": %.6f,\n \"settings\": [\n",
+                  agents, target, n, K, batch, spec.phi_mode == PHI_AVERAGE ? "average" : "split",
+                  spec.overlap, fd_floor);
     for (i = 0; i < nrow; i++)
         strbuf_printf(&out,
                       "  {\"method\": \"%s\", \"acc_obj\": %.6f, \"acc_eval\": %.6f, \"terminal\": "
@@ -340,8 +367,9 @@ int cmd_eval(int argc, char **argv)
             rows[i].m.seam, rows[i].fd, rows[i].nfe, rows[i].seconds, rows[i].peak_mb);
     strbuf_printf(&out,
                   "\nfd floor (held-out real images of class %d): %.2f; %d samples per method, "
-                  "%d-point grid, seed %ld.\n\n",
-                  target, fd_floor, n, K, seed);
+                  "%d-point grid, seed %ld; aggregator %s, %d rows of overlap.\n\n",
+                  target, fd_floor, n, K, seed, spec.phi_mode == PHI_AVERAGE ? "average" : "split",
+                  spec.overlap);
     run_record_line(&rec, &out, 1);
     strbuf_printf(&out, "\n");
     snprintf(path, sizeof path, "%s/table.md", outdir);

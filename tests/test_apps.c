@@ -368,10 +368,61 @@ static void test_eval_records_command_and_hashes(void)
     }
 }
 
+/* Controls trained with --overlap 2: `cmad eval` scores every method through that same
+ * aggregator (it read none and used the default split before) and says so in metrics.json
+ * and table.md. */
+static void test_eval_uses_the_controls_aggregator(void)
+{
+    char dir[512], ctrl[512], log[512], cmd[4096], path[1024];
+    char *json, *table;
+    tmp_path(dir, sizeof dir, "eval-overlap");
+    tmp_path(ctrl, sizeof ctrl, "ctrl-overlap.safetensors");
+    tmp_path(log, sizeof log, "eval-overlap.log");
+    if (!exists("data/mnist/t10k-images-idx3-ubyte") || !exists("models/unet-s.safetensors") ||
+        !exists("models/mlp.safetensors") || !exists("models/cnn-eval.safetensors")) {
+        t_skip("needs MNIST in data/mnist and the models in models/");
+        return;
+    }
+    snprintf(cmd, sizeof cmd,
+             "%s control train --agents 2 --target 3 --overlap 2 --steps 3 --batch 1 --iters 1 "
+             "--threads 1 --out '%s' --curve '%s.csv'",
+             t_app_path(), ctrl, ctrl);
+    T_EQ_INT(run(cmd, log), 0);
+    snprintf(cmd, sizeof cmd,
+             "%s eval --methods cmad,prior --controls '%s' --n 1 --steps 2 --batch 1 --threads 1 "
+             "--out '%s'",
+             t_app_path(), ctrl, dir);
+    T_EQ_INT(run(cmd, log), 0);
+    T_OK(file_has(log, "aggregator split, overlap 2 (from the controls file)"));
+    snprintf(path, sizeof path, "%s/metrics.json", dir);
+    json = slurp(path);
+    T_OK(json && strstr(json, "\"phi\": \"split\", \"overlap\": 2,"));
+    snprintf(path, sizeof path, "%s/table.md", dir);
+    table = slurp(path);
+    T_OK(table && strstr(table, "aggregator split, 2 rows of overlap"));
+    free(json);
+    free(table);
+    {
+        static const char *outs[] = {"metrics.json", "table.md", "report.html", "cmad.png",
+                                     "cmad.npy", "prior.png", "prior.npy"};
+        int i;
+        for (i = 0; i < 7; i++) {
+            snprintf(path, sizeof path, "%s/%s", dir, outs[i]);
+            T_EQ_INT(remove(path), 0);
+        }
+        remove(dir);
+    }
+    remove(ctrl);
+    snprintf(path, sizeof path, "%s.csv", ctrl);
+    remove(path);
+    remove(log);
+}
+
 const TestCase apps_tests[] = {
     {"train_smoke_loss_falls", test_train_smoke_loss_falls},
     {"bad_flag_and_missing_file", test_bad_flag_and_missing_file},
     {"resume_is_bit_identical", test_resume_is_bit_identical},
     {"eval_records_command_and_hashes", test_eval_records_command_and_hashes},
+    {"eval_uses_the_controls_aggregator", test_eval_uses_the_controls_aggregator},
     {NULL, NULL},
 };
