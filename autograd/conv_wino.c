@@ -14,8 +14,9 @@
  *   M [16, O, T]   the 16 products M_k = U_k^T V_k
  * A block splits its input once, then for a = 0 .. 3 transforms row a into V and runs its
  * 4 gemms while V is still in cache, then transforms M into y.  T comes from the shapes
- * only (the block's scratch, 8 C + 16 O per slot, within WINO_BLOCK_SCALARS), never from
- * the thread count, and no tile's arithmetic depends on T or on where a block starts. */
+ * (the block's scratch, 8 C + 16 O per slot, within WINO_BLOCK_SCALARS) and the thread
+ * count (the blocks shared out evenly), and no tile's arithmetic depends on T or on where a
+ * block starts, so the bits do not depend on the thread count. */
 #include "conv_wino.h"
 
 #include <stdlib.h>
@@ -77,14 +78,22 @@ typedef struct WinoGeom {
     size_t vs, ms; /* scalars between V_k and V_{k+1}, M_k and M_{k+1} (C T, O T) */
 } WinoGeom;
 
-static void wino_geom(WinoGeom *g, const ConvShape *s)
+static void wino_geom(WinoGeom *g, const ConvShape *s, int nthr)
 {
     size_t per = (size_t)8 * s->C + (size_t)16 * s->O, T = WINO_BLOCK_SCALARS / per / 32 * 32;
+    long nblk;
     g->s = s;
     g->th = (s->Ho + 1) / 2;
     g->tw = (s->Wo + 1) / 2;
     g->ns = g->tw + 1;
     g->nslots = (long)s->N * g->th * g->ns;
+    if (T < WINO_BLOCK_MIN) T = WINO_BLOCK_MIN;
+    /* as many blocks as that size needs, rounded up to a multiple of the threads, and the
+     * slots shared out evenly: a small batch (CMAD trains at 8) would otherwise leave one
+     * thread a short last block and the other the rest (1344 + 336 slots for ctrl-s) */
+    nblk = (g->nslots + (long)T - 1) / (long)T;
+    if (nthr > 1) nblk = (nblk + nthr - 1) / nthr * nthr;
+    T = (size_t)((g->nslots + nblk - 1) / nblk + 31) / 32 * 32;
     if (T < WINO_BLOCK_MIN) T = WINO_BLOCK_MIN;
     if ((long)T > g->nslots) T = (size_t)g->nslots;
     g->T = (int)T;
@@ -361,7 +370,7 @@ void conv_wino_forward(Arena *a, const ConvShape *s, const Scalar *x, const Scal
     long blk, nblk;
     CHECK(conv_wino_fits(s), "conv_wino: %dx%d stride %d pad %d is not 3x3 stride 1 pad 1", s->kh,
           s->kw, s->stride, s->pad);
-    wino_geom(&g, s);
+    wino_geom(&g, s, nthr);
     nblk = (g.nslots + g.T - 1) / g.T;
     if (nthr > nblk) nthr = (int)nblk; /* fewer blocks than threads: scratch per block */
     rl = wino_split_len(&g);
