@@ -403,8 +403,8 @@ static void test_eval_uses_the_controls_aggregator(void)
     free(json);
     free(table);
     {
-        static const char *outs[] = {"metrics.json", "table.md", "report.html", "cmad.png",
-                                     "cmad.npy", "prior.png", "prior.npy"};
+        static const char *outs[] = {"metrics.json", "table.md",  "report.html", "cmad.png",
+                                     "cmad.npy",     "prior.png", "prior.npy"};
         int i;
         for (i = 0; i < 7; i++) {
             snprintf(path, sizeof path, "%s/%s", dir, outs[i]);
