@@ -146,8 +146,9 @@ static void load_controls(const char *controls, int agents, CmadProblem *pr, UNe
 
 /* The aggregator the controls were trained with (metadata "phi" and "overlap"), so that
  * every method of the run is scored through the same phi as the controls.  A file that
- * names none (written before they were recorded) means the default split. */
-static void controls_phi(const char *controls, CmadSpec *spec)
+ * names none (written before they were recorded) means the default split.  overlap is the
+ * --overlap flag (-1: not given); one that differs from the controls' is an error. */
+static void controls_phi(const char *controls, int overlap, CmadSpec *spec)
 {
     SafeFile *cf;
     const char *m, *o;
@@ -162,6 +163,9 @@ static void controls_phi(const char *controls, CmadSpec *spec)
     spec->overlap = o ? atoi(o) : 0;
     if (spec->overlap < 0 || spec->overlap > 13)
         app_fail("eval", "%s: overlap '%s' in its metadata is outside 0..13", controls, o);
+    if (overlap >= 0 && overlap != spec->overlap)
+        app_fail("eval", "option --overlap %d: the controls %s were trained with overlap %d",
+                 overlap, controls, spec->overlap);
     st_close(cf);
 }
 
@@ -172,7 +176,7 @@ int cmd_eval(int argc, char **argv)
                *obj = "models/mlp.safetensors", *evalc = APP_DEFAULT_EVALC, *data = "data/mnist",
                *outdir = NULL;
     int agents = 2, target = 3, n = 256, K = 500, batch = 64, threads = 0, paper = 0, rc, i,
-        nrow = 0, have_cond = 0, have_ctrl = 0;
+        nrow = 0, have_cond = 0, have_ctrl = 0, overlap = -1;
     long seed = 0;
     CmadSpec spec;
     CmadProblem pr;
@@ -195,6 +199,8 @@ int cmd_eval(int argc, char **argv)
         {"--controls", OPT_STR, &controls, "controls file for cmad (from cmad control train)", 0,
          -1},
         {"--curve", OPT_STR, &curve, "training-curve CSV to plot in the report (optional)", 0, -1},
+        {"--overlap", OPT_INT, &overlap,
+         "rows of band overlap of the split aggregator (-1: the controls', else 0)", -1, 13},
         {"--n", OPT_INT, &n, "samples per method", 1, 1000000},
         {"--steps", OPT_INT, &K, "grid points of every sampler", 2, 100000},
         {"--batch", OPT_INT, &batch,
@@ -251,7 +257,8 @@ int cmd_eval(int argc, char **argv)
     spec.lambda = 1;
     spec.rho = 1;
     spec.phi_mode = PHI_SPLIT;
-    if (have_ctrl) controls_phi(controls, &spec);
+    spec.overlap = overlap > 0 ? overlap : 0;
+    if (have_ctrl) controls_phi(controls, overlap, &spec);
     cmad_problem_init(&pr, &spec);
     fprintf(stderr, "cmad eval: aggregator %s, overlap %d%s\n",
             spec.phi_mode == PHI_AVERAGE ? "average" : "split", spec.overlap,

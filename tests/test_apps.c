@@ -402,6 +402,22 @@ static void test_eval_uses_the_controls_aggregator(void)
     T_OK(table && strstr(table, "aggregator split, 2 rows of overlap"));
     free(json);
     free(table);
+    /* a different --overlap than the controls': one line naming the flag, exit 1 */
+    snprintf(cmd, sizeof cmd,
+             "%s eval --methods cmad --controls '%s' --overlap 3 --n 1 --steps 2 --batch 1 "
+             "--threads 1 --out '%s'",
+             t_app_path(), ctrl, dir);
+    T_EQ_INT(run(cmd, log), 1);
+    T_OK(file_has(log, "option --overlap 3: the controls"));
+    /* baselines alone take it from the flag */
+    snprintf(cmd, sizeof cmd,
+             "%s eval --methods prior --overlap 2 --n 1 --steps 2 --batch 1 --threads 1 --out '%s'",
+             t_app_path(), dir);
+    T_EQ_INT(run(cmd, log), 0);
+    snprintf(path, sizeof path, "%s/metrics.json", dir);
+    json = slurp(path);
+    T_OK(json && strstr(json, "\"overlap\": 2,"));
+    free(json);
     {
         static const char *outs[] = {"metrics.json", "table.md",  "report.html", "cmad.png",
                                      "cmad.npy",     "prior.png", "prior.npy"};
