@@ -66,6 +66,37 @@ void cmad_guidance(Graph *gg, const CmadProblem *pr, Var *const *x0, const int *
     for (i = 0; i < N; i++) memcpy(G[i], leaves[i]->grad, x0[i]->val.n * sizeof(Scalar));
 }
 
+/* 1 when every agent uses the same score net (the default). */
+static int shared_score(const CmadProblem *pr)
+{
+    int i;
+    for (i = 1; i < pr->spec.agents; i++)
+        if (pr->score[i] != pr->score[0]) return 0;
+    return 1;
+}
+
+/* The scores of all N agents at time t from one pass of their shared score net over a
+ * batch of N B images (sample b of agent i at row b N + i: the states concatenated along
+ * channels, seen as a batch), so that the net's convs see N times wider matrices; score[i]
+ * is agent i's slice.  Every op of the net is per sample, so each score has the bits that
+ * N separate passes give. */
+static void score_batched(Graph *g, const CmadProblem *pr, Var *const *X, double t, Var **score)
+{
+    int N = pr->spec.agents, B = pr->spec.batch, i, shape[4];
+    Scalar *tt = (Scalar *)arena_alloc(g->arena, sizeof(Scalar) * (size_t)N * B);
+    Var *all = X[0], *sc;
+    for (i = 0; i < N * B; i++) tt[i] = (Scalar)t;
+    for (i = 1; i < N; i++) all = ag_concat(g, all, X[i]); /* [B, N, 28, 28] */
+    shape[0] = N * B;
+    shape[1] = 1;
+    shape[2] = shape[3] = 28;
+    sc = sde_score(g, &pr->sde, pr->score[0], ag_reshape(g, all, 4, shape), tt, NULL);
+    shape[0] = B;
+    shape[1] = N;
+    sc = ag_reshape(g, sc, 4, shape);
+    for (i = 0; i < N; i++) score[i] = ag_slice(g, sc, 1, i, 1);
+}
+
 /* One update of every agent at grid point k: X[i] (in) become the states at t_{k+1} (out).
  * energy and running receive this step's terms (already multiplied by dt, energy by 1/N;
  * running is NULL when rho = 0; energy is NULL when no agent contributes). */
@@ -87,9 +118,16 @@ static void cmad_step(Graph *g, Graph *gg, const CmadProblem *pr, const CmadNois
     xs[2] = xs[3] = 28;
     *energy = *running = NULL;
     for (i = 0; i < B; i++) tt[i] = (Scalar)t;
+    if (shared_score(pr) && player < 0 && N > 1) {
+        score_batched(g, pr, X, t, score);
+    } else {
+        for (i = 0; i < N; i++) {
+            ag_set_grad_enabled(g, grad_on && (player < 0 || player == i));
+            score[i] = sde_score(g, sde, pr->score[i], X[i], tt, NULL);
+        }
+    }
     for (i = 0; i < N; i++) {
         ag_set_grad_enabled(g, grad_on && (player < 0 || player == i));
-        score[i] = sde_score(g, sde, pr->score[i], X[i], tt, NULL);
         x0[i] = sde_tweedie(g, sde, X[i], score[i], tt);
     }
     ag_set_grad_enabled(g, grad_on);
