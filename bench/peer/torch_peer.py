@@ -9,12 +9,22 @@ unet-s as DESIGN.md section 3 describes it, timed the same way as the C bench:
   mlp128, cnn128  a classifier training step at batch 128 (the objective MLP and cnn-eval of
            DESIGN.md section 3): mean cross-entropy, backward, Adam, EMA 0.999 (the C bench's
            `cls` section)
-Each figure is the median of --reps repeats after a warm-up.
+  --cmad   instead: the C bench's `cmad` section, with randomly initialised nets as there:
+  cmad_n2_b16_k25, cmad_n3_b8_k25  one joint BPTT iteration of CMAD (DESIGN.md section 4):
+           the K-step controlled rollout of N agents sharing one frozen unet-s, ctrl-s
+           controls fed [X, Y, G] with the guidance G from detached Tweedie estimates, energy,
+           running cost through the score net, terminal CE + seam of the frozen MLP; backward,
+           per-agent clip at 1, Adam
+  cdps_n2_b64  one CDPS parity step (gamma 100) of two agents at batch 64
+Each figure is the median of --reps repeats after a warm-up; the cmad section also prints
+the peak RSS of the process so far (ru_maxrss).
 
   python3 bench/peer/torch_peer.py --threads 1 --reps 7
+  python3 bench/peer/torch_peer.py --threads 2 --reps 3 --cmad
 Needs Debian's python3-torch (1.13)."""
 import argparse
 import math
+import resource
 import statistics
 import time
 
@@ -140,14 +150,164 @@ def timed(fn, reps):
     return statistics.median(ts), min(ts)
 
 
+class CtrlS(nn.Module):
+    """ctrl-s of DESIGN.md section 3: inputs [own state, aggregate, guidance], 159,985 parameters."""
+
+    def __init__(self):
+        super().__init__()
+        self.t1, self.t2 = nn.Linear(16, 64), nn.Linear(64, 64)
+        self.cin = nn.Conv2d(3, 16, 3, padding=1)
+        self.d0, self.down, self.d1 = Res(16, 16, 64), nn.Conv2d(16, 16, 3, 2, 1), Res(16, 32, 64)
+        self.m1, self.m2 = Res(32, 32, 64), Res(32, 32, 64)
+        self.u = nn.ModuleList([Res(64, 32, 64), Res(48, 32, 64), Res(48, 16, 64), Res(32, 16, 64)])
+        self.up = nn.Conv2d(32, 32, 3, padding=1)
+        self.nout, self.cout = gn(16), zero(nn.Conv2d(16, 1, 3, padding=1))
+
+    def forward(self, x, t):
+        f = 10000 ** (-torch.arange(8, dtype=x.dtype) / 8)
+        e = 1000 * t[:, None] * f[None]
+        temb = self.t2(F.silu(self.t1(torch.cat([e.cos(), e.sin()], 1))))
+        h = self.cin(x)
+        st = [h]
+        h = self.d0(h, temb); st.append(h)
+        h = self.down(h); st.append(h)
+        h = self.d1(h, temb); st.append(h)
+        h = self.m2(self.m1(h, temb), temb)
+        h = self.u[0](torch.cat([h, st.pop()], 1), temb)
+        h = self.u[1](torch.cat([h, st.pop()], 1), temb)
+        h = self.up(F.interpolate(h, scale_factor=2, mode="nearest"))
+        h = self.u[2](torch.cat([h, st.pop()], 1), temb)
+        h = self.u[3](torch.cat([h, st.pop()], 1), temb)
+        return self.cout(F.silu(self.nout(h)))
+
+
+def bands(n):
+    """Row ranges of the split aggregator: H // N rows each, the first H mod N one taller."""
+    r, lo = [], 0
+    for i in range(n):
+        hi = lo + 28 // n + (1 if i < 28 % n else 0)
+        r.append((lo, hi))
+        lo = hi
+    return r
+
+
+def phi(xs):
+    return torch.cat([x[:, :, lo:hi] for x, (lo, hi) in zip(xs, bands(len(xs)))], 2)
+
+
+def charb(x):
+    return torch.sqrt(x * x + 1e-6)
+
+
+def task_loss(cls, y, c, per_sample=False):
+    """l(Y; c) = CE(classifier(Y), c) + Seam(Y), batch mean (or per sample)."""
+    ce = F.cross_entropy(cls(y), c, reduction="none")
+    seam = torch.zeros_like(ce)
+    n = y.shape[2]
+    for a in [hi - 1 for _, hi in BANDS[:-1]]:
+        b = a + 1
+        seam = seam + charb(y[:, 0, a] - y[:, 0, b]).mean(1)
+        if a >= 1 and b + 1 < n:
+            seam = seam + 0.05 * charb((y[:, 0, a] - y[:, 0, a - 1]) - (y[:, 0, b + 1] - y[:, 0, b])).mean(1)
+    l = ce + seam
+    return l if per_sample else l.mean()
+
+
+BANDS = bands(2)
+
+
+def cmad_iteration(N, B, K, lam=1.0, rho=1.0):
+    global BANDS
+    BANDS = bands(N)
+    score = UNetS().requires_grad_(False)
+    cls = mlp().requires_grad_(False)
+    ctrls = [CtrlS() for _ in range(N)]
+    opts = [torch.optim.Adam(u.parameters(), lr=1e-4) for u in ctrls]
+    c = torch.arange(B) % 10
+    grid = torch.linspace(1, 1e-3, K)
+    dt = (1 - 1e-3) / (K - 1)
+
+    def step():
+        gen = torch.Generator().manual_seed(11)
+        xs = [torch.randn(B, 1, 28, 28, generator=gen) * a_s(torch.tensor(1.0))[1] for _ in range(N)]
+        energy = run = 0.0
+        for k in range(K - 1):
+            t = torch.full((B,), float(grid[k]))
+            a, s = a_s(t)
+            a4, s4 = a[:, None, None, None], s[:, None, None, None]
+            beta = 0.1 + t[:, None, None, None] * 19.9
+            g = beta.sqrt()
+            sc = [score(x, t, s) for x in xs]
+            x0 = [(x + s4 * s4 * q) / a4 for x, q in zip(xs, sc)]
+            y = phi(xs)
+            with torch.enable_grad():
+                d = [z.detach().requires_grad_(True) for z in x0]
+                G = torch.autograd.grad(task_loss(cls, phi(d), c, per_sample=True).sum(), d)
+            us = [u(torch.cat([x, y, gi], 1), t) for u, x, gi in zip(ctrls, xs, G)]
+            energy = energy + dt * sum((u * u).mean() for u in us) / N
+            run = run + dt * task_loss(cls, phi(x0), c)
+            xs = [x + (0.5 * beta * x + beta * q + g * u) * dt
+                  + g * math.sqrt(dt) * torch.randn(x.shape, generator=gen)
+                  for x, q, u in zip(xs, sc, us)]
+        J = lam * energy + task_loss(cls, phi(xs), c) + rho * run
+        for o in opts:
+            o.zero_grad(set_to_none=True)
+        J.backward()
+        for u, o in zip(ctrls, opts):
+            torch.nn.utils.clip_grad_norm_(u.parameters(), 1.0)
+            o.step()
+    return step
+
+
+def cdps_step(B, gamma=100.0):
+    global BANDS
+    BANDS = bands(2)
+    score = UNetS().requires_grad_(False)
+    cls = mlp().requires_grad_(False)
+    c = torch.arange(B) % 10
+    xs = [torch.randn(B, 1, 28, 28) for _ in range(2)]
+    dt = (1 - 1e-3) / 499
+
+    def step():
+        t = torch.full((B,), 0.5)
+        a, s = a_s(t)
+        a4, s4 = a[:, None, None, None], s[:, None, None, None]
+        beta = 0.1 + 0.5 * 19.9
+        g = math.sqrt(beta)
+        xg = [x.detach().requires_grad_(True) for x in xs]
+        sc = [score(x, t, s) for x in xg]
+        x0 = [(x + s4 * s4 * q) / a4 for x, q in zip(xg, sc)]
+        grads = torch.autograd.grad(task_loss(cls, phi(x0), c), xg)
+        with torch.no_grad():
+            for i in range(2):
+                xs[i] = xs[i] + (0.5 * beta * xs[i] + beta * sc[i] - beta * gamma * grads[i]) * dt \
+                    + g * math.sqrt(dt) * torch.randn_like(xs[i])
+    return step
+
+
+def main_cmad(args):
+    n = sum(p.numel() for p in CtrlS().parameters())
+    print(f"torch {torch.__version__}, {args.threads} threads, ctrl-s {n} parameters")
+    for name, fn in (("cmad_n2_b16_k25", cmad_iteration(2, 16, 25)),
+                     ("cmad_n3_b8_k25", cmad_iteration(3, 8, 25)),
+                     ("cdps_n2_b64", cdps_step(64))):
+        med, mn = timed(fn, args.reps)
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"{name:16s} median {med * 1e3:9.1f} ms  min {mn * 1e3:9.1f} ms  peak RSS so far {rss:7.0f} MB")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--cmad", action="store_true", help="the BPTT and CDPS workloads instead")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    if args.cmad:
+        main_cmad(args)
+        return
     net = UNetS()
     ema = [p.detach().clone() for p in net.parameters()]
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
