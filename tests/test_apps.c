@@ -368,6 +368,15 @@ static void test_eval_records_command_and_hashes(void)
     }
 }
 
+/* `cmad eval ARGS` on 1 sample and a 2-point grid into dir; its exit status. */
+static int run_tiny_eval(const char *args, const char *dir, const char *log)
+{
+    char cmd[10240];
+    snprintf(cmd, sizeof cmd, "%s eval %s --n 1 --steps 2 --batch 1 --threads 1 --out '%s'",
+             t_app_path(), args, dir);
+    return run(cmd, log);
+}
+
 /* Controls trained with --overlap 2: `cmad eval` scores every method through that same
  * aggregator (it read none and used the default split before) and says so in metrics.json
  * and table.md. */
@@ -388,11 +397,8 @@ static void test_eval_uses_the_controls_aggregator(void)
              "--threads 1 --out '%s' --curve '%s.csv'",
              t_app_path(), ctrl, ctrl);
     T_EQ_INT(run(cmd, log), 0);
-    snprintf(cmd, sizeof cmd,
-             "%s eval --methods cmad,prior --controls '%s' --n 1 --steps 2 --batch 1 --threads 1 "
-             "--out '%s'",
-             t_app_path(), ctrl, dir);
-    T_EQ_INT(run(cmd, log), 0);
+    snprintf(cmd, sizeof cmd, "--methods cmad,prior --controls '%s'", ctrl);
+    T_EQ_INT(run_tiny_eval(cmd, dir, log), 0);
     T_OK(file_has(log, "aggregator split, overlap 2 (from the controls file)"));
     snprintf(path, sizeof path, "%s/metrics.json", dir);
     json = slurp(path);
@@ -403,17 +409,11 @@ static void test_eval_uses_the_controls_aggregator(void)
     free(json);
     free(table);
     /* a different --overlap than the controls': one line naming the flag, exit 1 */
-    snprintf(cmd, sizeof cmd,
-             "%s eval --methods cmad --controls '%s' --overlap 3 --n 1 --steps 2 --batch 1 "
-             "--threads 1 --out '%s'",
-             t_app_path(), ctrl, dir);
-    T_EQ_INT(run(cmd, log), 1);
+    snprintf(cmd, sizeof cmd, "--methods cmad --controls '%s' --overlap 3", ctrl);
+    T_EQ_INT(run_tiny_eval(cmd, dir, log), 1);
     T_OK(file_has(log, "option --overlap 3: the controls"));
     /* baselines alone take it from the flag */
-    snprintf(cmd, sizeof cmd,
-             "%s eval --methods prior --overlap 2 --n 1 --steps 2 --batch 1 --threads 1 --out '%s'",
-             t_app_path(), dir);
-    T_EQ_INT(run(cmd, log), 0);
+    T_EQ_INT(run_tiny_eval("--methods prior --overlap 2", dir, log), 0);
     snprintf(path, sizeof path, "%s/metrics.json", dir);
     json = slurp(path);
     T_OK(json && strstr(json, "\"overlap\": 2,"));
