@@ -371,7 +371,7 @@ static void test_eval_records_command_and_hashes(void)
 /* `cmad eval ARGS` on 1 sample and a 2-point grid into dir; its exit status. */
 static int run_tiny_eval(const char *args, const char *dir, const char *log)
 {
-    char cmd[10240];
+    char cmd[4096];
     snprintf(cmd, sizeof cmd, "%s eval %s --n 1 --steps 2 --batch 1 --threads 1 --out '%s'",
              t_app_path(), args, dir);
     return run(cmd, log);
@@ -382,7 +382,7 @@ static int run_tiny_eval(const char *args, const char *dir, const char *log)
  * and table.md. */
 static void test_eval_uses_the_controls_aggregator(void)
 {
-    char dir[512], ctrl[512], log[512], cmd[4096], path[1024];
+    char dir[512], ctrl[512], log[512], cmd[4096], args[1100], path[1024];
     char *json, *table;
     tmp_path(dir, sizeof dir, "eval-overlap");
     tmp_path(ctrl, sizeof ctrl, "ctrl-overlap.safetensors");
@@ -397,8 +397,8 @@ static void test_eval_uses_the_controls_aggregator(void)
              "--threads 1 --out '%s' --curve '%s.csv'",
              t_app_path(), ctrl, ctrl);
     T_EQ_INT(run(cmd, log), 0);
-    snprintf(cmd, sizeof cmd, "--methods cmad,prior --controls '%s'", ctrl);
-    T_EQ_INT(run_tiny_eval(cmd, dir, log), 0);
+    snprintf(args, sizeof args, "--methods cmad,prior --controls '%s'", ctrl);
+    T_EQ_INT(run_tiny_eval(args, dir, log), 0);
     T_OK(file_has(log, "aggregator split, overlap 2 (from the controls file)"));
     snprintf(path, sizeof path, "%s/metrics.json", dir);
     json = slurp(path);
@@ -409,8 +409,8 @@ static void test_eval_uses_the_controls_aggregator(void)
     free(json);
     free(table);
     /* a different --overlap than the controls': one line naming the flag, exit 1 */
-    snprintf(cmd, sizeof cmd, "--methods cmad --controls '%s' --overlap 3", ctrl);
-    T_EQ_INT(run_tiny_eval(cmd, dir, log), 1);
+    snprintf(args, sizeof args, "--methods cmad --controls '%s' --overlap 3", ctrl);
+    T_EQ_INT(run_tiny_eval(args, dir, log), 1);
     T_OK(file_has(log, "option --overlap 3: the controls"));
     /* baselines alone take it from the flag */
     T_EQ_INT(run_tiny_eval("--methods prior --overlap 2", dir, log), 0);
