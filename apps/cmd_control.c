@@ -117,11 +117,7 @@ static void setup(const char *cmd, const CtlCfg *c, CtlRun *run, int amortised)
         spec.drift = DRIFT_G2;
     else
         app_fail(cmd, "option --drift wants g or g2, got '%s'", c->drift);
-    if (!strcmp(c->phi, "split"))
-        spec.phi_mode = PHI_SPLIT;
-    else if (!strcmp(c->phi, "average"))
-        spec.phi_mode = PHI_AVERAGE;
-    else
+    if (phi_mode_parse(c->phi, &spec.phi_mode))
         app_fail(cmd, "option --phi wants split or average, got '%s'", c->phi);
     spec.overlap = c->overlap;
     spec.amortised = amortised;

@@ -157,9 +157,9 @@ static void controls_phi(const char *controls, int overlap, CmadSpec *spec)
     if (!cf) app_fail("eval", "%s", err);
     m = st_meta(cf, "phi");
     o = st_meta(cf, "overlap");
-    if (m && strcmp(m, "split") && strcmp(m, "average"))
+    spec->phi_mode = PHI_SPLIT;
+    if (m && phi_mode_parse(m, &spec->phi_mode))
         app_fail("eval", "%s: unknown aggregator '%s' in its metadata", controls, m);
-    spec->phi_mode = m && !strcmp(m, "average") ? PHI_AVERAGE : PHI_SPLIT;
     spec->overlap = o ? atoi(o) : 0;
     if (spec->overlap < 0 || spec->overlap > 13)
         app_fail("eval", "%s: overlap '%s' in its metadata is outside 0..13", controls, o);
@@ -260,9 +260,8 @@ int cmd_eval(int argc, char **argv)
     spec.overlap = overlap > 0 ? overlap : 0;
     if (have_ctrl) controls_phi(controls, overlap, &spec);
     cmad_problem_init(&pr, &spec);
-    fprintf(stderr, "cmad eval: aggregator %s, overlap %d%s\n",
-            spec.phi_mode == PHI_AVERAGE ? "average" : "split", spec.overlap,
-            have_ctrl ? " (from the controls file)" : "");
+    fprintf(stderr, "cmad eval: aggregator %s, overlap %d%s\n", phi_mode_name(spec.phi_mode),
+            spec.overlap, have_ctrl ? " (from the controls file)" : "");
     /* each checkpoint is hashed, loaded, and hashed again below (run_record_verify) */
     run_record_file(&rec, "score", score);
     app_load_unet("eval", score, &su);
@@ -348,8 +347,8 @@ int cmd_eval(int argc, char **argv)
     strbuf_printf(&out,
                   "{\"agents\": %d, \"target\": %d, \"n\": %d, \"steps\": %d, \"batch\": %d, "
                   "\"phi\": \"%s\", \"overlap\": %d, \"fd_floor\": %.6f,\n \"settings\": [\n",
-                  agents, target, n, K, batch, spec.phi_mode == PHI_AVERAGE ? "average" : "split",
-                  spec.overlap, fd_floor);
+                  agents, target, n, K, batch, phi_mode_name(spec.phi_mode), spec.overlap,
+                  fd_floor);
     for (i = 0; i < nrow; i++)
         strbuf_printf(&out,
                       "  {\"method\": \"%s\", \"acc_obj\": %.6f, \"acc_eval\": %.6f, \"terminal\": "
@@ -375,8 +374,7 @@ int cmd_eval(int argc, char **argv)
     strbuf_printf(&out,
                   "\nfd floor (held-out real images of class %d): %.2f; %d samples per method, "
                   "%d-point grid, seed %ld; aggregator %s, %d rows of overlap.\n\n",
-                  target, fd_floor, n, K, seed, spec.phi_mode == PHI_AVERAGE ? "average" : "split",
-                  spec.overlap);
+                  target, fd_floor, n, K, seed, phi_mode_name(spec.phi_mode), spec.overlap);
     run_record_line(&rec, &out, 1);
     strbuf_printf(&out, "\n");
     snprintf(path, sizeof path, "%s/table.md", outdir);

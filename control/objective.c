@@ -13,6 +13,19 @@ void phi_band(int agents, int rows, int i, int *start, int *count)
     *count = base + (i < extra);
 }
 
+const char *phi_mode_name(PhiMode mode) { return mode == PHI_AVERAGE ? "average" : "split"; }
+
+int phi_mode_parse(const char *name, PhiMode *mode)
+{
+    if (!strcmp(name, "split"))
+        *mode = PHI_SPLIT;
+    else if (!strcmp(name, "average"))
+        *mode = PHI_AVERAGE;
+    else
+        return -1;
+    return 0;
+}
+
 void phi_init(Phi *p, int agents, int rows, PhiMode mode, int overlap)
 {
     Scalar m[PHI_MAX_AGENTS][28];

@@ -28,6 +28,9 @@ typedef struct Phi {
     int bound_a[PHI_MAX_AGENTS]; /* last row of band j, first row of band j+1 = a + 1 */
 } Phi;
 
+/* The aggregator's name ("split", "average") and back: 0, or -1 for an unknown name. */
+const char *phi_mode_name(PhiMode mode);
+int phi_mode_parse(const char *name, PhiMode *mode);
 /* rows = image height (28). overlap = k rows (split only). */
 void phi_init(Phi *p, int agents, int rows, PhiMode mode, int overlap);
 /* First row and row count of agent i's band under plain split. */
