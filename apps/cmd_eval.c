@@ -114,14 +114,12 @@ static void svg_curve(StrBuf *out, const char *csv, int col, const char *title)
 
 /* Loads the learned controls of every agent for method cmad; sets the problem's rho, drift
  * and amortised flag from the file's metadata. */
-static void load_controls(const char *controls, int agents, CmadProblem *pr, UNet *ctrl)
+static void load_controls(SafeFile *cf, const char *controls, int agents, CmadProblem *pr,
+                          UNet *ctrl)
 {
-    SafeFile *cf;
     UNetConfig cc;
     int a, j;
     char nm[128], err[512];
-    cf = st_open(controls, err, sizeof err);
-    if (!cf) app_fail("eval", "%s", err);
     if (!st_meta(cf, "config") || unet_config_parse(st_meta(cf, "config"), &cc, err, sizeof err) ||
         !st_meta(cf, "agents") || atoi(st_meta(cf, "agents")) != agents)
         app_fail("eval", "%s: not controls for %d agents", controls, agents);
@@ -141,20 +139,15 @@ static void load_controls(const char *controls, int agents, CmadProblem *pr, UNe
         ctrl[a].params.trainable = 0;
         pr->ctrl[a] = &ctrl[a];
     }
-    st_close(cf);
 }
 
 /* The aggregator the controls were trained with (metadata "phi" and "overlap"), so that
  * every method of the run is scored through the same phi as the controls.  A file that
  * names none (written before they were recorded) means the default split.  overlap is the
  * --overlap flag (-1: not given); one that differs from the controls' is an error. */
-static void controls_phi(const char *controls, int overlap, CmadSpec *spec)
+static void controls_phi(const SafeFile *cf, const char *controls, int overlap, CmadSpec *spec)
 {
-    SafeFile *cf;
     const char *m, *o;
-    char err[512];
-    cf = st_open(controls, err, sizeof err);
-    if (!cf) app_fail("eval", "%s", err);
     m = st_meta(cf, "phi");
     o = st_meta(cf, "overlap");
     spec->phi_mode = PHI_SPLIT;
@@ -166,7 +159,6 @@ static void controls_phi(const char *controls, int overlap, CmadSpec *spec)
     if (overlap >= 0 && overlap != spec->overlap)
         app_fail("eval", "option --overlap %d: the controls %s were trained with overlap %d",
                  overlap, controls, spec->overlap);
-    st_close(cf);
 }
 
 int cmd_eval(int argc, char **argv)
@@ -180,6 +172,7 @@ int cmd_eval(int argc, char **argv)
     long seed = 0;
     CmadSpec spec;
     CmadProblem pr;
+    SafeFile *cf = NULL;
     UNet su, sc, ctrl[PHI_MAX_AGENTS], *condp[PHI_MAX_AGENTS];
     Classifier co, ce;
     Mnist train, test;
@@ -258,7 +251,12 @@ int cmd_eval(int argc, char **argv)
     spec.rho = 1;
     spec.phi_mode = PHI_SPLIT;
     spec.overlap = overlap > 0 ? overlap : 0;
-    if (have_ctrl) controls_phi(controls, overlap, &spec);
+    if (have_ctrl) { /* hashed, then opened once: the aggregator now, the nets below */
+        run_record_file(&rec, "controls", controls);
+        cf = st_open(controls, err, sizeof err);
+        if (!cf) app_fail("eval", "%s", err);
+        controls_phi(cf, controls, overlap, &spec);
+    }
     cmad_problem_init(&pr, &spec);
     fprintf(stderr, "cmad eval: aggregator %s, overlap %d%s\n", phi_mode_name(spec.phi_mode),
             spec.overlap, have_ctrl ? " (from the controls file)" : "");
@@ -286,8 +284,8 @@ int cmd_eval(int argc, char **argv)
     }
     for (i = 0; i < agents; i++) condp[i] = have_cond ? &sc : NULL;
     if (have_ctrl) {
-        run_record_file(&rec, "controls", controls);
-        load_controls(controls, agents, &pr, ctrl);
+        load_controls(cf, controls, agents, &pr, ctrl);
+        st_close(cf);
     }
     run_record_verify(&rec);
     run_record_print(&rec);
