@@ -199,12 +199,12 @@ def charb(x):
     return torch.sqrt(x * x + 1e-6)
 
 
-def task_loss(cls, y, c, per_sample=False):
-    """l(Y; c) = CE(classifier(Y), c) + Seam(Y), batch mean (or per sample)."""
+def task_loss(cls, y, c, agents, per_sample=False):
+    """l(Y; c) = CE(classifier(Y), c) + Seam(Y) on the bands of `agents`, batch mean (or per sample)."""
     ce = F.cross_entropy(cls(y), c, reduction="none")
     seam = torch.zeros_like(ce)
     n = y.shape[2]
-    for a in [hi - 1 for _, hi in BANDS[:-1]]:
+    for a in [hi - 1 for _, hi in bands(agents)[:-1]]:
         b = a + 1
         seam = seam + charb(y[:, 0, a] - y[:, 0, b]).mean(1)
         if a >= 1 and b + 1 < n:
@@ -213,12 +213,8 @@ def task_loss(cls, y, c, per_sample=False):
     return l if per_sample else l.mean()
 
 
-BANDS = bands(2)
-
 
 def cmad_iteration(N, B, K, lam=1.0, rho=1.0):
-    global BANDS
-    BANDS = bands(N)
     score = UNetS().requires_grad_(False)
     cls = mlp().requires_grad_(False)
     ctrls = [CtrlS() for _ in range(N)]
@@ -242,14 +238,14 @@ def cmad_iteration(N, B, K, lam=1.0, rho=1.0):
             y = phi(xs)
             with torch.enable_grad():
                 d = [z.detach().requires_grad_(True) for z in x0]
-                G = torch.autograd.grad(task_loss(cls, phi(d), c, per_sample=True).sum(), d)
+                G = torch.autograd.grad(task_loss(cls, phi(d), c, N, per_sample=True).sum(), d)
             us = [u(torch.cat([x, y, gi], 1), t) for u, x, gi in zip(ctrls, xs, G)]
             energy = energy + dt * sum((u * u).mean() for u in us) / N
-            run = run + dt * task_loss(cls, phi(x0), c)
+            run = run + dt * task_loss(cls, phi(x0), c, N)
             xs = [x + (0.5 * beta * x + beta * q + g * u) * dt
                   + g * math.sqrt(dt) * torch.randn(x.shape, generator=gen)
                   for x, q, u in zip(xs, sc, us)]
-        J = lam * energy + task_loss(cls, phi(xs), c) + rho * run
+        J = lam * energy + task_loss(cls, phi(xs), c, N) + rho * run
         for o in opts:
             o.zero_grad(set_to_none=True)
         J.backward()
@@ -260,8 +256,6 @@ def cmad_iteration(N, B, K, lam=1.0, rho=1.0):
 
 
 def cdps_step(B, gamma=100.0):
-    global BANDS
-    BANDS = bands(2)
     score = UNetS().requires_grad_(False)
     cls = mlp().requires_grad_(False)
     c = torch.arange(B) % 10
@@ -277,7 +271,7 @@ def cdps_step(B, gamma=100.0):
         xg = [x.detach().requires_grad_(True) for x in xs]
         sc = [score(x, t, s) for x in xg]
         x0 = [(x + s4 * s4 * q) / a4 for x, q in zip(xg, sc)]
-        grads = torch.autograd.grad(task_loss(cls, phi(x0), c), xg)
+        grads = torch.autograd.grad(task_loss(cls, phi(x0), c, 2), xg)
         with torch.no_grad():
             for i in range(2):
                 xs[i] = xs[i] + (0.5 * beta * xs[i] + beta * sc[i] - beta * gamma * grads[i]) * dt \
