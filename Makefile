@@ -185,13 +185,15 @@ demo:
 	mkdir -p results/demo
 	CMAD=build-native/cmad sh scripts/demo.sh
 
-## models: retrain the pretrained models in models/ (classifiers, then unet-s and unet-s-cond; long)
+## models: retrain the pretrained models in models/ (classifiers, unet-s, unet-s-cond, then the controls; long)
 models:
 	$(MAKE) --no-print-directory NATIVE=1 BUILD=build-native build-native/cmad
 	build-native/cmad train-classifier --arch mlp --epochs 10 --seed 2
 	build-native/cmad train-classifier --arch cnn --epochs 6 --seed 4
 	build-native/cmad train-score --epochs 8 --lr 1.5e-3 --lr-end 1e-4 --seed 1
 	build-native/cmad train-score --cond --epochs 5 --lr 1.5e-3 --seed 1
+	build-native/cmad control train --preset fast --agents 2 --target 3 --seed 3
+	build-native/cmad control train --preset fast --agents 2 --target all --seed 3
 
 ## clean: remove the build folders
 clean:
