@@ -305,11 +305,12 @@ static void pack_pw(const void *ctx, int d0, int dn, int p0, int kc, int W, Scal
 
 /* As B^T (d = k, depth = n): dst[q][p][w] = cols[d0 + q W + w][p0 + p]; each lane copies
  * contiguous runs (one per sample) into every W-th slot. */
+#define PW_TB 16
 static void pack_pw_t(const void *ctx, int d0, int dn, int p0, int kc, int W, Scalar *dst)
 {
     const ConvCols *cc = (const ConvCols *)ctx;
     const size_t chw = (size_t)cc->s->C * cc->Hp * cc->Wp;
-    int kofs[GEMM_PACK_WMAX], q, w, p;
+    int kofs[GEMM_PACK_WMAX], q, w, p, p0s;
     CHECK(W <= GEMM_PACK_WMAX, "conv pack: panel width %d", W);
     for (q = 0; q * W < dn; q++) {
         int wn = dn - q * W < W ? dn - q * W : W;
@@ -321,14 +322,17 @@ static void pack_pw_t(const void *ctx, int d0, int dn, int p0, int kc, int W, Sc
             const Scalar *base = cc->xp + (size_t)(a / cc->Pw) * chw + (size_t)(a % cc->Pw);
             if (b > p0 + kc) b = p0 + kc;
             len = b - a;
-            for (w = 0; w < wn; w++) {
-                const Scalar *src = base + kofs[w];
-                Scalar *d = dq + (size_t)(a - p0) * W + w;
-                for (p = 0; p < len; p++) d[(size_t)p * W] = src[p];
-            }
-            for (; w < W; w++) {
-                Scalar *d = dq + (size_t)(a - p0) * W + w;
-                for (p = 0; p < len; p++) d[(size_t)p * W] = 0;
+            /* PW_TB-deep slices, so that the panel lines being written stay in L1 (a whole
+             * segment is up to kc lines of W scalars: 64 KB at kc 256, W 64) */
+            for (p0s = 0; p0s < len; p0s += PW_TB) {
+                int tb = len - p0s < PW_TB ? len - p0s : PW_TB;
+                Scalar *ds = dq + (size_t)(a - p0 + p0s) * W;
+                for (w = 0; w < wn; w++) {
+                    const Scalar *src = base + kofs[w] + p0s;
+                    for (p = 0; p < tb; p++) ds[(size_t)p * W + w] = src[p];
+                }
+                for (; w < W; w++)
+                    for (p = 0; p < tb; p++) ds[(size_t)p * W + w] = 0;
             }
             a = b;
         }
