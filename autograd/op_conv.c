@@ -339,6 +339,162 @@ static void pack_pw_t(const void *ctx, int d0, int dn, int p0, int kc, int W, Sc
     }
 }
 
+/* ---------------------------------------------------------------- dW, channels last
+ *
+ * A stride-1 conv with C >= NHWC_MIN_C forms dW from channels-last copies instead of the
+ * padded-width cols^T: with xt [N, Hp, Wp, C] (zero-padded) and dyt [N, P, O],
+ *   dwt [O, K'] = dyt^T [O, N P] colt [N P, K'],   K' = (ki, kj, c), c fastest,
+ *   colt[n P + i Wo + j][(ki kw + kj) C + c] = xt[n][i + ki][j + kj][c],
+ * so every panel row of colt is a few runs of C contiguous scalars and dyt packs by
+ * plain row copies: the transposes are done once per element of x and dy (C + O per
+ * pixel), not once per element of the im2col matrix (kh kw C + O per pixel). */
+#define NHWC_MIN_C 8
+
+typedef struct ConvNhwc {
+    const ConvShape *s;
+    const Scalar *xt;
+    int Hp, Wp;
+} ConvNhwc;
+
+/* xt [N, Hp, Wp, C] = x [N, C, H, W] moved channels last, with a border of pad zeros;
+ * parallel over samples.  x is read plane by plane (one stream the prefetcher follows:
+ * a row at a time across all C planes took 1.7x as long), and the sample's xt, written
+ * with a stride of C, stays in L2. */
+static void nhwc_pad(const ConvShape *s, const Scalar *x, Scalar *xt)
+{
+    const int pd = s->pad, Hp = s->H + 2 * pd, Wp = s->W + 2 * pd, C = s->C;
+    const size_t plane = (size_t)s->H * s->W, rowl = (size_t)Wp * C;
+    long n;
+    PAR_FOR((long)s->N * Hp * Wp * C)
+    for (n = 0; n < s->N; n++) {
+        Scalar *restrict xs = xt + (size_t)n * Hp * rowl;
+        int i, j, c;
+        memset(xs, 0, (size_t)pd * rowl * sizeof(Scalar));
+        memset(xs + (size_t)(pd + s->H) * rowl, 0, (size_t)pd * rowl * sizeof(Scalar));
+        for (i = 0; i < s->H; i++) {
+            Scalar *r = xs + (size_t)(i + pd) * rowl;
+            memset(r, 0, (size_t)pd * C * sizeof(Scalar));
+            memset(r + (size_t)(pd + s->W) * C, 0, (size_t)pd * C * sizeof(Scalar));
+        }
+        for (c = 0; c < C; c++) {
+            const Scalar *src = x + ((size_t)n * C + c) * plane;
+            for (i = 0; i < s->H; i++) {
+                Scalar *d = xs + (size_t)(i + pd) * rowl + (size_t)pd * C + c;
+                for (j = 0; j < s->W; j++) d[(size_t)j * C] = src[(size_t)i * s->W + j];
+            }
+        }
+    }
+}
+
+/* dyt [N, P, O] = dy [N, O, P]; parallel over samples. */
+static void nhwc_dy(const ConvShape *s, const Scalar *dy, Scalar *dyt)
+{
+    const long P = (long)s->Ho * s->Wo;
+    const int O = s->O;
+    long n;
+    PAR_FOR((long)s->N * P * O)
+    for (n = 0; n < s->N; n++) {
+        const Scalar *src = dy + (size_t)n * O * P;
+        Scalar *dst = dyt + (size_t)n * O * P;
+        long p0, p;
+        int o;
+        for (p0 = 0; p0 < P; p0 += 16) { /* 16 pixels at a time: O short rows stay in L1 */
+            long pn = P - p0 < 16 ? P - p0 : 16;
+            for (o = 0; o < O; o++)
+                for (p = 0; p < pn; p++)
+                    dst[(size_t)(p0 + p) * O + o] = src[(size_t)o * P + p0 + p];
+        }
+    }
+}
+
+/* As B (d = k', depth = n): dst[q][p][w] = colt[p0 + p][d0 + q W + w]: each panel row is
+ * the runs of one (ki, kj) at a time, read from the pixel's row of xt. */
+static void pack_nhwc(const void *ctx, int d0, int dn, int p0, int kc, int W, Scalar *dst)
+{
+    const ConvNhwc *nc = (const ConvNhwc *)ctx;
+    const ConvShape *s = nc->s;
+    const int C = s->C, Wo = s->Wo, P = s->Ho * s->Wo;
+    int off[GEMM_PACK_WMAX], rw[GEMM_PACK_WMAX + 1], q, w, p, t;
+    CHECK(W <= GEMM_PACK_WMAX, "conv pack: panel width %d", W);
+    for (q = 0; q * W < dn; q++) {
+        int wn = dn - q * W < W ? dn - q * W : W, nr = 0, n, i, j;
+        Scalar *restrict d = dst + (size_t)q * kc * W;
+        for (w = 0; w < wn;) { /* runs of one (ki, kj) */
+            int k = d0 + q * W + w, kk = k / C, c = k % C, len = C - c;
+            if (len > wn - w) len = wn - w;
+            rw[nr] = w;
+            off[nr++] = ((kk / s->kw) * nc->Wp + kk % s->kw) * C + c;
+            w += len;
+        }
+        rw[nr] = wn;
+        n = p0 / P;
+        i = p0 % P / Wo;
+        j = p0 % Wo;
+        for (p = 0; p < kc; p++, d += W) {
+            const Scalar *px = nc->xt + (((size_t)n * nc->Hp + i) * nc->Wp + j) * C;
+            for (t = 0; t < nr; t++) {
+                const Scalar *src = px + off[t];
+                Scalar *dd = d + rw[t];
+                int len = rw[t + 1] - rw[t], e;
+                if (len == 64) { /* fixed lengths for the usual runs: whole-vector copies */
+                    for (e = 0; e < 64; e++) dd[e] = src[e];
+                } else if (len == 32) {
+                    for (e = 0; e < 32; e++) dd[e] = src[e];
+                } else {
+                    for (e = 0; e < len; e++) dd[e] = src[e];
+                }
+            }
+            for (w = wn; w < W; w++) d[w] = 0;
+            if (++j == Wo) {
+                j = 0;
+                if (++i == s->Ho) {
+                    i = 0;
+                    n++;
+                }
+            }
+        }
+    }
+}
+
+/* dw [O, C, kh, kw] += dy . cols^T for a stride-1 conv, through the channels-last layout
+ * above (scratch from the graph's arena; the caller releases it). */
+static void conv_dw_nhwc(Graph *g, const ConvShape *s, const Scalar *x, const Scalar *dy,
+                         Scalar *dw)
+{
+    const int K = s->C * s->kh * s->kw, khw = s->kh * s->kw, C = s->C;
+    const size_t P = (size_t)s->Ho * s->Wo;
+    ConvNhwc nc;
+    GemmView vdy;
+    GemmOperand oa, ob;
+    Scalar *xt, *dyt, *dwt;
+    long o;
+    nc.s = s;
+    nc.Hp = s->H + 2 * s->pad;
+    nc.Wp = s->W + 2 * s->pad;
+    CHECK((double)s->N * nc.Hp * nc.Wp * C < 2147483647.0 && (double)s->N * P < 2147483647.0,
+          "conv2d: channels-last copy of %d x %d x %d x %d is too large for int offsets", s->N,
+          nc.Hp, nc.Wp, C);
+    xt = scratch(g, (size_t)s->N * nc.Hp, (size_t)nc.Wp * C);
+    dyt = scratch(g, (size_t)s->N * P, (size_t)s->O);
+    dwt = scratch(g, (size_t)s->O, (size_t)K);
+    nhwc_pad(s, x, xt);
+    nhwc_dy(s, dy, dyt);
+    nc.xt = xt;
+    vdy = conv_view(dyt, s->O, s->O, 0, 1); /* Mat[o][m] = dyt[m O + o] */
+    oa.pack = gemm_pack_view;
+    oa.ctx = &vdy;
+    ob.pack = pack_nhwc;
+    ob.ctx = &nc;
+    gemm_op(s->O, K, (int)(s->N * P), 1, &oa, &ob, 0, dwt, K, K, 0);
+    PAR_FOR((long)s->O * K)
+    for (o = 0; o < s->O; o++) { /* dw[o][c][kk] += dwt[o][kk C + c] */
+        int c, kk;
+        for (c = 0; c < C; c++)
+            for (kk = 0; kk < khw; kk++)
+                dw[((size_t)o * C + c) * khw + kk] += dwt[(size_t)o * K + (size_t)kk * C + c];
+    }
+}
+
 /* dst [N, O, Ho, Wp] = src [N, O, Ho, Wo] with zeros in the garbage columns (dy in the
  * padded-width layout, so the garbage columns add nothing to dW). */
 static void pw_widen(const ConvShape *s, int Wp, const Scalar *src, Scalar *dst)
@@ -522,7 +678,9 @@ void op_conv2d_backward(Graph *g, Var *out)
         /* dy [N, O, P] as the blocked matrix [O, N P]: rows o (depth for dx) */
         GemmView vdy = conv_view(dy, P, P, (size_t)s.O * P, 0);
         GemmOperand oa, ob;
-        if (dw) { /* dwt [O, K] = dy [O, N P] cols^T [N P, K]; dw += dwt */
+        if (dw && s.stride == 1 && s.C >= NHWC_MIN_C && !conv_is_1x1(&s)) {
+            conv_dw_nhwc(g, &s, x, dy, dw);
+        } else if (dw) { /* dwt [O, K] = dy [O, N P] cols^T [N P, K]; dw += dwt */
             Scalar *dwt = scratch(g, (size_t)s.O, (size_t)K);
             GemmView vx, vdw;
             ConvCols cc;

@@ -31,6 +31,8 @@ static const ConvCase conv_cases[] = {
     {11, 32, 28, 28, 4, 3, 1, 1}, /* several im2col chunks (9 + 2 samples) */
     {2, 16, 7, 7, 16, 3, 1, 1},   /* Winograd forward and dx (C, O >= 16), odd size */
     {2, 16, 9, 13, 20, 3, 1, 1},  /* Winograd, odd H != W */
+    {2, 9, 8, 7, 3, 5, 1, 2},     /* dW channels last, 5x5, C = 9 (runs cut by the panels) */
+    {3, 8, 6, 6, 5, 3, 1, 0},     /* dW channels last, no padding */
 };
 #define N_CONV_CASES (int)(sizeof conv_cases / sizeof conv_cases[0])
 
