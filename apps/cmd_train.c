@@ -285,7 +285,8 @@ typedef struct ClsCtx {
     Mnist test;
     const char *cmd;
     int shift;     /* --shift: each image moves by up to this many pixels (0: off) */
-    Scalar *moved; /* [batch, 784] the shifted images, allocated once */
+    double noise;  /* --noise: each image gets N(0, sigma^2) pixel noise, sigma ~ U(0, noise) */
+    Scalar *moved; /* [batch, 784] the augmented images, allocated once */
 } ClsCtx;
 
 static double cls_step(void *vctx, Graph *g, const Scalar *x, const int *labels, int n, Rng *rng)
@@ -300,6 +301,16 @@ static double cls_step(void *vctx, Graph *g, const Scalar *x, const int *labels,
             int dx = (int)rng_below(rng, span) - c->shift,
                 dy = (int)rng_below(rng, span) - c->shift;
             mnist_shift(x + (size_t)i * MNIST_PIXELS, c->moved + (size_t)i * MNIST_PIXELS, dx, dy);
+        }
+        x = c->moved;
+    }
+    if (c->noise > 0) { /* serial draws as above; after the shift, so both can be on */
+        for (i = 0; i < n; i++) {
+            const Scalar *src = x + (size_t)i * MNIST_PIXELS;
+            Scalar *dst = c->moved + (size_t)i * MNIST_PIXELS;
+            double sigma = c->noise * rng_uniform(rng);
+            int p;
+            for (p = 0; p < MNIST_PIXELS; p++) dst[p] = src[p] + (Scalar)(sigma * rng_normal(rng));
         }
         x = c->moved;
     }
@@ -372,8 +383,13 @@ int cmd_train_classifier(int argc, char **argv)
                           "mlp (the objective classifier) or cnn (cnn-eval)", 0, -1);
     opts[no++] = opt_make("--shift", OPT_INT, &ctx.shift,
                           "augmentation: move each training image by up to this many pixels", 0, 8);
+    opts[no++] = opt_make("--noise", OPT_DOUBLE, &ctx.noise,
+                          "augmentation: add Gaussian pixel noise, its std drawn per image from "
+                          "U(0, this)",
+                          0, 10);
     no += train_opts(opts + no, &c, "seed of initialisation and batches");
     ctx.shift = 0;
+    ctx.noise = 0;
     ctx.moved = NULL;
     c.epochs = 10;
     c.batch = 128;
@@ -404,12 +420,14 @@ int cmd_train_classifier(int argc, char **argv)
     classifier_build(&cls, a);
     rng_seed(&init, (uint64_t)c.seed, 0);
     params_initialise(&cls.params, &init);
-    fprintf(
-        stderr, "cmad train-classifier: %s, %lu parameters, batch %d, lr %g, %d epochs, shift %d\n",
-        classifier_name(a), (unsigned long)cls.params.total, c.batch, c.lr, c.epochs, ctx.shift);
+    fprintf(stderr,
+            "cmad train-classifier: %s, %lu parameters, batch %d, lr %g, %d epochs, shift %d, "
+            "noise %g\n",
+            classifier_name(a), (unsigned long)cls.params.total, c.batch, c.lr, c.epochs, ctx.shift,
+            ctx.noise);
     ctx.c = &cls;
     ctx.cmd = "train-classifier";
-    if (ctx.shift > 0)
+    if (ctx.shift > 0 || ctx.noise > 0)
         ctx.moved = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)c.batch * MNIST_PIXELS);
     train_loop("train-classifier", &c, &m, &cls.params, classifier_name(a), classifier_name(a),
                cls_step, &ctx, cls_epoch);

@@ -186,8 +186,8 @@ static void test_resume_is_bit_identical(void)
         return;
     }
     resume_matches(data, "train-score");
-    /* the shift augmentation draws from the training RNG, which the state carries */
-    resume_matches(data, "train-classifier --arch mlp --shift 2");
+    /* the shift and noise augmentations draw from the training RNG, which the state carries */
+    resume_matches(data, "train-classifier --arch mlp --shift 2 --noise 0.3");
 }
 
 /* The mean loss of the first and of the last progress line of a training log. */
