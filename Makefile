@@ -87,7 +87,7 @@ APP := $(BUILD)/cmad
 TESTS := $(BUILD)/run_tests
 BENCH := $(BUILD)/bench
 
-.PHONY: all test check-grad asan lint format bench data clean help models demo
+.PHONY: all test check-grad asan lint format bench data clean help models demo compare
 
 ## all: library, app and test runner
 all: $(LIB) $(APP) $(TESTS)
@@ -184,6 +184,11 @@ demo:
 	$(MAKE) --no-print-directory NATIVE=1 BUILD=build-native build-native/cmad
 	mkdir -p results/demo
 	CMAD=build-native/cmad sh scripts/demo.sh
+
+## compare: the EVAL.md comparison (N=2 and 3, digits 0/3/9, every method, 256 samples; resumable, long: see scripts/compare.sh)
+compare:
+	$(MAKE) --no-print-directory NATIVE=1 BUILD=build-native build-native/cmad
+	CMAD=build-native/cmad sh scripts/compare.sh
 
 ## models: retrain the pretrained models in models/ (classifiers, unet-s, unet-s-cond, then the controls; long)
 models:

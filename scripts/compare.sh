@@ -1,0 +1,91 @@
+#!/bin/sh
+# make compare: the comparison table of EVAL.md (issue 5) - every method on the same noise,
+# N = 2 and 3 agents, digits 0, 3 and 9, 256 samples each on the 500-step grid, seed 0.
+#
+# The work is cut into jobs (one control training per (N, c), one `cmad eval` per
+# (N, c, method)), run LANES at a time with one thread each, and a job whose output is
+# already there is skipped: the run can be stopped and started again, over several days
+# if need be.  A full run is long (on the development machine, about 1.5 core-hours per
+# N=2 row for CDPS, AMDM, independent and prior, and 40 minutes per CMAD cell), so the
+# variables below pick a part of it:
+#   AGENTS="2 3"  DIGITS="0 3 9"  METHODS="cmad cdps amdm independent prior"
+#   N=256  OVERLAP=2 (rows of band overlap of phi, for every method alike)  LANES=2
+#   OUT=results/compare  CMAD=build-native/cmad
+# At the end the rows found under OUT are gathered into OUT/table.md.
+set -e
+cd "$(dirname "$0")/.."
+CMAD=${CMAD:-build-native/cmad}
+OUT=${OUT:-results/compare}
+AGENTS=${AGENTS:-"2 3"}
+DIGITS=${DIGITS:-"0 3 9"}
+METHODS=${METHODS:-"cmad cdps amdm independent prior"}
+N=${N:-256}
+OVERLAP=${OVERLAP:-2}
+LANES=${LANES:-2}
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
+
+# one job: "train N c" or "eval N c method"; its log beside its output
+if [ "$1" = --job ]; then
+    kind=$2 a=$3 c=$4 m=$5
+    ctrl=$OUT/ctrl-n$a-c$c.safetensors
+    if [ "$kind" = train ]; then
+        [ -f "$ctrl" ] && exit 0
+        echo "compare: training controls N=$a c=$c"
+        $CMAD control train --preset fast --agents "$a" --target "$c" --overlap "$OVERLAP" \
+            --seed 3 --threads 1 --out "$ctrl" --curve "$OUT/ctrl-n$a-c$c.csv" \
+            > "$OUT/ctrl-n$a-c$c.log" 2>&1 || { echo "compare: training N=$a c=$c failed, see $OUT/ctrl-n$a-c$c.log" >&2; exit 1; }
+        exit 0
+    fi
+    dir=$OUT/n$a-c$c/$m
+    [ -f "$dir/metrics.json" ] && exit 0
+    extra=
+    [ "$m" = cmad ] && extra="--controls $ctrl"
+    echo "compare: $m N=$a c=$c"
+    mkdir -p "$dir"
+    # shellcheck disable=SC2086
+    $CMAD eval --agents "$a" --target "$c" --methods "$m" --overlap "$OVERLAP" $extra \
+        --n "$N" --seed 0 --threads 1 --out "$dir" > "$dir.log" 2>&1 || { echo "compare: $m N=$a c=$c failed, see $dir.log" >&2; exit 1; }
+    exit 0
+fi
+
+[ -f data/mnist/t10k-labels-idx1-ubyte ] || sh data/fetch_mnist.sh data/mnist
+for f in unet-s unet-s-cond mlp cnn-eval; do
+    [ -f models/$f.safetensors ] || { echo "compare: models/$f.safetensors is missing (make models trains it)" >&2; exit 1; }
+done
+mkdir -p "$OUT"
+jobs=
+case " $METHODS " in
+*" cmad "*)
+    for a in $AGENTS; do for c in $DIGITS; do jobs="$jobs train:$a:$c:-"; done; done ;;
+esac
+rc=0
+if [ -n "$jobs" ]; then
+    # shellcheck disable=SC2086 # one word per job
+    printf '%s\n' $jobs | tr ':' ' ' | xargs -P "$LANES" -n 4 sh "$0" --job || rc=1
+fi
+jobs=
+for a in $AGENTS; do for c in $DIGITS; do for m in $METHODS; do
+    jobs="$jobs eval:$a:$c:$m"
+done; done; done
+if [ -n "$jobs" ]; then
+    # shellcheck disable=SC2086 # one word per job
+    printf '%s\n' $jobs | tr ':' ' ' | xargs -P "$LANES" -n 4 sh "$0" --job || rc=1
+fi
+
+# gather every row there is, with the fd floor of its digit
+{
+    echo "| N | c | method | acc_obj | acc_eval | terminal | seam | fd | nfe | seconds | peak_mb |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    for t in "$OUT"/n*-c*/*/table.md; do
+        if [ -f "$t" ]; then grep '^| [0-9]' "$t"; fi
+    done | sort -t'|' -k2,2n -k3,3n
+    echo
+    for t in "$OUT"/n*-c*/*/table.md; do
+        if [ -f "$t" ]; then grep '^fd floor' "$t" | sed 's/;.*//'; fi
+    done | sort -u
+    echo
+    echo "samples per method: $N; aggregator split with $OVERLAP rows of overlap; seed 0; each cell's command, commit and checkpoints are in its own table.md."
+} > "$OUT/table.md"
+echo "compare: table in $OUT/table.md"
+[ $rc = 0 ] || echo "compare: some jobs failed (their logs are named above); run it again to retry them" >&2
+exit $rc
