@@ -53,24 +53,24 @@ for f in unet-s unet-s-cond mlp cnn-eval; do
     [ -f models/$f.safetensors ] || { echo "compare: models/$f.safetensors is missing (make models trains it)" >&2; exit 1; }
 done
 mkdir -p "$OUT"
+rc=0
+# run_jobs "kind:N:c:method ...": LANES at a time; rc=1 when any of them failed
+run_jobs() {
+    [ -n "$1" ] || return 0
+    # shellcheck disable=SC2086 # one word per job
+    printf '%s\n' $1 | tr ':' ' ' | xargs -P "$LANES" -n 4 sh "$0" --job || rc=1
+}
 jobs=
 case " $METHODS " in
 *" cmad "*)
     for a in $AGENTS; do for c in $DIGITS; do jobs="$jobs train:$a:$c:-"; done; done ;;
 esac
-rc=0
-if [ -n "$jobs" ]; then
-    # shellcheck disable=SC2086 # one word per job
-    printf '%s\n' $jobs | tr ':' ' ' | xargs -P "$LANES" -n 4 sh "$0" --job || rc=1
-fi
+run_jobs "$jobs"
 jobs=
 for a in $AGENTS; do for c in $DIGITS; do for m in $METHODS; do
     jobs="$jobs eval:$a:$c:$m"
 done; done; done
-if [ -n "$jobs" ]; then
-    # shellcheck disable=SC2086 # one word per job
-    printf '%s\n' $jobs | tr ':' ' ' | xargs -P "$LANES" -n 4 sh "$0" --job || rc=1
-fi
+run_jobs "$jobs"
 
 # gather every row there is, with the fd floor of its digit
 {
