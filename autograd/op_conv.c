@@ -303,9 +303,11 @@ static void pack_pw(const void *ctx, int d0, int dn, int p0, int kc, int W, Scal
     }
 }
 
+/* Depth of the slices pack_pw_t writes at a time. */
+#define PW_TB 16
+
 /* As B^T (d = k, depth = n): dst[q][p][w] = cols[d0 + q W + w][p0 + p]; each lane copies
  * contiguous runs (one per sample) into every W-th slot. */
-#define PW_TB 16
 static void pack_pw_t(const void *ctx, int d0, int dn, int p0, int kc, int W, Scalar *dst)
 {
     const ConvCols *cc = (const ConvCols *)ctx;

@@ -213,7 +213,6 @@ def task_loss(cls, y, c, agents, per_sample=False):
     return l if per_sample else l.mean()
 
 
-
 def cmad_iteration(N, B, K, lam=1.0, rho=1.0):
     score = UNetS().requires_grad_(False)
     cls = mlp().requires_grad_(False)
