@@ -5,6 +5,7 @@
 int cmd_gradcheck(int argc, char **argv);
 int cmd_train_score(int argc, char **argv);
 int cmd_train_classifier(int argc, char **argv);
+int cmd_test_classifier(int argc, char **argv);
 int cmd_control(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

@@ -284,9 +284,13 @@ typedef struct ClsCtx {
     Classifier *c;
     Mnist test;
     const char *cmd;
-    int shift;     /* --shift: each image moves by up to this many pixels (0: off) */
-    double noise;  /* --noise: each image gets N(0, sigma^2) pixel noise, sigma ~ U(0, noise) */
-    Scalar *moved; /* [batch, 784] the augmented images, allocated once */
+    int shift;      /* --shift: each image moves by up to this many pixels (0: off) */
+    double noise;   /* --noise: each image gets N(0, sigma^2) pixel noise, sigma ~ U(0, noise) */
+    double adv_eps; /* --adv-eps: train on L2 PGD adversarial images of this radius (0: off) */
+    int adv_steps;  /* --adv-steps: PGD steps of the attack */
+    Scalar *moved;  /* [batch, 784] the augmented images, allocated once */
+    Scalar *adv;    /* [batch, 784] the attacked images (--adv-eps), allocated once */
+    Scalar *delta;  /* [batch, 784] the attack's perturbation */
 } ClsCtx;
 
 static double cls_step(void *vctx, Graph *g, const Scalar *x, const int *labels, int n, Rng *rng)
@@ -314,6 +318,11 @@ static double cls_step(void *vctx, Graph *g, const Scalar *x, const int *labels,
         }
         x = c->moved;
     }
+    if (c->adv_eps > 0) {
+        /* Madry et al.'s adversarial training: the batch is replaced by its attacked copy */
+        classifier_pgd_l2(g, c->c, x, labels, n, c->adv_eps, c->adv_steps, c->delta, c->adv);
+        x = c->adv;
+    }
     loss = ag_mean(
         g,
         ag_softmax_ce(
@@ -323,7 +332,9 @@ static double cls_step(void *vctx, Graph *g, const Scalar *x, const int *labels,
     return (double)loss->val.data[0];
 }
 
-double classifier_accuracy(Classifier *c, const Mnist *m, int use_ema)
+/* Test accuracy of c (its EMA when use_ema) on m; with eps > 0, on the images after an L2
+ * PGD attack of that radius and `steps` steps (classifier_pgd_l2) instead. */
+static double accuracy_under(Classifier *c, const Mnist *m, int use_ema, double eps, int steps)
 {
     Arena *ar = arena_new((size_t)64 << 20);
     Graph g;
@@ -331,18 +342,22 @@ double classifier_accuracy(Classifier *c, const Mnist *m, int use_ema)
     int *idx = (int *)xmalloc(sizeof(int) * (size_t)B),
         *lab = (int *)xmalloc(sizeof(int) * (size_t)B);
     Scalar *x = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)B * MNIST_PIXELS);
+    Scalar *xa = eps > 0 ? (Scalar *)xmalloc(sizeof(Scalar) * (size_t)B * MNIST_PIXELS) : NULL;
+    Scalar *d = eps > 0 ? (Scalar *)xmalloc(sizeof(Scalar) * (size_t)B * MNIST_PIXELS) : NULL;
     Scalar *keep = c->params.data;
     if (use_ema) c->params.data = c->params.ema;
     ag_graph_init(&g, ar);
-    ag_set_grad_enabled(&g, 0);
     for (b0 = 0; b0 < m->n; b0 += B) {
         int nb = m->n - b0 < B ? m->n - b0 : B, shape[4] = {0, 1, 28, 28};
         Var *y;
         for (i = 0; i < nb; i++) idx[i] = b0 + i;
         mnist_batch(m, idx, nb, x, lab);
+        if (eps > 0) classifier_pgd_l2(&g, c, x, lab, nb, eps, steps, d, xa);
         shape[0] = nb;
         ag_graph_reset(&g);
-        y = classifier_forward(&g, c, ag_leaf(&g, x, NULL, 0, 4, shape, "x"), NULL);
+        ag_set_grad_enabled(&g, 0);
+        y = classifier_forward(&g, c, ag_leaf(&g, eps > 0 ? xa : x, NULL, 0, 4, shape, "x"), NULL);
+        ag_set_grad_enabled(&g, 1);
         for (i = 0; i < nb; i++) {
             int j, best = 0;
             for (j = 1; j < 10; j++)
@@ -354,8 +369,15 @@ double classifier_accuracy(Classifier *c, const Mnist *m, int use_ema)
     free(idx);
     free(lab);
     free(x);
+    free(xa);
+    free(d);
     arena_free(ar);
     return (double)correct / m->n;
+}
+
+double classifier_accuracy(Classifier *c, const Mnist *m, int use_ema)
+{
+    return accuracy_under(c, m, use_ema, 0, 0);
 }
 
 static void cls_epoch(void *vctx, long epoch)
@@ -364,6 +386,12 @@ static void cls_epoch(void *vctx, long epoch)
     fprintf(stderr, "cmad %s: epoch %ld test accuracy %.2f%% (weights) %.2f%% (EMA)\n", c->cmd,
             epoch, 100.0 * classifier_accuracy(c->c, &c->test, 0),
             100.0 * classifier_accuracy(c->c, &c->test, 1));
+    if (c->adv_eps > 0)
+        fprintf(stderr,
+                "cmad %s: epoch %ld test accuracy under an L2 attack of %g (%d steps): "
+                "%.2f%% (EMA)\n",
+                c->cmd, epoch, c->adv_eps, c->adv_steps,
+                100.0 * accuracy_under(c->c, &c->test, 1, c->adv_eps, c->adv_steps));
 }
 
 int cmd_train_classifier(int argc, char **argv)
@@ -387,10 +415,17 @@ int cmd_train_classifier(int argc, char **argv)
                           "augmentation: add Gaussian pixel noise, its std drawn per image from "
                           "U(0, this)",
                           0, 10);
+    opts[no++] =
+        opt_make("--adv-eps", OPT_DOUBLE, &ctx.adv_eps,
+                 "adversarial training: L2 radius of the PGD attack on each image (0: off)", 0, 28);
+    opts[no++] = opt_make("--adv-steps", OPT_INT, &ctx.adv_steps,
+                          "adversarial training: PGD steps per batch", 1, 100);
     no += train_opts(opts + no, &c, "seed of initialisation and batches");
     ctx.shift = 0;
     ctx.noise = 0;
-    ctx.moved = NULL;
+    ctx.adv_eps = 0;
+    ctx.adv_steps = 7;
+    ctx.moved = ctx.adv = ctx.delta = NULL;
     c.epochs = 10;
     c.batch = 128;
     c.lr = 1e-3;
@@ -422,18 +457,69 @@ int cmd_train_classifier(int argc, char **argv)
     params_initialise(&cls.params, &init);
     fprintf(stderr,
             "cmad train-classifier: %s, %lu parameters, batch %d, lr %g, %d epochs, shift %d, "
-            "noise %g\n",
+            "noise %g, adversarial L2 %g (%d steps)\n",
             classifier_name(a), (unsigned long)cls.params.total, c.batch, c.lr, c.epochs, ctx.shift,
-            ctx.noise);
+            ctx.noise, ctx.adv_eps, ctx.adv_eps > 0 ? ctx.adv_steps : 0);
     ctx.c = &cls;
     ctx.cmd = "train-classifier";
     if (ctx.shift > 0 || ctx.noise > 0)
         ctx.moved = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)c.batch * MNIST_PIXELS);
+    if (ctx.adv_eps > 0) {
+        ctx.adv = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)c.batch * MNIST_PIXELS);
+        ctx.delta = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)c.batch * MNIST_PIXELS);
+    }
     train_loop("train-classifier", &c, &m, &cls.params, classifier_name(a), classifier_name(a),
                cls_step, &ctx, cls_epoch);
     free(ctx.moved);
+    free(ctx.adv);
+    free(ctx.delta);
     classifier_free(&cls);
     mnist_free(&m);
     mnist_free(&ctx.test);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- test-classifier */
+
+int cmd_test_classifier(int argc, char **argv)
+{
+    const char *model = "models/mlp.safetensors", *arch = "mlp", *data = "data/mnist";
+    double eps = 0;
+    int steps = 7, threads = 0, rc;
+    ClassifierArch a;
+    Classifier cls;
+    Mnist test;
+    Opt opts[] = {
+        {"--model", OPT_STR, &model, "classifier checkpoint", 0, -1},
+        {"--arch", OPT_STR, &arch, "mlp or cnn", 0, -1},
+        {"--data", OPT_STR, &data, "folder with the raw MNIST files", 0, -1},
+        {"--adv-eps", OPT_DOUBLE, &eps, "also attack each test image: L2 radius of PGD (0: off)", 0,
+         28},
+        {"--adv-steps", OPT_INT, &steps, "PGD steps of the attack", 1, 100},
+        {"--threads", OPT_INT, &threads, "threads (0: OpenMP default)", 0, 1024},
+        {NULL, OPT_INT, NULL, NULL, 0, 0},
+    };
+    rc = args_parse("test-classifier",
+                    "usage: cmad test-classifier [options]\n"
+                    "  MNIST test accuracy of a classifier's EMA weights, clean and, with\n"
+                    "  --adv-eps, under an L2 PGD attack (how easily it can be fooled).",
+                    opts, argc, argv);
+    if (rc) return rc == 1 ? 0 : 2;
+    if (!strcmp(arch, "mlp"))
+        a = ARCH_MLP;
+    else if (!strcmp(arch, "cnn") || !strcmp(arch, "cnn-eval"))
+        a = ARCH_CNN;
+    else
+        app_fail("test-classifier", "option --arch wants mlp or cnn, got '%s'", arch);
+    app_start("test-classifier", threads, 0);
+    app_load_classifier("test-classifier", model, a, &cls);
+    app_load_mnist("test-classifier", data, "t10k", &test);
+    printf("%s: test accuracy %.2f%% (EMA)", model, 100.0 * classifier_accuracy(&cls, &test, 1));
+    if (eps > 0)
+        printf(", under an L2 PGD attack of %g (%d steps) %.2f%%", eps, steps,
+               100.0 * accuracy_under(&cls, &test, 1, eps, steps));
+    printf("\n");
+    classifier_free(&cls);
+    mnist_free(&test);
     return 0;
 }

@@ -14,6 +14,8 @@ typedef struct Command {
 static const Command commands[] = {
     {"train-score", cmd_train_score, "train the score network unet-s (DSM, VP SDE)"},
     {"train-classifier", cmd_train_classifier, "train the objective MLP or cnn-eval"},
+    {"test-classifier", cmd_test_classifier,
+     "a classifier's test accuracy, clean and under an L2 attack"},
     {"sample", cmd_sample,
      "draw images from a trained score net (PNG grid, .npy, cnn-eval report)"},
     {"control", cmd_control,

@@ -1,6 +1,7 @@
 /* classifier.c - the objective MLP and cnn-eval (see classifier.h). */
 #include "classifier.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "../autograd/ops.h"
@@ -49,4 +50,53 @@ Var *classifier_forward(Graph *g, const Classifier *c, Var *x, Var **feat)
     h = ag_relu(g, linear_forward(g, p, &c->fc1, h));
     if (feat) *feat = h;
     return linear_forward(g, p, &c->fc2, h);
+}
+
+/* out = clamp(x + d, 0, 1) over m scalars */
+static void perturb(const Scalar *x, const Scalar *d, size_t m, Scalar *out)
+{
+    size_t q;
+    for (q = 0; q < m; q++) {
+        Scalar v = x[q] + d[q];
+        out[q] = v < 0 ? 0 : v > 1 ? 1 : v;
+    }
+}
+
+void classifier_pgd_l2(Graph *g, Classifier *c, const Scalar *x, const int *labels, int n,
+                       double eps, int steps, Scalar *delta, Scalar *out)
+{
+    const size_t P = 784, m = (size_t)n * P;
+    const double alpha = 2.5 * eps / steps;
+    int shape[4] = {0, 1, 28, 28}, s, i, was = c->params.trainable;
+    shape[0] = n;
+    memset(delta, 0, sizeof(Scalar) * m);
+    c->params.trainable = 0;
+    for (s = 0; s < steps; s++) {
+        Var *xv, *loss;
+        perturb(x, delta, m, out);
+        ag_graph_reset(g);
+        xv = ag_leaf(g, out, NULL, 1, 4, shape, "x");
+        loss = ag_mean(g, ag_softmax_ce(g, classifier_forward(g, c, xv, NULL), labels));
+        ag_backward(g, loss);
+        for (i = 0; i < n; i++) { /* d += alpha grad / |grad|, then back into the ball */
+            const Scalar *gr = xv->grad + (size_t)i * P;
+            Scalar *d = delta + (size_t)i * P;
+            double gn = 0, dn = 0;
+            size_t q;
+            for (q = 0; q < P; q++) gn += (double)gr[q] * gr[q];
+            if (!(gn > 0)) continue;
+            gn = alpha / sqrt(gn);
+            for (q = 0; q < P; q++) {
+                d[q] += (Scalar)(gn * gr[q]);
+                dn += (double)d[q] * d[q];
+            }
+            if (dn > eps * eps) {
+                double sc = eps / sqrt(dn);
+                for (q = 0; q < P; q++) d[q] = (Scalar)(sc * d[q]);
+            }
+        }
+    }
+    perturb(x, delta, m, out);
+    c->params.trainable = was;
+    ag_graph_reset(g);
 }

@@ -26,4 +26,13 @@ void classifier_free(Classifier *c);
 Var *classifier_forward(Graph *g, const Classifier *c, Var *x, Var **feat);
 const char *classifier_name(ClassifierArch arch); /* "mlp" or "cnn-eval" */
 
+/* An L2 PGD attack on x [n, 784] (pixels in [0, 1]) with its labels: out = clamp(x + d, 0, 1)
+ * with |d|_2 <= eps per image, found by `steps` steps of normalised gradient ascent on the
+ * cross-entropy from d = 0, each of length 2.5 eps / steps, projected back onto the ball.
+ * Deterministic (no random start).  delta and out are [n, 784] buffers of the caller; the
+ * weights get no gradient (c's parameters are frozen while it runs, then thawed); g is
+ * reset before each step and on return. */
+void classifier_pgd_l2(Graph *g, Classifier *c, const Scalar *x, const int *labels, int n,
+                       double eps, int steps, Scalar *delta, Scalar *out);
+
 #endif

@@ -104,6 +104,13 @@ static void test_bad_flag_and_missing_file(void)
     if (exists("models/ctrl-n2-3-joint.safetensors"))
         expect_missing_eval_classifier(
             "control sample --controls models/ctrl-n2-3-joint.safetensors --n 1", out, err);
+    snprintf(cmd, sizeof cmd, "%s test-classifier --arch rnn", t_app_path());
+    T_EQ_INT(run(cmd, err), 1);
+    T_OK(file_has(err, "--arch"));
+    snprintf(cmd, sizeof cmd, "%s test-classifier --model /nonexistent/c.safetensors",
+             t_app_path());
+    T_EQ_INT(run(cmd, err), 1);
+    T_OK(file_has(err, "/nonexistent/c.safetensors"));
     snprintf(cmd, sizeof cmd, "%s no-such-command", t_app_path());
     T_EQ_INT(run(cmd, err), 2);
     remove(err);
@@ -188,6 +195,8 @@ static void test_resume_is_bit_identical(void)
     resume_matches(data, "train-score");
     /* the shift and noise augmentations draw from the training RNG, which the state carries */
     resume_matches(data, "train-classifier --arch mlp --shift 2 --noise 0.3");
+    /* the PGD attack of adversarial training is a function of the weights and the batch */
+    resume_matches(data, "train-classifier --arch mlp --adv-eps 1 --adv-steps 2");
 }
 
 /* The mean loss of the first and of the last progress line of a training log. */

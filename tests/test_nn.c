@@ -1,8 +1,10 @@
 /* test_nn.c - parameter counts and names of the default networks; Adam, clipping, EMA and
- * the learning-rate schedule against their formulas (nn/optim.h). */
+ * the learning-rate schedule against their formulas (nn/optim.h); the classifier's L2 PGD
+ * attack (adversarial training) stays in its ball and raises the loss. */
 #include <math.h>
 #include <string.h>
 
+#include "../autograd/ops.h"
 #include "../nn/classifier.h"
 #include "../nn/optim.h"
 #include "../nn/unet.h"
@@ -100,7 +102,66 @@ static void test_lr_schedule(void)
     }
 }
 
+/* Mean cross-entropy of a batch of 784-pixel images. */
+static double batch_ce(Graph *g, const Classifier *c, Scalar *x, const int *labels, int n)
+{
+    int shape[4] = {0, 1, 28, 28};
+    Var *l;
+    shape[0] = n;
+    ag_graph_reset(g);
+    l = ag_mean(
+        g, ag_softmax_ce(g, classifier_forward(g, c, ag_leaf(g, x, NULL, 0, 4, shape, "x"), NULL),
+                         labels));
+    return (double)l->val.data[0];
+}
+
+/* classifier_pgd_l2 on a random MLP: every perturbation within its L2 ball of radius eps
+ * (the pixels clamped to [0, 1]), the loss of the batch raised, the weights thawed again
+ * with no gradient left on them, and the same bits on a second run. */
+static void test_pgd_attack(void)
+{
+    enum { N = 6, P = 784 };
+    static Scalar x[N * P], d[N * P], out[N * P], out2[N * P];
+    int labels[N], i, q;
+    const double eps = 1.0;
+    Classifier c;
+    Rng r;
+    Arena *a = arena_new((size_t)16 << 20);
+    Graph g;
+    double before, after, gsum = 0;
+    classifier_build(&c, ARCH_MLP);
+    rng_seed(&r, 5, 0);
+    params_initialise(&c.params, &r);
+    params_zero_grad(&c.params);
+    for (q = 0; q < N * P; q++) x[q] = (Scalar)rng_uniform(&r);
+    for (i = 0; i < N; i++) labels[i] = i;
+    ag_graph_init(&g, a);
+    before = batch_ce(&g, &c, x, labels, N);
+    classifier_pgd_l2(&g, &c, x, labels, N, eps, 5, d, out);
+    after = batch_ce(&g, &c, out, labels, N);
+    T_OK(after > before + 0.05); /* 2.285 -> 2.368: a random net is near uniform */
+    T_EQ_INT(c.params.trainable, 1);
+    for (q = 0; q < (int)c.params.total; q++) gsum += fabs((double)c.params.grad[q]);
+    T_OK(gsum == 0);
+    for (i = 0; i < N; i++) {
+        double n2 = 0, moved = 0;
+        for (q = 0; q < P; q++) {
+            double dq = (double)out[i * P + q] - (double)x[i * P + q];
+            T_OK(out[i * P + q] >= 0 && out[i * P + q] <= 1);
+            n2 += dq * dq;
+            moved += (double)d[i * P + q] * d[i * P + q];
+        }
+        T_OK(sqrt(n2) <= eps * (1 + 1e-5));
+        T_OK(sqrt(moved) > 0.9 * eps); /* the steps add up to 2.5 eps: it reaches the sphere */
+    }
+    classifier_pgd_l2(&g, &c, x, labels, N, eps, 5, d, out2);
+    T_OK(!memcmp(out, out2, sizeof out));
+    classifier_free(&c);
+    arena_free(a);
+}
+
 const TestCase nn_tests[] = {
+    {"pgd_attack", test_pgd_attack},
     {"adam_clip_ema_formulas", test_adam_clip_ema_formulas},
     {"lr_schedule", test_lr_schedule},
     {"unet_param_counts", test_unet_param_counts},
