@@ -194,6 +194,7 @@ compare:
 models:
 	$(MAKE) --no-print-directory NATIVE=1 BUILD=build-native build-native/cmad
 	build-native/cmad train-classifier --arch mlp --epochs 10 --seed 2
+	build-native/cmad train-classifier --arch mlp --epochs 10 --seed 2 --adv-eps 1.5 --adv-steps 7 --out models/mlp-robust.safetensors
 	build-native/cmad train-classifier --arch cnn --epochs 6 --seed 4
 	build-native/cmad train-score --epochs 8 --lr 1.5e-3 --lr-end 1e-4 --seed 1
 	build-native/cmad train-score --cond --epochs 5 --lr 1.5e-3 --seed 1

@@ -11,6 +11,8 @@
 #   AGENTS="2 3"  DIGITS="0 3 9"  METHODS="cmad cdps amdm independent prior"
 #   N=256  OVERLAP=2 (rows of band overlap of phi, for every method alike)  LANES=2
 #   OUT=results/compare  CMAD=build-native/cmad
+#   CLASSIFIER=models/mlp.safetensors (the objective classifier of every method; e.g.
+#   models/mlp-robust.safetensors, the adversarially trained MLP)
 # At the end the rows found under OUT are gathered into OUT/table.md.
 set -e
 cd "$(dirname "$0")/.."
@@ -22,6 +24,7 @@ METHODS=${METHODS:-"cmad cdps amdm independent prior"}
 N=${N:-256}
 OVERLAP=${OVERLAP:-2}
 LANES=${LANES:-2}
+CLASSIFIER=${CLASSIFIER:-models/mlp.safetensors}
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 
 # one job: "train N c" or "eval N c method"; its log beside its output
@@ -32,7 +35,7 @@ if [ "$1" = --job ]; then
         [ -f "$ctrl" ] && exit 0
         echo "compare: training controls N=$a c=$c"
         $CMAD control train --preset fast --agents "$a" --target "$c" --overlap "$OVERLAP" \
-            --seed 3 --threads 1 --out "$ctrl" --curve "$OUT/ctrl-n$a-c$c.csv" \
+            --classifier "$CLASSIFIER" --seed 3 --threads 1 --out "$ctrl" --curve "$OUT/ctrl-n$a-c$c.csv" \
             > "$OUT/ctrl-n$a-c$c.log" 2>&1 || { echo "compare: training N=$a c=$c failed, see $OUT/ctrl-n$a-c$c.log" >&2; exit 1; }
         exit 0
     fi
@@ -44,6 +47,7 @@ if [ "$1" = --job ]; then
     mkdir -p "$dir"
     # shellcheck disable=SC2086
     $CMAD eval --agents "$a" --target "$c" --methods "$m" --overlap "$OVERLAP" $extra \
+        --classifier "$CLASSIFIER" \
         --n "$N" --seed 0 --threads 1 --out "$dir" > "$dir.log" 2>&1 || { echo "compare: $m N=$a c=$c failed, see $dir.log" >&2; exit 1; }
     exit 0
 fi
@@ -52,6 +56,7 @@ fi
 for f in unet-s unet-s-cond mlp cnn-eval; do
     [ -f models/$f.safetensors ] || { echo "compare: models/$f.safetensors is missing (make models trains it)" >&2; exit 1; }
 done
+[ -f "$CLASSIFIER" ] || { echo "compare: the objective classifier $CLASSIFIER is missing" >&2; exit 1; }
 mkdir -p "$OUT"
 rc=0
 # run_jobs "kind:N:c:method ...": LANES at a time; rc=1 when any of them failed
@@ -84,7 +89,7 @@ run_jobs "$jobs"
         if [ -f "$t" ]; then grep '^fd floor' "$t" | sed 's/;.*//'; fi
     done | sort -u
     echo
-    echo "samples per method: $N; aggregator split with $OVERLAP rows of overlap; seed 0; each cell's command, commit and checkpoints are in its own table.md."
+    echo "samples per method: $N; aggregator split with $OVERLAP rows of overlap; objective classifier $CLASSIFIER; seed 0; each cell's command, commit and checkpoints are in its own table.md."
 } > "$OUT/table.md"
 echo "compare: table in $OUT/table.md"
 [ $rc = 0 ] || echo "compare: some jobs failed (their logs are named above); run it again to retry them" >&2
