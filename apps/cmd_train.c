@@ -394,6 +394,20 @@ static void cls_epoch(void *vctx, long epoch)
                 100.0 * accuracy_under(c->c, &c->test, 1, c->adv_eps, c->adv_steps));
 }
 
+/* --arch: mlp or cnn (also cnn-eval) into *a; -1 with one error line otherwise. */
+static int arch_of(const char *cmd, const char *arch, ClassifierArch *a)
+{
+    if (!strcmp(arch, "mlp"))
+        *a = ARCH_MLP;
+    else if (!strcmp(arch, "cnn") || !strcmp(arch, "cnn-eval"))
+        *a = ARCH_CNN;
+    else {
+        fprintf(stderr, "cmad %s: option --arch wants mlp or cnn, got '%s'\n", cmd, arch);
+        return -1;
+    }
+    return 0;
+}
+
 int cmd_train_classifier(int argc, char **argv)
 {
     TrainCfg c = train_defaults();
@@ -439,14 +453,7 @@ int cmd_train_classifier(int argc, char **argv)
         "  Trains the objective MLP (--arch mlp) or the evaluation CNN (--arch cnn) on MNIST.",
         opts, argc, argv);
     if (rc) return rc == 1 ? 0 : 2;
-    if (!strcmp(arch, "mlp"))
-        a = ARCH_MLP;
-    else if (!strcmp(arch, "cnn") || !strcmp(arch, "cnn-eval"))
-        a = ARCH_CNN;
-    else {
-        fprintf(stderr, "cmad train-classifier: option --arch wants mlp or cnn, got '%s'\n", arch);
-        return 2;
-    }
+    if (arch_of("train-classifier", arch, &a)) return 2;
     if (!c.out) c.out = a == ARCH_MLP ? "models/mlp.safetensors" : "models/cnn-eval.safetensors";
     state_path(&c, statebuf, sizeof statebuf);
     app_start("train-classifier", c.threads, (uint64_t)c.seed);
@@ -505,12 +512,7 @@ int cmd_test_classifier(int argc, char **argv)
                     "  --adv-eps, under an L2 PGD attack (how easily it can be fooled).",
                     opts, argc, argv);
     if (rc) return rc == 1 ? 0 : 2;
-    if (!strcmp(arch, "mlp"))
-        a = ARCH_MLP;
-    else if (!strcmp(arch, "cnn") || !strcmp(arch, "cnn-eval"))
-        a = ARCH_CNN;
-    else
-        app_fail("test-classifier", "option --arch wants mlp or cnn, got '%s'", arch);
+    if (arch_of("test-classifier", arch, &a)) return 2;
     app_start("test-classifier", threads, 0);
     app_load_classifier("test-classifier", model, a, &cls);
     app_load_mnist("test-classifier", data, "t10k", &test);

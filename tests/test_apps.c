@@ -105,7 +105,7 @@ static void test_bad_flag_and_missing_file(void)
         expect_missing_eval_classifier(
             "control sample --controls models/ctrl-n2-3-joint.safetensors --n 1", out, err);
     snprintf(cmd, sizeof cmd, "%s test-classifier --arch rnn", t_app_path());
-    T_EQ_INT(run(cmd, err), 1);
+    T_EQ_INT(run(cmd, err), 2);
     T_OK(file_has(err, "--arch"));
     snprintf(cmd, sizeof cmd, "%s test-classifier --model /nonexistent/c.safetensors",
              t_app_path());
