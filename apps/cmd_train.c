@@ -347,6 +347,7 @@ static double accuracy_under(Classifier *c, const Mnist *m, int use_ema, double 
     Scalar *keep = c->params.data;
     if (use_ema) c->params.data = c->params.ema;
     ag_graph_init(&g, ar);
+    ag_set_grad_enabled(&g, 0); /* the attack turns gradients on for itself */
     for (b0 = 0; b0 < m->n; b0 += B) {
         int nb = m->n - b0 < B ? m->n - b0 : B, shape[4] = {0, 1, 28, 28};
         Var *y;
@@ -355,9 +356,7 @@ static double accuracy_under(Classifier *c, const Mnist *m, int use_ema, double 
         if (eps > 0) classifier_pgd_l2(&g, c, x, lab, nb, eps, steps, d, xa);
         shape[0] = nb;
         ag_graph_reset(&g);
-        ag_set_grad_enabled(&g, 0);
         y = classifier_forward(&g, c, ag_leaf(&g, eps > 0 ? xa : x, NULL, 0, 4, shape, "x"), NULL);
-        ag_set_grad_enabled(&g, 1);
         for (i = 0; i < nb; i++) {
             int j, best = 0;
             for (j = 1; j < 10; j++)

@@ -68,6 +68,7 @@ void classifier_pgd_l2(Graph *g, Classifier *c, const Scalar *x, const int *labe
     const size_t P = 784, m = (size_t)n * P;
     const double alpha = 2.5 * eps / steps;
     int shape[4] = {0, 1, 28, 28}, s, i, was = c->params.trainable;
+    int grad_was = ag_set_grad_enabled(g, 1); /* the attack needs the input gradient */
     shape[0] = n;
     memset(delta, 0, sizeof(Scalar) * m);
     c->params.trainable = 0;
@@ -99,4 +100,5 @@ void classifier_pgd_l2(Graph *g, Classifier *c, const Scalar *x, const int *labe
     perturb(x, delta, m, out);
     c->params.trainable = was;
     ag_graph_reset(g);
+    ag_set_grad_enabled(g, grad_was);
 }

@@ -31,7 +31,8 @@ const char *classifier_name(ClassifierArch arch); /* "mlp" or "cnn-eval" */
  * cross-entropy from d = 0, each of length 2.5 eps / steps, projected back onto the ball.
  * Deterministic (no random start).  delta and out are [n, 784] buffers of the caller; the
  * weights get no gradient (c's parameters are frozen while it runs, then thawed); g is
- * reset before each step and on return. */
+ * reset before each step and on return, with gradients on while it runs (g's setting is
+ * restored, so a no-grad graph may be passed). */
 void classifier_pgd_l2(Graph *g, Classifier *c, const Scalar *x, const int *labels, int n,
                        double eps, int steps, Scalar *delta, Scalar *out);
 

@@ -117,7 +117,7 @@ static double batch_ce(Graph *g, const Classifier *c, Scalar *x, const int *labe
 
 /* classifier_pgd_l2 on a random MLP: every perturbation within its L2 ball of radius eps
  * (the pixels clamped to [0, 1]), the loss of the batch raised, the weights thawed again
- * with no gradient left on them, and the same bits on a second run. */
+ * with no gradient left on them, and the same bits on a second run from a no-grad graph. */
 static void test_pgd_attack(void)
 {
     enum { N = 6, P = 784 };
@@ -154,8 +154,10 @@ static void test_pgd_attack(void)
         T_OK(sqrt(n2) <= eps * (1 + 1e-5));
         T_OK(sqrt(moved) > 0.9 * eps); /* the steps add up to 2.5 eps: it reaches the sphere */
     }
+    ag_set_grad_enabled(&g, 0); /* a no-grad graph: the attack turns gradients on itself */
     classifier_pgd_l2(&g, &c, x, labels, N, eps, 5, d, out2);
     T_OK(!memcmp(out, out2, sizeof out));
+    T_EQ_INT(ag_set_grad_enabled(&g, 1), 0); /* and leaves the graph's setting as it was */
     classifier_free(&c);
     arena_free(a);
 }
