@@ -147,7 +147,7 @@ static CtlCfg ctl_defaults(void)
     CtlCfg c;
     memset(&c, 0, sizeof c);
     c.score = "models/unet-s.safetensors";
-    c.classifier = "models/mlp.safetensors";
+    c.classifier = APP_DEFAULT_OBJ;
     c.evalc = APP_DEFAULT_EVALC;
     c.opt = "joint";
     c.target = "3";
@@ -433,11 +433,10 @@ static void controls_load(const char *cmd, const char *path, CtlCfg *c, CtlRun *
     if (!c->score) c->score = "models/unet-s.safetensors";
     if (!c->classifier)
         c->classifier = meta_copy(f, "classifier", NULL, c->meta_cls, sizeof c->meta_cls);
-    if (!c->classifier) c->classifier = "models/mlp.safetensors";
+    if (!c->classifier) c->classifier = APP_DEFAULT_OBJ;
     /* a path recorded on another machine: the shipped default, said aloud */
     c->score = recorded_or_default(c->score, c->meta_score, "models/unet-s.safetensors", "score");
-    c->classifier =
-        recorded_or_default(c->classifier, c->meta_cls, "models/mlp.safetensors", "classifier");
+    c->classifier = recorded_or_default(c->classifier, c->meta_cls, APP_DEFAULT_OBJ, "classifier");
     c->overlap = st_meta(f, "overlap") ? atoi(st_meta(f, "overlap")) : 0;
     c->rho = st_meta(f, "rho") ? atof(st_meta(f, "rho")) : 1.0;
     (void)parse_target(cmd, c->target, &amortised);

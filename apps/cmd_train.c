@@ -489,7 +489,7 @@ int cmd_train_classifier(int argc, char **argv)
 
 int cmd_test_classifier(int argc, char **argv)
 {
-    const char *model = "models/mlp.safetensors", *arch = "mlp", *data = "data/mnist";
+    const char *model = APP_DEFAULT_OBJ, *arch = "mlp", *data = "data/mnist";
     double eps = 0;
     int steps = 7, threads = 0, rc;
     ClassifierArch a;

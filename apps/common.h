@@ -35,6 +35,8 @@ void app_load_unet(const char *cmd, const char *path, UNet *net);
 void app_load_classifier(const char *cmd, const char *path, ClassifierArch arch, Classifier *c);
 /* Where the apps look for cnn-eval unless --eval-classifier names another file. */
 #define APP_DEFAULT_EVALC "models/cnn-eval.safetensors"
+/* The objective classifier of CMAD and the baselines: the adversarially trained MLP. */
+#define APP_DEFAULT_OBJ "models/mlp-robust.safetensors"
 /* cnn-eval from path with its EMA weights in use: 1; 0 when path is the default and absent
  * (the report is then skipped); a named file that cannot be opened, or a corrupt one, exits
  * as above naming the flag or the file. */

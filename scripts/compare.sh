@@ -11,8 +11,8 @@
 #   AGENTS="2 3"  DIGITS="0 3 9"  METHODS="cmad cdps amdm independent prior"
 #   N=256  OVERLAP=2 (rows of band overlap of phi, for every method alike)  LANES=2
 #   OUT=results/compare  CMAD=build-native/cmad
-#   CLASSIFIER=models/mlp.safetensors (the objective classifier of every method; e.g.
-#   models/mlp-robust.safetensors, the adversarially trained MLP)
+#   CLASSIFIER=models/mlp-robust.safetensors (the objective classifier of every method, the
+#   adversarially trained MLP; models/mlp.safetensors is the plain one)
 # At the end the rows found under OUT are gathered into OUT/table.md.
 set -e
 cd "$(dirname "$0")/.."
@@ -24,7 +24,7 @@ METHODS=${METHODS:-"cmad cdps amdm independent prior"}
 N=${N:-256}
 OVERLAP=${OVERLAP:-2}
 LANES=${LANES:-2}
-CLASSIFIER=${CLASSIFIER:-models/mlp.safetensors}
+CLASSIFIER=${CLASSIFIER:-models/mlp-robust.safetensors}
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 
 # one job: "train N c" or "eval N c method"; its log beside its output
@@ -53,7 +53,7 @@ if [ "$1" = --job ]; then
 fi
 
 [ -f data/mnist/t10k-labels-idx1-ubyte ] || sh data/fetch_mnist.sh data/mnist
-for f in unet-s unet-s-cond mlp cnn-eval; do
+for f in unet-s unet-s-cond cnn-eval; do
     [ -f models/$f.safetensors ] || { echo "compare: models/$f.safetensors is missing (make models trains it)" >&2; exit 1; }
 done
 [ -f "$CLASSIFIER" ] || { echo "compare: the objective classifier $CLASSIFIER is missing" >&2; exit 1; }

@@ -9,7 +9,7 @@
 set -e
 cd "$(dirname "$0")/.."
 [ -f data/mnist/t10k-labels-idx1-ubyte ] || sh data/fetch_mnist.sh data/mnist
-for m in unet-s mlp cnn-eval; do
+for m in unet-s mlp-robust cnn-eval; do
     [ -f models/$m.safetensors ] || { echo "demo: models/$m.safetensors is missing (make models trains it)" >&2; exit 1; }
 done
 methods=cmad,cdps,prior

@@ -316,7 +316,7 @@ static void test_eval_records_command_and_hashes(void)
     T_OK(file_has(log, "nosuch"));
     T_OK(!exists(dir));
     if (!exists("data/mnist/t10k-images-idx3-ubyte") || !exists("models/unet-s.safetensors") ||
-        !exists("models/mlp.safetensors") || !exists("models/cnn-eval.safetensors")) {
+        !exists("models/mlp-robust.safetensors") || !exists("models/cnn-eval.safetensors")) {
         remove(log);
         t_skip("needs MNIST in data/mnist and the models in models/");
         return;
@@ -397,7 +397,7 @@ static void test_eval_uses_the_controls_aggregator(void)
     tmp_path(ctrl, sizeof ctrl, "ctrl-overlap.safetensors");
     tmp_path(log, sizeof log, "eval-overlap.log");
     if (!exists("data/mnist/t10k-images-idx3-ubyte") || !exists("models/unet-s.safetensors") ||
-        !exists("models/mlp.safetensors") || !exists("models/cnn-eval.safetensors")) {
+        !exists("models/mlp-robust.safetensors") || !exists("models/cnn-eval.safetensors")) {
         t_skip("needs MNIST in data/mnist and the models in models/");
         return;
     }
