@@ -234,7 +234,8 @@ static int control_train(int argc, char **argv)
                 c.K = 25;
                 c.batch = 8;
                 c.iters = 150;
-                c.outer = 30;
+                /* ido: 75 outer x 2 inner gives each agent joint's 150 updates */
+                c.outer = 75;
                 c.inner = 2;
                 c.lr = 2e-3;
                 c.lr_end = 2e-4;

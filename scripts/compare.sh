@@ -9,7 +9,7 @@
 # N=2 row for CDPS, AMDM, independent and prior, and 40 minutes per CMAD cell), so the
 # variables below pick a part of it:
 #   AGENTS="2 3"  DIGITS="0 3 9"  METHODS="cmad cdps amdm independent prior"
-#   N=256  OVERLAP=2 (rows of band overlap of phi, for every method alike)  LANES=2
+#   N=256  OVERLAP=0 (rows of band overlap of phi, for every method alike)  LANES=2
 #   OUT=results/compare  CMAD=build-native/cmad
 #   CLASSIFIER=models/mlp-robust.safetensors (the objective classifier of every method, the
 #   adversarially trained MLP; models/mlp.safetensors is the plain one)
@@ -22,7 +22,7 @@ AGENTS=${AGENTS:-"2 3"}
 DIGITS=${DIGITS:-"0 3 9"}
 METHODS=${METHODS:-"cmad cdps amdm independent prior"}
 N=${N:-256}
-OVERLAP=${OVERLAP:-2}
+OVERLAP=${OVERLAP:-0}
 LANES=${LANES:-2}
 CLASSIFIER=${CLASSIFIER:-models/mlp-robust.safetensors}
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
