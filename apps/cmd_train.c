@@ -357,12 +357,7 @@ static double accuracy_under(Classifier *c, const Mnist *m, int use_ema, double 
         shape[0] = nb;
         ag_graph_reset(&g);
         y = classifier_forward(&g, c, ag_leaf(&g, eps > 0 ? xa : x, NULL, 0, 4, shape, "x"), NULL);
-        for (i = 0; i < nb; i++) {
-            int j, best = 0;
-            for (j = 1; j < 10; j++)
-                if (y->val.data[i * 10 + j] > y->val.data[i * 10 + best]) best = j;
-            correct += best == lab[i];
-        }
+        for (i = 0; i < nb; i++) correct += classifier_argmax(y->val.data + i * 10) == lab[i];
     }
     c->params.data = keep;
     free(idx);

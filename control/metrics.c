@@ -17,7 +17,7 @@ void classify(const Classifier *c, const Scalar *x, int n, int *label, Scalar *c
     ag_graph_init(&g, ar);
     ag_set_grad_enabled(&g, 0);
     for (b0 = 0; b0 < n; b0 += MB) {
-        int B = n - b0 < MB ? n - b0 : MB, xs[4] = {0, 1, 28, 28}, i, j;
+        int B = n - b0 < MB ? n - b0 : MB, xs[4] = {0, 1, 28, 28}, i;
         Var *f, *logits, *p;
         xs[0] = B;
         ag_graph_reset(&g);
@@ -25,9 +25,7 @@ void classify(const Classifier *c, const Scalar *x, int n, int *label, Scalar *c
             &g, c, ag_leaf(&g, (Scalar *)x + (size_t)b0 * 784, NULL, 0, 4, xs, "x"), &f);
         p = ag_softmax(&g, logits);
         for (i = 0; i < B; i++) {
-            int best = 0;
-            for (j = 1; j < 10; j++)
-                if (p->val.data[i * 10 + j] > p->val.data[i * 10 + best]) best = j;
+            int best = classifier_argmax(p->val.data + i * 10);
             if (label) label[b0 + i] = best;
             if (conf) conf[b0 + i] = p->val.data[i * 10 + best];
         }

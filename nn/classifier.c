@@ -29,6 +29,14 @@ void classifier_free(Classifier *c) { params_free(&c->params); }
 
 const char *classifier_name(ClassifierArch arch) { return arch == ARCH_MLP ? "mlp" : "cnn-eval"; }
 
+int classifier_argmax(const Scalar *row)
+{
+    int j, best = 0;
+    for (j = 1; j < 10; j++)
+        if (row[j] > row[best]) best = j;
+    return best;
+}
+
 Var *classifier_forward(Graph *g, const Classifier *c, Var *x, Var **feat)
 {
     const Params *p = &c->params;

@@ -25,6 +25,9 @@ void classifier_free(Classifier *c);
  * features ([N, 256] for mlp, [N, 128] for cnn-eval). */
 Var *classifier_forward(Graph *g, const Classifier *c, Var *x, Var **feat);
 const char *classifier_name(ClassifierArch arch); /* "mlp" or "cnn-eval" */
+/* The predicted class of one row of 10 logits or probabilities: the first index of the
+ * largest value (ties go to the lower class). */
+int classifier_argmax(const Scalar *row);
 
 /* An L2 PGD attack on x [n, 784] (pixels in [0, 1]) with its labels: out = clamp(x + d, 0, 1)
  * with |d|_2 <= eps per image, found by `steps` steps of normalised gradient ascent on the
