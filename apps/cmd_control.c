@@ -121,6 +121,7 @@ static void setup(const char *cmd, const CtlCfg *c, CtlRun *run, int amortised)
         app_fail(cmd, "option --phi wants split or average, got '%s'", c->phi);
     spec.overlap = c->overlap;
     spec.amortised = amortised;
+    spec.checkpointing = c->checkpointing;
     cmad_problem_init(&run->pr, &spec);
     app_load_unet(cmd, c->score, &run->score);
     if (run->score.cfg.in_ch != 1 || run->score.cfg.num_classes != 0)
@@ -140,6 +141,7 @@ static void teardown(CtlRun *run, int agents)
     for (i = 0; i < agents; i++) unet_free(&run->ctrl[i]);
     unet_free(&run->score);
     classifier_free(&run->cls);
+    cmad_problem_free(&run->pr);
 }
 
 static CtlCfg ctl_defaults(void)

@@ -73,7 +73,7 @@ static void nets_free(Nets *n, int agents)
     classifier_free(&n->cls);
 }
 
-static void problem(CmadProblem *pr, Nets *n, int agents, int batch, int K)
+static void problem(CmadProblem *pr, Nets *n, int agents, int batch, int K, int ckpt)
 {
     CmadSpec spec;
     int i;
@@ -85,6 +85,7 @@ static void problem(CmadProblem *pr, Nets *n, int agents, int batch, int K)
     spec.rho = 1;
     spec.drift = DRIFT_G;
     spec.phi_mode = PHI_SPLIT;
+    spec.checkpointing = ckpt;
     cmad_problem_init(pr, &spec);
     for (i = 0; i < agents; i++) {
         pr->score[i] = &n->score;
@@ -116,7 +117,7 @@ static void case_open(CmadCase *c, int agents, int batch, int K, size_t arena_by
     c->xi = (Scalar *)xmalloc(sizeof(Scalar) * np * (size_t)(K - 2));
     c->tg = (int *)xmalloc(sizeof(int) * (size_t)batch);
     nets_build(&c->n, agents);
-    problem(&c->pr, &c->n, agents, batch, K);
+    problem(&c->pr, &c->n, agents, batch, K, 1); /* the cases run both objectives */
     for (b = 0; b < batch; b++) c->tg[b] = 3;
     cmad_noise_draw(&c->pr.spec, &c->pr.sde, 11, 0, c->x_init, c->xi);
     memset(&c->nz, 0, sizeof c->nz);
@@ -149,6 +150,7 @@ static double case_peak_mb(const CmadCase *c)
 static void case_close(CmadCase *c)
 {
     nets_free(&c->n, c->agents);
+    cmad_problem_free(&c->pr);
     free(c->x_init);
     free(c->xi);
     free(c->tg);
@@ -215,7 +217,7 @@ static int bench_cdps(BenchReport *rep)
     size_t j;
     Rng r;
     nets_build(&n, agents);
-    problem(&pr, &n, agents, batch, 500);
+    problem(&pr, &n, agents, batch, 500, 0);
     memset(&cs, 0, sizeof cs);
     cs.mode = CDPS_PARITY;
     cs.gamma = 100;

@@ -15,6 +15,17 @@ void cmad_problem_init(CmadProblem *pr, const CmadSpec *spec)
     pr->spec = *spec;
     pr->sde = sde_vp();
     phi_init(&pr->phi, spec->agents, 28, spec->phi_mode, spec->overlap);
+    if (spec->checkpointing) {
+        size_t per = size_mul(size_mul((size_t)spec->agents, (size_t)spec->batch), P_PIX);
+        pr->ck_work =
+            (Scalar *)xmalloc(size_mul(size_mul(per, 2 * (size_t)spec->K), sizeof(Scalar)));
+    }
+}
+
+void cmad_problem_free(CmadProblem *pr)
+{
+    free(pr->ck_work);
+    pr->ck_work = NULL;
 }
 
 void cmad_noise_draw(const CmadSpec *s, const Sde *sde, uint64_t seed, long first, Scalar *x_init,
@@ -237,9 +248,7 @@ double cmad_objective_checkpointed(Graph *g, Graph *gg, const CmadProblem *pr, c
     const CmadSpec *s = &pr->spec;
     int N = s->agents, B = s->batch, K = s->K, i, k;
     size_t per = (size_t)N * B * P_PIX;
-    Scalar *states = (Scalar *)xmalloc(sizeof(Scalar) * per * (size_t)K);
-    Scalar *gbuf = (Scalar *)xcalloc(per * (size_t)(K - 1), sizeof(Scalar));
-    Scalar *dX = (Scalar *)xcalloc(per, sizeof(Scalar));
+    Scalar *states = pr->ck_work, *gbuf, *dX;
     Scalar *G[PHI_MAX_AGENTS];
     Var *X[PHI_MAX_AGENTS];
     CmadNoise fw = *nz, bw = *nz;
@@ -248,6 +257,10 @@ double cmad_objective_checkpointed(Graph *g, Graph *gg, const CmadProblem *pr, c
     CHECK(player >= -1 && player < N, "cmad: player %d is not -1 (all) or one of %d agents", player,
           N);
     CHECK(!nz->g_record && !nz->x_record, "cmad: the checkpointed objective records by itself");
+    CHECK(states && s->checkpointing, "cmad: the problem was not made with spec.checkpointing");
+    gbuf = states + per * (size_t)K;
+    dX = gbuf + per * (size_t)(K - 1);
+    memset(gbuf, 0, sizeof(Scalar) * per * (size_t)K); /* G [K-1] and dX */
     /* 1. forward without a tape, keeping the states at t_0..t_{K-1} and every G */
     fw.g_record = gbuf;
     fw.x_record = states;
@@ -321,8 +334,5 @@ double cmad_objective_checkpointed(Graph *g, Graph *gg, const CmadProblem *pr, c
         terms->running = running;
         terms->J = s->lambda * energy + term + s->rho * running;
     }
-    free(states);
-    free(gbuf);
-    free(dX);
     return s->lambda * energy + term + s->rho * running;
 }

@@ -26,7 +26,8 @@ typedef struct CmadSpec {
     DriftForm drift;
     PhiMode phi_mode;
     int overlap;
-    int amortised; /* control nets take the target label */
+    int amortised;     /* control nets take the target label */
+    int checkpointing; /* cmad_problem_init allocates cmad_objective_checkpointed's buffers */
 } CmadSpec;
 
 typedef struct CmadProblem {
@@ -36,6 +37,7 @@ typedef struct CmadProblem {
     UNet *ctrl[PHI_MAX_AGENTS];
     Classifier *cls; /* frozen objective classifier */
     Phi phi;
+    Scalar *ck_work; /* states [K], G [K-1] and dX of the checkpointed objective, or NULL */
 } CmadProblem;
 
 typedef struct CmadTerms {
@@ -56,7 +58,11 @@ typedef struct CmadNoise {
     const Scalar *g_replay, *x_replay;
 } CmadNoise;
 
+/* With spec->checkpointing the problem owns the checkpointed objective's buffers
+ * (N B 784 (2K) scalars), so that its training loop allocates nothing; cmad_problem_free
+ * gives them back. */
 void cmad_problem_init(CmadProblem *pr, const CmadSpec *spec);
+void cmad_problem_free(CmadProblem *pr);
 /* Draws noise for one batch: sample b of agent i uses stream (seed, (first + b) * N + i). */
 void cmad_noise_draw(const CmadSpec *s, const Sde *sde, uint64_t seed, long first, Scalar *x_init,
                      Scalar *xi);
@@ -74,7 +80,7 @@ Var *cmad_objective(Graph *g, Graph *gg, const CmadProblem *pr, const CmadNoise 
  * the states and G of every step; the backward pass recomputes one step at a time with a
  * tape, so peak memory does not grow with K.  Accumulates dJ/d(control params) into the
  * controls' gradients (no separate backward call) and returns J.  g's arena is reset at
- * every step. */
+ * every step.  Needs a problem made with spec->checkpointing. */
 double cmad_objective_checkpointed(Graph *g, Graph *gg, const CmadProblem *pr, const CmadNoise *nz,
                                    const int *targets, int player, CmadTerms *terms,
                                    Scalar *y_final);

@@ -177,6 +177,7 @@ static void check_cmad_case(CmadFixture *fx, const char *name, DriftForm drift, 
     spec.rho = rho;
     spec.drift = drift;
     spec.phi_mode = PHI_SPLIT;
+    spec.checkpointing = 1;
     cmad_problem_init(&pr, &spec);
     pr.score[0] = pr.score[1] = &fx->score;
     pr.ctrl[0] = &fx->ctrl[0];
@@ -202,6 +203,7 @@ static void check_cmad_case(CmadFixture *fx, const char *name, DriftForm drift, 
     cmad_objective_checkpointed(&g, &gg, &pr, &nz, targets, player, &tm, yf);
     compare_terms(fx, name, &tm, yf);
     compare_grads(fx, name, grads_for);
+    cmad_problem_free(&pr);
     arena_free(a1);
     arena_free(a2);
 }

@@ -91,6 +91,7 @@ static double cmad_peak(MemNets *n, int K, int ckpt)
     spec.rho = 1;
     spec.drift = DRIFT_G;
     spec.phi_mode = PHI_SPLIT;
+    spec.checkpointing = ckpt;
     cmad_problem_init(&pr, &spec);
     pr.score[0] = pr.score[1] = &n->score;
     pr.ctrl[0] = &n->ctrl[0];
@@ -109,6 +110,7 @@ static double cmad_peak(MemNets *n, int K, int ckpt)
         ag_backward(&g, J);
     }
     peak = mb_of(arena_high_water(a1) + arena_high_water(a2));
+    cmad_problem_free(&pr);
     free(x_init);
     free(xi);
     arena_free(a1);
