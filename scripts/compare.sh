@@ -2,51 +2,57 @@
 # make compare: the comparison table of EVAL.md (issue 5) - every method on the same noise,
 # N = 2 and 3 agents, digits 0, 3 and 9, 256 samples each on the 500-step grid, seed 0.
 #
-# The work is cut into jobs (one control training per (N, c), one `cmad eval` per
+# The work is cut into jobs (one control training per (N, c, optimiser), one `cmad eval` per
 # (N, c, method)), run LANES at a time with one thread each, and a job whose output is
 # already there is skipped: the run can be stopped and started again, over several days
-# if need be.  A full run is long (on the development machine, about 1.5 core-hours per
-# N=2 row for CDPS, AMDM, independent and prior, and 40 minutes per CMAD cell), so the
+# if need be.  A full run is long (on the development machine, one thread per job: about
+# 1 hour per N=2 cell for CDPS, 30 minutes for the others, 50 % more for N=3), so the
 # variables below pick a part of it:
-#   AGENTS="2 3"  DIGITS="0 3 9"  METHODS="cmad cdps amdm independent prior"
+#   AGENTS="2 3"  DIGITS="0 3 9"
+#   METHODS="cmad cmad-ido cdps cdps-per-sample amdm independent prior"
+#     (cmad is CMAD with joint controls, cmad-ido with IDO controls, both the fast preset)
 #   N=256  OVERLAP=0 (rows of band overlap of phi, for every method alike)  LANES=2
 #   OUT=results/compare  CMAD=build-native/cmad
 #   CLASSIFIER=models/mlp-robust.safetensors (the objective classifier of every method, the
 #   adversarially trained MLP; models/mlp.safetensors is the plain one)
-# At the end the rows found under OUT are gathered into OUT/table.md.
+# At the end the rows found under OUT are gathered into OUT/table.md, CMAD's rows named
+# cmad-joint and cmad-ido.
 set -e
 cd "$(dirname "$0")/.."
 CMAD=${CMAD:-build-native/cmad}
 OUT=${OUT:-results/compare}
 AGENTS=${AGENTS:-"2 3"}
 DIGITS=${DIGITS:-"0 3 9"}
-METHODS=${METHODS:-"cmad cdps amdm independent prior"}
+METHODS=${METHODS:-"cmad cmad-ido cdps cdps-per-sample amdm independent prior"}
 N=${N:-256}
 OVERLAP=${OVERLAP:-0}
 LANES=${LANES:-2}
 CLASSIFIER=${CLASSIFIER:-models/mlp-robust.safetensors}
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 
-# one job: "train N c" or "eval N c method"; its log beside its output
+# one job: "train N c joint|ido" or "eval N c method"; its log beside its output
 if [ "$1" = --job ]; then
     kind=$2 a=$3 c=$4 m=$5
-    ctrl=$OUT/ctrl-n$a-c$c.safetensors
+    # the controls of (N, c, optimiser): joint in ctrl-nN-cC, IDO in ctrl-nN-cC-ido
+    base=$OUT/ctrl-n$a-c$c
+    case $m in ido | cmad-ido) base=$base-ido ;; esac
+    ctrl=$base.safetensors
     if [ "$kind" = train ]; then
         [ -f "$ctrl" ] && exit 0
-        echo "compare: training controls N=$a c=$c"
-        $CMAD control train --preset fast --agents "$a" --target "$c" --overlap "$OVERLAP" \
-            --classifier "$CLASSIFIER" --seed 3 --threads 1 --out "$ctrl" --curve "$OUT/ctrl-n$a-c$c.csv" \
-            > "$OUT/ctrl-n$a-c$c.log" 2>&1 || { echo "compare: training N=$a c=$c failed, see $OUT/ctrl-n$a-c$c.log" >&2; exit 1; }
+        echo "compare: training $m controls N=$a c=$c"
+        $CMAD control train --preset fast --opt "$m" --agents "$a" --target "$c" --overlap "$OVERLAP" \
+            --classifier "$CLASSIFIER" --seed 3 --threads 1 --out "$ctrl" --curve "$base.csv" \
+            > "$base.log" 2>&1 || { echo "compare: training N=$a c=$c $m failed, see $base.log" >&2; exit 1; }
         exit 0
     fi
     dir=$OUT/n$a-c$c/$m
     [ -f "$dir/metrics.json" ] && exit 0
-    extra=
-    [ "$m" = cmad ] && extra="--controls $ctrl"
+    method=$m extra=
+    case $m in cmad | cmad-ido) method=cmad extra="--controls $ctrl" ;; esac
     echo "compare: $m N=$a c=$c"
     mkdir -p "$dir"
     # shellcheck disable=SC2086
-    $CMAD eval --agents "$a" --target "$c" --methods "$m" --overlap "$OVERLAP" $extra \
+    $CMAD eval --agents "$a" --target "$c" --methods "$method" --overlap "$OVERLAP" $extra \
         --classifier "$CLASSIFIER" \
         --n "$N" --seed 0 --threads 1 --out "$dir" > "$dir.log" 2>&1 || { echo "compare: $m N=$a c=$c failed, see $dir.log" >&2; exit 1; }
     exit 0
@@ -66,10 +72,14 @@ run_jobs() {
     printf '%s\n' $1 | tr ':' ' ' | xargs -P "$LANES" -n 4 sh "$0" --job || rc=1
 }
 jobs=
-case " $METHODS " in
-*" cmad "*)
-    for a in $AGENTS; do for c in $DIGITS; do jobs="$jobs train:$a:$c:-"; done; done ;;
-esac
+for opt in joint ido; do
+    m=cmad
+    [ $opt = ido ] && m=cmad-ido
+    case " $METHODS " in
+    *" $m "*)
+        for a in $AGENTS; do for c in $DIGITS; do jobs="$jobs train:$a:$c:$opt"; done; done ;;
+    esac
+done
 run_jobs "$jobs"
 jobs=
 for a in $AGENTS; do for c in $DIGITS; do for m in $METHODS; do
@@ -82,8 +92,14 @@ run_jobs "$jobs"
     echo "| N | c | method | acc_obj | acc_eval | terminal | seam | fd | nfe | seconds | peak_mb |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|"
     for t in "$OUT"/n*-c*/*/table.md; do
-        if [ -f "$t" ]; then grep '^| [0-9]' "$t"; fi
-    done | sort -t'|' -k2,2n -k3,3n
+        [ -f "$t" ] || continue
+        # a CMAD row is named after its controls' optimiser (the folder it was written to)
+        case $t in
+        */cmad/table.md) grep '^| [0-9]' "$t" | sed 's/| cmad |/| cmad-joint |/' ;;
+        */cmad-ido/table.md) grep '^| [0-9]' "$t" | sed 's/| cmad |/| cmad-ido |/' ;;
+        *) grep '^| [0-9]' "$t" ;;
+        esac
+    done | sort -t'|' -k2,2n -k3,3n -s
     echo
     for t in "$OUT"/n*-c*/*/table.md; do
         if [ -f "$t" ]; then grep '^fd floor' "$t" | sed 's/;.*//'; fi
