@@ -91,15 +91,19 @@ run_jobs "$jobs"
 {
     echo "| N | c | method | acc_obj | acc_eval | terminal | seam | fd | nfe | seconds | peak_mb |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|"
-    for t in "$OUT"/n*-c*/*/table.md; do
-        [ -f "$t" ] || continue
-        # a CMAD row is named after its controls' optimiser (the folder it was written to)
-        case $t in
-        */cmad/table.md) grep '^| [0-9]' "$t" | sed 's/| cmad |/| cmad-joint |/' ;;
-        */cmad-ido/table.md) grep '^| [0-9]' "$t" | sed 's/| cmad |/| cmad-ido |/' ;;
-        *) grep '^| [0-9]' "$t" ;;
-        esac
-    done | sort -t'|' -k2,2n -k3,3n -s
+    # (N, c) in folder order, then the methods in the order of EVAL.md
+    for d in "$OUT"/n*-c*; do
+        for m in cmad cmad-ido cdps cdps-per-sample amdm independent prior; do
+            t=$d/$m/table.md
+            [ -f "$t" ] || continue
+            # a CMAD row is named after its controls' optimiser (the folder it was written to)
+            case $m in
+            cmad) grep '^| [0-9]' "$t" | sed 's/| cmad |/| cmad-joint |/' ;;
+            cmad-ido) grep '^| [0-9]' "$t" | sed 's/| cmad |/| cmad-ido |/' ;;
+            *) grep '^| [0-9]' "$t" ;;
+            esac
+        done
+    done
     echo
     for t in "$OUT"/n*-c*/*/table.md; do
         if [ -f "$t" ]; then grep '^fd floor' "$t" | sed 's/;.*//'; fi
