@@ -257,7 +257,7 @@ double cmad_objective_checkpointed(Graph *g, Graph *gg, const CmadProblem *pr, c
     CHECK(player >= -1 && player < N, "cmad: player %d is not -1 (all) or one of %d agents", player,
           N);
     CHECK(!nz->g_record && !nz->x_record, "cmad: the checkpointed objective records by itself");
-    CHECK(states && s->checkpointing, "cmad: the problem was not made with spec.checkpointing");
+    CHECK(states, "cmad: the problem was not made with spec.checkpointing");
     gbuf = states + per * (size_t)K;
     dX = gbuf + per * (size_t)(K - 1);
     memset(gbuf, 0, sizeof(Scalar) * per * (size_t)K); /* G [K-1] and dX */

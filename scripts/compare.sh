@@ -5,8 +5,8 @@
 # The work is cut into jobs (one control training per (N, c, optimiser), one `cmad eval` per
 # (N, c, method)), run LANES at a time with one thread each, and a job whose output is
 # already there is skipped: the run can be stopped and started again, over several days
-# if need be.  A full run is long (on the development machine, one thread per job: about
-# 1 hour per N=2 cell for CDPS, 30 minutes for the others, 50 % more for N=3), so the
+# if need be.  A full run is long (on the development machine, one thread per job, shared:
+# 33-54 minutes per N=2 cell for CDPS, about 15 for the others, about 50 % more for N=3), so the
 # variables below pick a part of it:
 #   AGENTS="2 3"  DIGITS="0 3 9"
 #   METHODS="cmad cmad-ido cdps cdps-per-sample amdm independent prior"
@@ -97,11 +97,9 @@ run_jobs "$jobs"
             t=$d/$m/table.md
             [ -f "$t" ] || continue
             # a CMAD row is named after its controls' optimiser (the folder it was written to)
-            case $m in
-            cmad) grep '^| [0-9]' "$t" | sed 's/| cmad |/| cmad-joint |/' ;;
-            cmad-ido) grep '^| [0-9]' "$t" | sed 's/| cmad |/| cmad-ido |/' ;;
-            *) grep '^| [0-9]' "$t" ;;
-            esac
+            label=$m
+            [ "$m" = cmad ] && label=cmad-joint
+            grep '^| [0-9]' "$t" | sed "s/| cmad |/| $label |/"
         done
     done
     echo
