@@ -163,6 +163,13 @@ Scalar *ag_grad(Graph *g, Var *v)
     return v->grad;
 }
 
+Scalar *ag_grad_fresh(Graph *g, Var *v, int *fresh)
+{
+    *fresh = !v->grad && v->op != OP_LEAF;
+    if (*fresh) v->grad = (Scalar *)arena_block_get(g->arena, size_mul(v->val.n, sizeof(Scalar)));
+    return ag_grad(g, v);
+}
+
 /* An op node's gradient back to the pool. */
 static void grad_drop(Graph *g, Var *v)
 {

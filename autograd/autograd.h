@@ -148,6 +148,12 @@ void ag_backward_seed(Graph *g, Var *root, const Scalar *seed);
 /* The gradient buffer of v, allocated zeroed if it has none yet: in the arena for a
  * leaf (it outlives backward), from the block pool for an op node. */
 Scalar *ag_grad(Graph *g, Var *v);
+/* For a backward that would compute its whole contribution to v's gradient anyway: when v
+ * is an op node with no gradient yet, its buffer comes from the pool NOT zeroed and *fresh
+ * is 1 - the caller must then write every element (the contribution, not a sum into it),
+ * which spares zeroing the buffer and a pass adding into it.  Otherwise it is ag_grad and
+ * *fresh is 0 (accumulate as usual). */
+Scalar *ag_grad_fresh(Graph *g, Var *v, int *fresh);
 /* Sets a leaf's gradient to zero (no-op when it has none). */
 void ag_zero_grad(Var *v);
 Var *ag_name(Var *v, const char *name);

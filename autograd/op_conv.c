@@ -675,7 +675,9 @@ void op_conv2d_backward(Graph *g, Var *out)
     if (!need_x && !need_w) return;
     {
         /* gradients first: ag_grad may allocate them, and they must outlive the scratch */
-        Scalar *dx = need_x ? ag_grad(g, xv) : NULL, *dw = need_w ? ag_grad(g, wv) : NULL;
+        int dx_fresh = 0;
+        Scalar *dx = need_x ? ag_grad_fresh(g, xv, &dx_fresh) : NULL;
+        Scalar *dw = need_w ? ag_grad(g, wv) : NULL;
         ArenaMark mark = arena_mark(g->arena);
         /* dy [N, O, P] as the blocked matrix [O, N P]: rows o (depth for dx) */
         GemmView vdy = conv_view(dy, P, P, (size_t)s.O * P, 0);
@@ -712,7 +714,8 @@ void op_conv2d_backward(Graph *g, Var *out)
             add_into(dw, dwt, (size_t)s.O * K);
         }
         if (dx) {
-            Scalar *dxt = scratch(g, plane, (size_t)s.N);
+            /* every path below writes all of dxt: straight into a fresh dx */
+            Scalar *dxt = dx_fresh ? dx : scratch(g, plane, (size_t)s.N);
             if (conv_is_1x1(&s)) { /* dx [C, N P] = W^T [C, O] dy [O, N P] */
                 GemmView vw = conv_view(w, s.C, s.C, 0, 1), vd = vdy;
                 vd.depth_rows = 1;
@@ -736,7 +739,7 @@ void op_conv2d_backward(Graph *g, Var *out)
                     col2im(&s, cols, m, dxt + (size_t)n0 * plane);
                 }
             }
-            add_into(dx, dxt, (size_t)s.N * plane);
+            if (!dx_fresh) add_into(dx, dxt, (size_t)s.N * plane);
         }
         arena_release(g->arena, mark);
     }
@@ -945,6 +948,38 @@ static Var *gc_conv5_p2(Graph *g, Rng *r) { return gc_conv(g, r, 2, 3, 5, 4, 5, 
 static Var *gc_conv3_wino(Graph *g, Rng *r) { return gc_conv(g, r, 2, 16, 6, 16, 3, 1, 1, 1); }
 static Var *gc_conv3_wino_odd(Graph *g, Rng *r) { return gc_conv(g, r, 1, 16, 5, 17, 3, 1, 1, 0); }
 
+/* x through an op first (h = x / 2), so that conv2d's backward finds dh not yet allocated
+ * and writes it in place (ag_grad_fresh); with `twice` a second conv2d reads h as well,
+ * and the first one's backward (run second) must add to dh instead. */
+static Var *gc_conv_on_op(Graph *g, Rng *r, int N, int C, int H, int O, int k, int stride,
+                          int twice)
+{
+    int xs[4], ws[4];
+    Var *x, *h, *y;
+    xs[0] = N;
+    xs[1] = C;
+    xs[2] = xs[3] = H;
+    ws[0] = O;
+    ws[1] = C;
+    ws[2] = ws[3] = k;
+    x = gc_normal(g, r, 4, xs, 0.1, 0.0, 1, "x");
+    h = ag_scale(g, x, (Scalar)0.5);
+    y = ag_conv2d(g, h, gc_normal(g, r, 4, ws, 0.005, 0.0, 1, "w"), NULL, stride, k / 2);
+    if (twice) {
+        Var *w2 = gc_normal(g, r, 4, ws, 0.005, 0.0, 1, "w2");
+        y = ag_add(g, y, ag_conv2d(g, h, w2, NULL, stride, k / 2));
+    }
+    return y;
+}
+
+static Var *gc_conv3_on_op(Graph *g, Rng *r) { return gc_conv_on_op(g, r, 2, 3, 5, 4, 3, 1, 0); }
+static Var *gc_conv3_s2_on_op(Graph *g, Rng *r) { return gc_conv_on_op(g, r, 2, 3, 7, 4, 3, 2, 0); }
+static Var *gc_conv1_on_op(Graph *g, Rng *r) { return gc_conv_on_op(g, r, 2, 3, 5, 4, 1, 1, 0); }
+static Var *gc_conv3_wino_on_op_twice(Graph *g, Rng *r)
+{
+    return gc_conv_on_op(g, r, 2, 16, 6, 16, 3, 1, 1);
+}
+
 static Var *gc_upsample(Graph *g, Rng *r)
 {
     static const int s[4] = {2, 3, 3, 5};
@@ -975,6 +1010,10 @@ const GradCase gc_conv_cases[] = {
     {OP_CONV2D, "5x5 s1 p2 N2 C3 5x5 O4, bias", gc_conv5_p2},
     {OP_CONV2D, "3x3 s1 p1 N2 C16 6x6 O16, bias", gc_conv3_wino},
     {OP_CONV2D, "3x3 s1 p1 N1 C16 5x5 O17, no bias", gc_conv3_wino_odd},
+    {OP_CONV2D, "3x3 s1 on an op (dx written fresh)", gc_conv3_on_op},
+    {OP_CONV2D, "3x3 s2 on an op (dx written fresh)", gc_conv3_s2_on_op},
+    {OP_CONV2D, "1x1 on an op (dx written fresh)", gc_conv1_on_op},
+    {OP_CONV2D, "3x3 C16 on an op read by two convs", gc_conv3_wino_on_op_twice},
     {OP_UPSAMPLE2, "N2 C3 3x5", gc_upsample},
     {OP_MAXPOOL2, "N2 C3 4x6, permutation", gc_maxpool},
     {OP_LEAF, NULL, NULL},
