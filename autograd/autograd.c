@@ -166,7 +166,15 @@ Scalar *ag_grad(Graph *g, Var *v)
 Scalar *ag_grad_fresh(Graph *g, Var *v, int *fresh)
 {
     *fresh = !v->grad && v->op != OP_LEAF;
-    if (*fresh) v->grad = (Scalar *)arena_block_get(g->arena, size_mul(v->val.n, sizeof(Scalar)));
+    if (*fresh) {
+        v->grad = (Scalar *)arena_block_get(g->arena, size_mul(v->val.n, sizeof(Scalar)));
+#ifdef CMAD_DOUBLE
+        { /* the audit build: an element the caller fails to write shows up as NaN */
+            size_t i;
+            for (i = 0; i < v->val.n; i++) v->grad[i] = (Scalar)NAN;
+        }
+#endif
+    }
     return ag_grad(g, v);
 }
 

@@ -94,9 +94,11 @@ GradResult gradcheck_case(const GradCase *c, Arena *arena, unsigned long seed, d
         if (x->op != OP_LEAF || !x->requires_grad) continue;
         CHECK(x->grad != NULL, "gradcheck %s: input %s got no gradient", ag_ops[c->op].name,
               x->name ? x->name : "?");
-        for (j = 0; j < x->val.n; j++)
+        for (j = 0; j < x->val.n; j++) {
+            if (!isfinite((double)x->grad[j])) res.nonfinite = 1;
             if (fabs((double)x->grad[j]) > amax) amax = fabs((double)x->grad[j]);
-        if (amax == 0.0) res.zero_grad = 1;
+        }
+        if (amax == 0.0 && !res.nonfinite) res.zero_grad = 1;
         count = x->val.n < (size_t)max_elems_per_input ? x->val.n : (size_t)max_elems_per_input;
         for (k = 0; k < count; k++) {
             size_t e =
@@ -148,10 +150,11 @@ int gradcheck_all(FILE *f, double tol, const char *only_op)
             covered[c->op]++;
             if (only_op && strcmp(only_op, ag_ops[c->op].name) != 0) continue;
             res = gradcheck_case(c, arena, 1234u, h, floor, 256);
-            ok = res.max_rel_err < tol && !res.zero_grad && res.checked > 0;
+            ok = res.max_rel_err < tol && !res.zero_grad && !res.nonfinite && res.checked > 0;
             fprintf(f, "%-12s %-34s %-18s %8d %12.3e  %s\n", ag_ops[c->op].name, c->label,
                     res.shape, res.checked, res.max_rel_err,
                     ok              ? "ok"
+                    : res.nonfinite ? "FAIL (non-finite gradient)"
                     : res.zero_grad ? "FAIL (all-zero gradient)"
                                     : "FAIL");
             if (!ok) failures++;

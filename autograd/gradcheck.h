@@ -28,6 +28,7 @@ typedef struct GradCase {
 typedef struct GradResult {
     double max_rel_err;
     int zero_grad;  /* some input's analytic gradient was all zero */
+    int nonfinite;  /* some input's analytic gradient holds a NaN or an infinity */
     int checked;    /* elements checked */
     char shape[64]; /* output shape */
 } GradResult;

@@ -107,16 +107,19 @@ static void binary_backward(Graph *g, Var *out, int kind)
     const Scalar *dy = out->grad;
     long n = (long)out->val.n, i;
     Bcast m = bcast_make(ag_ops[out->op].name, &a->val, &b->val);
+    /* a fresh gradient (ag_grad_fresh) is written, not added to: 0 + v, the same bits */
     if (ag_needs(out, 0)) {
-        Scalar *da = ag_grad(g, a);
+        int fa = 0;
+        Scalar *da = ag_grad_fresh(g, a, &fa);
         if (kind != BIN_MUL) {
             PAR_FOR(n)
-            for (i = 0; i < n; i++) da[i] += dy[i];
+            for (i = 0; i < n; i++) da[i] = (fa ? (Scalar)0 : da[i]) + dy[i];
         } else if (m.same) {
             const Scalar *y = b->val.data;
             PAR_FOR(n)
-            for (i = 0; i < n; i++) da[i] += dy[i] * y[i];
+            for (i = 0; i < n; i++) da[i] = (fa ? (Scalar)0 : da[i]) + dy[i] * y[i];
         } else {
+            if (fa) memset(da, 0, sizeof(Scalar) * (size_t)n);
             long outer = (long)m.as[0] * m.as[1], o;
             const Scalar *y = b->val.data;
             PAR_FOR(n)
@@ -130,12 +133,14 @@ static void binary_backward(Graph *g, Var *out, int kind)
         }
     }
     if (ag_needs(out, 1)) {
-        Scalar *db = ag_grad(g, b);
+        int fb = 0;
+        Scalar *db = m.same ? ag_grad_fresh(g, b, &fb) : ag_grad(g, b);
         Scalar sign = kind == BIN_SUB ? (Scalar)-1 : (Scalar)1;
         const Scalar *x = kind == BIN_MUL ? a->val.data : NULL;
         if (m.same) {
             PAR_FOR(n)
-            for (i = 0; i < n; i++) db[i] += sign * (x ? x[i] * dy[i] : dy[i]);
+            for (i = 0; i < n; i++)
+                db[i] = (fb ? (Scalar)0 : db[i]) + sign * (x ? x[i] * dy[i] : dy[i]);
         } else {
             reduce_to_b(&m, dy, x, sign, db);
         }
@@ -350,6 +355,16 @@ static Var *gc_bcast(Graph *g, Rng *r, OpKind op, int nd, const int *bshape)
 static const int bs_chan[4] = {1, 3, 1, 1}, bs_nc[4] = {2, 3, 1, 1}, bs_sample[4] = {2, 1, 1, 1},
                  bs_mask[4] = {1, 1, 4, 5}, bs_one[1] = {1};
 
+/* The inputs through an op first (a / 2, b / 2): their gradients are then written fresh
+ * (ag_grad_fresh) rather than added; h * h reads one node twice, so its second gradient
+ * term must be added to the first. */
+static Var *gc_on_op(Graph *g, Rng *r, OpKind op, int nd, const int *bshape)
+{
+    Var *a = ag_scale(g, gc_normal(g, r, 4, gc_shape4, 1.0, 0.0, 1, "a"), (Scalar)0.5);
+    Var *b = nd ? ag_scale(g, gc_normal(g, r, nd, bshape, 1.0, 0.3, 1, "b"), (Scalar)0.5) : a;
+    return op == OP_ADD ? ag_add(g, a, b) : op == OP_SUB ? ag_sub(g, a, b) : ag_mul(g, a, b);
+}
+
 static Var *gc_add_same(Graph *g, Rng *r) { return gc_same(g, r, OP_ADD); }
 static Var *gc_add_chan(Graph *g, Rng *r) { return gc_bcast(g, r, OP_ADD, 4, bs_chan); }
 static Var *gc_add_nc(Graph *g, Rng *r) { return gc_bcast(g, r, OP_ADD, 4, bs_nc); }
@@ -359,6 +374,10 @@ static Var *gc_mul_same(Graph *g, Rng *r) { return gc_same(g, r, OP_MUL); }
 static Var *gc_mul_sample(Graph *g, Rng *r) { return gc_bcast(g, r, OP_MUL, 4, bs_sample); }
 static Var *gc_mul_chan(Graph *g, Rng *r) { return gc_bcast(g, r, OP_MUL, 4, bs_chan); }
 static Var *gc_mul_scalar(Graph *g, Rng *r) { return gc_bcast(g, r, OP_MUL, 1, bs_one); }
+static Var *gc_add_on_op(Graph *g, Rng *r) { return gc_on_op(g, r, OP_ADD, 4, gc_shape4); }
+static Var *gc_sub_on_op(Graph *g, Rng *r) { return gc_on_op(g, r, OP_SUB, 4, gc_shape4); }
+static Var *gc_mul_on_op(Graph *g, Rng *r) { return gc_on_op(g, r, OP_MUL, 4, bs_chan); }
+static Var *gc_mul_on_op_twice(Graph *g, Rng *r) { return gc_on_op(g, r, OP_MUL, 0, NULL); }
 
 static Var *gc_affine(Graph *g, Rng *r)
 {
@@ -400,6 +419,10 @@ const GradCase gc_elem_cases[] = {
     {OP_MUL, "per-sample [N,1,1,1]", gc_mul_sample},
     {OP_MUL, "per-channel [1,C,1,1]", gc_mul_chan},
     {OP_MUL, "scalar [1]", gc_mul_scalar},
+    {OP_ADD, "same shape, inputs op nodes", gc_add_on_op},
+    {OP_SUB, "same shape, inputs op nodes", gc_sub_on_op},
+    {OP_MUL, "per-channel, inputs op nodes", gc_mul_on_op},
+    {OP_MUL, "h * h, h an op node", gc_mul_on_op_twice},
     {OP_AFFINE, "alpha -1.7, beta 0.3", gc_affine},
     {OP_SILU, "normal(0, 2)", gc_silu},
     {OP_RELU, "|x| >= 0.05", gc_relu},

@@ -111,8 +111,9 @@ static void gn_silu_dn(const GnShape *s, const Var *out, const Scalar *dy, Scala
     }
 }
 
-/* The GroupNorm VJP for the upstream gradient dy [N, C, HW]. */
-static void gn_backward(Graph *g, Var *out, const Scalar *dy)
+/* The GroupNorm VJP for the upstream gradient dy [N, C, HW]; dx is x's gradient (NULL when
+ * x needs none), written rather than added to when dx_fresh (ag_grad_fresh). */
+static void gn_backward(Graph *g, Var *out, const Scalar *dy, Scalar *dx, int dx_fresh)
 {
     GnShape s = gn_shape(out);
     Var *xv = out->in[0], *gv = out->in[1], *bv = out->in[2];
@@ -121,8 +122,7 @@ static void gn_backward(Graph *g, Var *out, const Scalar *dy)
     const double *mean = (const double *)out->saved, *rstd = mean + (size_t)s.N * s.G;
     const size_t D = (size_t)s.cpg * s.HW;
     long t;
-    if (ag_needs(out, 0)) {
-        Scalar *dx = ag_grad(g, xv);
+    if (dx) {
         long nt = (long)s.N * s.G;
         PAR_FOR((long)out->val.n)
         for (t = 0; t < nt; t++) {
@@ -148,7 +148,8 @@ static void gn_backward(Graph *g, Var *out, const Scalar *dy)
                 const Scalar *xc = x + off + (size_t)c * s.HW, *dc = dy + off + (size_t)c * s.HW;
                 Scalar *dxc = dx + off + (size_t)c * s.HW;
                 for (i = 0; i < s.HW; i++)
-                    dxc[i] += (Scalar)((double)dc[i] * ka + (double)xc[i] * kb + kc);
+                    dxc[i] = (dx_fresh ? (Scalar)0 : dxc[i]) +
+                             (Scalar)((double)dc[i] * ka + (double)xc[i] * kb + kc);
             }
         }
     }
@@ -174,21 +175,28 @@ static void gn_backward(Graph *g, Var *out, const Scalar *dy)
 }
 
 void op_groupnorm_forward(Graph *g, Var *out) { gn_forward(g, out, 0); }
-void op_groupnorm_backward(Graph *g, Var *out) { gn_backward(g, out, out->grad); }
+void op_groupnorm_backward(Graph *g, Var *out)
+{
+    int fresh = 0;
+    Scalar *dx = ag_needs(out, 0) ? ag_grad_fresh(g, out->in[0], &fresh) : NULL;
+    gn_backward(g, out, out->grad, dx, fresh);
+}
 void op_gn_silu_forward(Graph *g, Var *out) { gn_forward(g, out, 1); }
 
 void op_gn_silu_backward(Graph *g, Var *out)
 {
     GnShape s = gn_shape(out);
     ArenaMark mark;
-    Scalar *dn;
-    int i;
-    for (i = 0; i < 3; i++) /* the gradients first: ag_grad may take them from the arena */
+    Scalar *dn, *dx = NULL;
+    int i, fresh = 0;
+    /* the gradients first: ag_grad may take them from the arena */
+    if (ag_needs(out, 0)) dx = ag_grad_fresh(g, out->in[0], &fresh);
+    for (i = 1; i < 3; i++)
         if (ag_needs(out, i)) ag_grad(g, out->in[i]);
     mark = arena_mark(g->arena);
     dn = (Scalar *)arena_alloc(g->arena, size_mul(out->val.n, sizeof(Scalar)));
     gn_silu_dn(&s, out, out->grad, dn);
-    gn_backward(g, out, dn);
+    gn_backward(g, out, dn, dx, fresh);
     arena_release(g->arena, mark);
 }
 
@@ -231,18 +239,19 @@ Var *ag_groupnorm_silu(Graph *g, Var *x, Var *gamma, Var *beta, int groups, Scal
  * L = sum(y r) that limits the central difference, small next to every gradient.  The float
  * build's step (1e-2) needs x ~ 1 instead, to stay where the map is nearly linear. */
 static Var *gc_gn_any(Graph *g, Rng *r, int ndim, const int *xs, int groups, int affine, double sx,
-                      int silu)
+                      int mode /* bit 0: GN + SiLU; bit 1: x through an op first */)
 {
     int cs[1];
     Var *x, *gamma = NULL, *beta = NULL;
     cs[0] = xs[1];
     x = gc_normal(g, r, ndim, xs, sizeof(Scalar) == sizeof(double) ? sx : 1.0, 0.0, 1, "x");
+    if (mode & 2) x = ag_scale(g, x, (Scalar)0.5); /* an op node: dx written fresh */
     if (affine) {
         gamma = gc_uniform(g, r, 1, cs, 0.05, 0.15, 1, "gamma");
         beta = gc_normal(g, r, 1, cs, 0.05, 0.0, 1, "beta");
     }
-    return silu ? ag_groupnorm_silu(g, x, gamma, beta, groups, (Scalar)1e-5)
-                : ag_groupnorm(g, x, gamma, beta, groups, (Scalar)1e-5);
+    return mode & 1 ? ag_groupnorm_silu(g, x, gamma, beta, groups, (Scalar)1e-5)
+                    : ag_groupnorm(g, x, gamma, beta, groups, (Scalar)1e-5);
 }
 
 static Var *gc_gn(Graph *g, Rng *r, int ndim, const int *xs, int groups, int affine, double sx)
@@ -257,6 +266,8 @@ static Var *gc_gn_plain(Graph *g, Rng *r) { return gc_gn(g, r, 4, gn_s4, 2, 0, 0
 static Var *gc_gn_gc(Graph *g, Rng *r) { return gc_gn(g, r, 4, gn_s4, 4, 1, 0.1); }
 static Var *gc_gn_g1(Graph *g, Rng *r) { return gc_gn(g, r, 4, gn_s4, 1, 1, 0.1); }
 static Var *gc_gn_rank2(Graph *g, Rng *r) { return gc_gn(g, r, 2, gn_s2, 2, 1, 0.1); }
+static Var *gc_gn_on_op(Graph *g, Rng *r) { return gc_gn_any(g, r, 4, gn_s4, 2, 1, 0.1, 2); }
+static Var *gc_gn_silu_on_op(Graph *g, Rng *r) { return gc_gn_any(g, r, 4, gn_s4, 2, 1, 0.1, 3); }
 /* SiLU is smooth: beta ~ N(0, 0.05^2) keeps n near 0, where its curvature is largest */
 static Var *gc_gn_silu(Graph *g, Rng *r) { return gc_gn_any(g, r, 4, gn_s4, 2, 1, 0.1, 1); }
 static Var *gc_gn_silu_plain(Graph *g, Rng *r) { return gc_gn_any(g, r, 4, gn_s4, 2, 0, 0.03, 1); }
@@ -269,5 +280,7 @@ const GradCase gc_norm_cases[] = {
     {OP_GROUPNORM, "G2 [N, C] = [3, 8], affine", gc_gn_rank2},
     {OP_GN_SILU, "G2 C4 3x3, affine", gc_gn_silu},
     {OP_GN_SILU, "G2 C4 3x3, no affine", gc_gn_silu_plain},
+    {OP_GROUPNORM, "G2 C4 3x3, affine, x an op node", gc_gn_on_op},
+    {OP_GN_SILU, "G2 C4 3x3, affine, x an op node", gc_gn_silu_on_op},
     {OP_LEAF, NULL, NULL},
 };

@@ -39,15 +39,21 @@ void op_concat_backward(Graph *g, Var *out)
     split_dims(&a->val, 1, &outer, &inner);
     ca = (size_t)a->val.shape[1] * inner;
     cb = (size_t)b->val.shape[1] * inner;
+    /* a fresh gradient (ag_grad_fresh) is written, not added to: 0 + v, the same bits */
     if (ag_needs(out, 0)) {
-        Scalar *da = ag_grad(g, a);
+        int f = 0;
+        Scalar *da = ag_grad_fresh(g, a, &f);
         for (n = 0; n < outer; n++)
-            for (i = 0; i < ca; i++) da[n * ca + i] += out->grad[n * (ca + cb) + i];
+            for (i = 0; i < ca; i++)
+                da[n * ca + i] = (f ? (Scalar)0 : da[n * ca + i]) + out->grad[n * (ca + cb) + i];
     }
     if (ag_needs(out, 1)) {
-        Scalar *db = ag_grad(g, b);
+        int f = 0;
+        Scalar *db = ag_grad_fresh(g, b, &f);
         for (n = 0; n < outer; n++)
-            for (i = 0; i < cb; i++) db[n * cb + i] += out->grad[n * (ca + cb) + ca + i];
+            for (i = 0; i < cb; i++)
+                db[n * cb + i] =
+                    (f ? (Scalar)0 : db[n * cb + i]) + out->grad[n * (ca + cb) + ca + i];
     }
 }
 
@@ -151,6 +157,13 @@ static Var *gc_concat(Graph *g, Rng *r)
                      gc_normal(g, r, 4, gc_sb, 1, 0, 1, "b"));
 }
 
+/* inputs through an op first: their gradients are written fresh (ag_grad_fresh) */
+static Var *gc_concat_on_op(Graph *g, Rng *r)
+{
+    Var *a = ag_scale(g, gc_normal(g, r, 4, gc_sa, 1, 0, 1, "a"), (Scalar)0.5);
+    return ag_concat(g, a, ag_scale(g, gc_normal(g, r, 4, gc_sb, 1, 0, 1, "b"), (Scalar)0.5));
+}
+
 static Var *gc_slice_rows(Graph *g, Rng *r)
 {
     return ag_slice(g, gc_normal(g, r, 4, gc_sa, 1, 0, 1, "a"), 2, 1, 2);
@@ -169,6 +182,7 @@ static Var *gc_reshape(Graph *g, Rng *r)
 
 const GradCase gc_shape_cases[] = {
     {OP_CONCAT, "channels 3 + 2", gc_concat},
+    {OP_CONCAT, "channels 3 + 2, inputs op nodes", gc_concat_on_op},
     {OP_SLICE, "rows 1..2 (dim 2)", gc_slice_rows},
     {OP_SLICE, "channel 2 (dim 1)", gc_slice_chan},
     {OP_RESHAPE, "[2,3,4,5] -> [6,20]", gc_reshape},
