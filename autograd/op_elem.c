@@ -109,8 +109,8 @@ static void binary_backward(Graph *g, Var *out, int kind)
     Bcast m = bcast_make(ag_ops[out->op].name, &a->val, &b->val);
     /* a fresh gradient (ag_grad_fresh) is written, not added to: 0 + v, the same bits */
     if (ag_needs(out, 0)) {
-        int fa = 0;
-        Scalar *da = ag_grad_fresh(g, a, &fa);
+        int fa = 0; /* the broadcast product below adds element by element: no fresh buffer */
+        Scalar *da = kind != BIN_MUL || m.same ? ag_grad_fresh(g, a, &fa) : ag_grad(g, a);
         if (kind != BIN_MUL) {
             PAR_FOR(n)
             for (i = 0; i < n; i++) da[i] = (fa ? (Scalar)0 : da[i]) + dy[i];
@@ -119,7 +119,6 @@ static void binary_backward(Graph *g, Var *out, int kind)
             PAR_FOR(n)
             for (i = 0; i < n; i++) da[i] = (fa ? (Scalar)0 : da[i]) + dy[i] * y[i];
         } else {
-            if (fa) memset(da, 0, sizeof(Scalar) * (size_t)n);
             long outer = (long)m.as[0] * m.as[1], o;
             const Scalar *y = b->val.data;
             PAR_FOR(n)
@@ -376,7 +375,7 @@ static Var *gc_mul_chan(Graph *g, Rng *r) { return gc_bcast(g, r, OP_MUL, 4, bs_
 static Var *gc_mul_scalar(Graph *g, Rng *r) { return gc_bcast(g, r, OP_MUL, 1, bs_one); }
 static Var *gc_add_on_op(Graph *g, Rng *r) { return gc_on_op(g, r, OP_ADD, 4, gc_shape4); }
 static Var *gc_sub_on_op(Graph *g, Rng *r) { return gc_on_op(g, r, OP_SUB, 4, gc_shape4); }
-static Var *gc_mul_on_op(Graph *g, Rng *r) { return gc_on_op(g, r, OP_MUL, 4, bs_chan); }
+static Var *gc_mul_on_op(Graph *g, Rng *r) { return gc_on_op(g, r, OP_MUL, 4, gc_shape4); }
 static Var *gc_mul_on_op_twice(Graph *g, Rng *r) { return gc_on_op(g, r, OP_MUL, 0, NULL); }
 
 static Var *gc_affine(Graph *g, Rng *r)
@@ -421,7 +420,7 @@ const GradCase gc_elem_cases[] = {
     {OP_MUL, "scalar [1]", gc_mul_scalar},
     {OP_ADD, "same shape, inputs op nodes", gc_add_on_op},
     {OP_SUB, "same shape, inputs op nodes", gc_sub_on_op},
-    {OP_MUL, "per-channel, inputs op nodes", gc_mul_on_op},
+    {OP_MUL, "same shape, inputs op nodes", gc_mul_on_op},
     {OP_MUL, "h * h, h an op node", gc_mul_on_op_twice},
     {OP_AFFINE, "alpha -1.7, beta 0.3", gc_affine},
     {OP_SILU, "normal(0, 2)", gc_silu},
