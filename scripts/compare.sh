@@ -6,7 +6,7 @@
 # (N, c, method)), run LANES at a time with one thread each, and a job whose output is
 # already there is skipped: the run can be stopped and started again, over several days
 # if need be.  A full run is long (on the development machine, one thread per job, shared:
-# 33-54 minutes per N=2 cell for CDPS, about 15 for the others, about 50 % more for N=3), so the
+# 33-57 minutes per N=2 cell for CDPS, 14-23 for the others, about 50 % more for N=3), so the
 # variables below pick a part of it:
 #   AGENTS="2 3"  DIGITS="0 3 9"
 #   METHODS="cmad cmad-ido cdps cdps-per-sample amdm independent prior"
