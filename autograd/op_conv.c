@@ -358,10 +358,29 @@ typedef struct ConvNhwc {
     int Hp, Wp;
 } ConvNhwc;
 
+/* One sample moved channels last: dst[i drow + j C + c] = src[c plane + i W + j].  Sixteen
+ * channels at a time, gathered for each pixel: every write fills a whole line of dst and
+ * the sixteen planes are read in step, one stream each.  Against a plane at a time with
+ * stores strided by C this was 1.4-1.9x as fast on the 28x28 layers and 1.6-5x on the 14x14
+ * (C 32-128, batch 64; a row at a time across all planes was slower than either). */
+static void to_channels_last(const Scalar *src, size_t plane, int C, int H, int W, Scalar *dst,
+                             size_t drow)
+{
+    int c0, c, i, j;
+    for (c0 = 0; c0 < C; c0 += 16) {
+        const int cn = C - c0 < 16 ? C - c0 : 16;
+        const Scalar *sb = src + (size_t)c0 * plane;
+        for (i = 0; i < H; i++)
+            for (j = 0; j < W; j++) {
+                const Scalar *sp = sb + (size_t)i * W + j;
+                Scalar *restrict d = dst + (size_t)i * drow + (size_t)j * C + c0;
+                for (c = 0; c < cn; c++) d[c] = sp[(size_t)c * plane];
+            }
+    }
+}
+
 /* xt [N, Hp, Wp, C] = x [N, C, H, W] moved channels last, with a border of pad zeros;
- * parallel over samples.  x is read plane by plane (one stream the prefetcher follows:
- * a row at a time across all C planes took 1.7x as long), and the sample's xt, written
- * with a stride of C, stays in L2. */
+ * parallel over samples. */
 static void nhwc_pad(const ConvShape *s, const Scalar *x, Scalar *xt)
 {
     const int pd = s->pad, Hp = s->H + 2 * pd, Wp = s->W + 2 * pd, C = s->C;
@@ -370,7 +389,7 @@ static void nhwc_pad(const ConvShape *s, const Scalar *x, Scalar *xt)
     PAR_FOR((long)s->N * Hp * Wp * C)
     for (n = 0; n < s->N; n++) {
         Scalar *restrict xs = xt + (size_t)n * Hp * rowl;
-        int i, j, c;
+        int i;
         memset(xs, 0, (size_t)pd * rowl * sizeof(Scalar));
         memset(xs + (size_t)(pd + s->H) * rowl, 0, (size_t)pd * rowl * sizeof(Scalar));
         for (i = 0; i < s->H; i++) {
@@ -378,35 +397,21 @@ static void nhwc_pad(const ConvShape *s, const Scalar *x, Scalar *xt)
             memset(r, 0, (size_t)pd * C * sizeof(Scalar));
             memset(r + (size_t)(pd + s->W) * C, 0, (size_t)pd * C * sizeof(Scalar));
         }
-        for (c = 0; c < C; c++) {
-            const Scalar *src = x + ((size_t)n * C + c) * plane;
-            for (i = 0; i < s->H; i++) {
-                Scalar *d = xs + (size_t)(i + pd) * rowl + (size_t)pd * C + c;
-                for (j = 0; j < s->W; j++) d[(size_t)j * C] = src[(size_t)i * s->W + j];
-            }
-        }
+        to_channels_last(x + (size_t)n * C * plane, plane, C, s->H, s->W,
+                         xs + (size_t)pd * rowl + (size_t)pd * C, rowl);
     }
 }
 
 /* dyt [N, P, O] = dy [N, O, P]; parallel over samples. */
 static void nhwc_dy(const ConvShape *s, const Scalar *dy, Scalar *dyt)
 {
-    const long P = (long)s->Ho * s->Wo;
+    const size_t P = (size_t)s->Ho * s->Wo;
     const int O = s->O;
     long n;
-    PAR_FOR((long)s->N * P * O)
-    for (n = 0; n < s->N; n++) {
-        const Scalar *src = dy + (size_t)n * O * P;
-        Scalar *dst = dyt + (size_t)n * O * P;
-        long p0, p;
-        int o;
-        for (p0 = 0; p0 < P; p0 += 16) { /* 16 pixels at a time: O short rows stay in L1 */
-            long pn = P - p0 < 16 ? P - p0 : 16;
-            for (o = 0; o < O; o++)
-                for (p = 0; p < pn; p++)
-                    dst[(size_t)(p0 + p) * O + o] = src[(size_t)o * P + p0 + p];
-        }
-    }
+    PAR_FOR((long)(s->N * P * O))
+    for (n = 0; n < s->N; n++)
+        to_channels_last(dy + (size_t)n * O * P, P, O, s->Ho, s->Wo, dyt + (size_t)n * O * P,
+                         (size_t)s->Wo * O);
 }
 
 /* As B (d = k', depth = n): dst[q][p][w] = colt[p0 + p][d0 + q W + w]: each panel row is
