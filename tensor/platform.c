@@ -1,4 +1,8 @@
-/* platform.c - clocks, threads and memory figures for POSIX, Windows and plain C99. */
+/* platform.c - clocks, threads, memory figures and huge-page blocks for POSIX, Windows and
+ * plain C99. */
+#if defined(__linux__) && !defined(_DEFAULT_SOURCE)
+#define _DEFAULT_SOURCE /* madvise and MADV_HUGEPAGE */
+#endif
 #if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200809L
 #endif
@@ -6,6 +10,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -23,6 +28,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 #define PLAT_POSIX 1
+#endif
+#if defined(__linux__)
+#include <sys/mman.h>
 #endif
 
 double plat_now(void)
@@ -96,6 +104,22 @@ size_t plat_peak_rss(void)
     return 0;
 #endif
 }
+
+void *plat_alloc_big(size_t bytes)
+{
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    const size_t huge = (size_t)2 << 20;
+    if (bytes >= 2 * huge) {
+        void *p = NULL;
+        if (posix_memalign(&p, huge, bytes) != 0) return NULL;
+        (void)madvise(p, bytes, MADV_HUGEPAGE); /* advice only: a kernel without THP says no */
+        return p;
+    }
+#endif
+    return malloc(bytes ? bytes : 1);
+}
+
+void plat_free_big(void *p) { free(p); }
 
 int plat_rename(const char *from, const char *to)
 {

@@ -1,5 +1,5 @@
 /* platform.h - everything beyond C99 lives behind these few calls: wall clock, thread
- * count, peak resident memory.  platform.c has one implementation per platform family
+ * count, peak resident memory, large blocks on huge pages.  platform.c has one implementation per platform family
  * (POSIX, Windows) and a plain-C99 fallback. */
 #ifndef CMAD_PLATFORM_H
 #define CMAD_PLATFORM_H
@@ -12,6 +12,12 @@ void plat_set_threads(int n); /* n >= 1; no effect without OpenMP */
 int plat_thread_num(void);    /* this thread's number in its parallel team, 0 .. threads - 1 */
 int plat_have_openmp(void);
 size_t plat_peak_rss(void); /* peak resident set in bytes, 0 where unknown */
+/* A block for an arena chunk: like malloc (NULL when out of memory), but on Linux a block of
+ * 4 MB or more is aligned to 2 MB and advised onto transparent huge pages, which spares
+ * the first touch of a many-GB rollout most of its page faults and the steady state its
+ * TLB misses.  Free it with plat_free_big. */
+void *plat_alloc_big(size_t bytes);
+void plat_free_big(void *p);
 /* Makes a folder and its parents (like mkdir -p); 0 on success or if it exists. */
 int plat_mkdirs(const char *path);
 /* Atomically replaces `to` with `from` (rename that overwrites on every platform). */

@@ -1,5 +1,6 @@
 /* tensor.c - CHECK support, checked allocation, the arena and tensor constructors. */
 #include "tensor.h"
+#include "platform.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -51,7 +52,7 @@ typedef struct Chunk {
     struct Chunk *next;
     size_t cap; /* usable bytes after the aligned start */
     unsigned char *base;
-    void *raw; /* what malloc returned */
+    void *raw; /* what plat_alloc_big returned */
 } Chunk;
 
 /* A block of the pool: this header, then the caller's bytes (both 64-byte aligned). */
@@ -88,7 +89,8 @@ static Chunk *chunk_new(size_t cap)
     size_t raw_bytes = cap + ARENA_ALIGN;
     uintptr_t p;
     CHECK(raw_bytes > cap, "arena chunk size overflow");
-    c->raw = xmalloc(raw_bytes);
+    c->raw = plat_alloc_big(raw_bytes);
+    CHECK(c->raw != NULL, "out of memory allocating %lu bytes", (unsigned long)raw_bytes);
     p = (uintptr_t)c->raw;
     p = (p + ARENA_ALIGN - 1) & ~(uintptr_t)(ARENA_ALIGN - 1);
     c->base = (unsigned char *)p;
@@ -112,7 +114,7 @@ static void chunks_free(Chunk *c)
 {
     while (c) {
         Chunk *next = c->next;
-        free(c->raw);
+        plat_free_big(c->raw);
         free(c);
         c = next;
     }

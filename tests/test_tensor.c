@@ -1,6 +1,7 @@
 /* test_tensor.c - arena, tensor constructors, shapes. */
 #include <string.h>
 
+#include "../tensor/platform.h"
 #include "../tensor/tensor.h"
 #include "harness.h"
 
@@ -121,7 +122,38 @@ static void test_tensor_shapes(void)
     arena_free(a);
 }
 
+/* A big block is usable end to end (on Linux it starts on a 2 MB boundary, the huge-page
+ * advice's unit); a small one is plain malloc; an arena of big chunks still resets and
+ * reuses them. */
+static void test_big_blocks(void)
+{
+    const size_t big = (size_t)5 << 20;
+    unsigned char *p = (unsigned char *)plat_alloc_big(big),
+                  *q = (unsigned char *)plat_alloc_big(100);
+    Arena *a = arena_new((size_t)8 << 20);
+    size_t chunks;
+    T_OK(p != NULL && q != NULL);
+    memset(p, 0xa5, big);
+    T_EQ_INT(p[0], 0xa5);
+    T_EQ_INT(p[big - 1], 0xa5);
+#if defined(__linux__)
+    T_EQ_INT((size_t)p % ((size_t)2 << 20), 0);
+#endif
+    memset(q, 1, 100);
+    plat_free_big(p);
+    plat_free_big(q);
+    memset(arena_alloc(a, (size_t)6 << 20), 0, (size_t)6 << 20);
+    memset(arena_alloc(a, (size_t)6 << 20), 0, (size_t)6 << 20); /* a second chunk */
+    chunks = arena_chunk_count(a);
+    arena_reset(a);
+    arena_alloc(a, (size_t)6 << 20);
+    arena_alloc(a, (size_t)6 << 20);
+    T_EQ_INT(arena_chunk_count(a), chunks);
+    arena_free(a);
+}
+
 const TestCase tensor_tests[] = {
+    {"big_blocks", test_big_blocks},
     {"arena_reset_reuses", test_arena_reset_reuses},
     {"arena_alignment_and_mark", test_arena_alignment_and_mark},
     {"block_reuse_and_alignment", test_block_reuse_and_alignment},
