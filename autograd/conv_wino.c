@@ -265,13 +265,13 @@ static void wino_pack(const void *ctx, int d0, int dn, int p0, int kc, int W, Sc
         Scalar *restrict d = dst + (size_t)q * kc * W;
         for (p = 0; p < kc; p++, src += m->ld, d += W) {
             if (wn == 32 && W == 32) {
-                for (w = 0; w < 32; w++) d[w] = src[w];
+                memcpy(d, src, 32 * sizeof(Scalar));
             } else if (wn == 16 && W == 16) {
-                for (w = 0; w < 16; w++) d[w] = src[w];
+                memcpy(d, src, 16 * sizeof(Scalar));
             } else if (wn == 8 && W == 8) {
-                for (w = 0; w < 8; w++) d[w] = src[w];
+                memcpy(d, src, 8 * sizeof(Scalar));
             } else if (wn == 4 && W == 4) {
-                for (w = 0; w < 4; w++) d[w] = src[w];
+                memcpy(d, src, 4 * sizeof(Scalar));
             } else {
                 for (w = 0; w < wn; w++) d[w] = src[w];
                 for (; w < W; w++) d[w] = 0;
