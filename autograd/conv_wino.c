@@ -252,9 +252,9 @@ typedef struct WinoMat {
     int ld;
 } WinoMat;
 
-/* dst[q][p][w] = Mat[d0 + q W + w][p0 + p], zero past dn: row copies, with a fixed-length
- * loop for the usual panel widths (a variable-length copy becomes a memcpy call per
- * panel row, which costs more than the copy). */
+/* dst[q][p][w] = Mat[d0 + q W + w][p0 + p], zero past dn: row copies, a constant-size
+ * memcpy for the usual panel widths (inlined as whole-vector moves; a variable-length copy
+ * would be a memcpy call per panel row, which costs more than the copy). */
 static void wino_pack(const void *ctx, int d0, int dn, int p0, int kc, int W, Scalar *dst)
 {
     const WinoMat *m = (const WinoMat *)ctx;

@@ -362,7 +362,8 @@ typedef struct ConvNhwc {
  * channels at a time, gathered for each pixel: every write fills a whole line of dst and
  * the sixteen planes are read in step, one stream each.  Against a plane at a time with
  * stores strided by C this was 1.4-1.9x as fast on the 28x28 layers and 1.6-5x on the 14x14
- * (C 32-128, batch 64; a row at a time across all planes was slower than either). */
+ * in isolation (C 32-128, batch 64; a row at a time across all planes was slower than
+ * either); inside a training step the gain was not visible. */
 static void to_channels_last(const Scalar *src, size_t plane, int C, int H, int W, Scalar *dst,
                              size_t drow)
 {

@@ -1,6 +1,6 @@
 /* platform.h - everything beyond C99 lives behind these few calls: wall clock, thread
- * count, peak resident memory, large blocks on huge pages.  platform.c has one implementation per platform family
- * (POSIX, Windows) and a plain-C99 fallback. */
+ * count, peak resident memory, large blocks on huge pages.  platform.c has one
+ * implementation per platform family (POSIX, Windows) and a plain-C99 fallback. */
 #ifndef CMAD_PLATFORM_H
 #define CMAD_PLATFORM_H
 
