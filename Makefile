@@ -30,6 +30,9 @@ OPT ?= -O2
 WARN := -std=c99 -pedantic -Wall -Wextra
 CFLAGS_ALL := $(WARN) $(OPT) $(CFLAGS)
 LDLIBS := -lm
+# the link flags: the user's LDFLAGS (say -static) and the project's own, kept apart so that
+# setting LDFLAGS on the command line does not drop -fopenmp
+LDFLAGS_ALL := $(LDFLAGS)
 
 ifeq ($(NATIVE),1)
 CFLAGS_ALL += -march=native
@@ -43,7 +46,7 @@ ifneq ($(NO_OMP),1)
 OMP_PROBE := $(shell d=$$(mktemp -d) && printf '\043include <omp.h>\nint main(void){return omp_get_max_threads() > 0 ? 0 : 1;}\n' > $$d/p.c && $(CC) -fopenmp $$d/p.c -o $$d/p >/dev/null 2>&1 && echo yes; rm -rf $$d)
 ifeq ($(OMP_PROBE),yes)
 CFLAGS_ALL += -fopenmp
-LDFLAGS += -fopenmp
+LDFLAGS_ALL += -fopenmp
 endif
 endif
 
@@ -87,7 +90,7 @@ APP := $(BUILD)/cmad
 TESTS := $(BUILD)/run_tests
 BENCH := $(BUILD)/bench
 
-.PHONY: all test check-grad asan lint format bench data clean help models demo compare
+.PHONY: all test check-grad asan lint format bench data clean help models demo compare cross
 
 ## all: library, app and test runner
 all: $(LIB) $(APP) $(TESTS)
@@ -95,7 +98,7 @@ all: $(LIB) $(APP) $(TESTS)
 # The compiler and flags a folder was built with: when they change (say `make NATIVE=1` after
 # `make`), the stamp changes and every object is rebuilt, instead of keeping the old code.
 FLAGS_STAMP := $(BUILD)/.flags
-FLAGS_NOW := $(CC) $(CFLAGS_ALL) $(FP_STRICT) $(LDFLAGS)
+FLAGS_NOW := $(CC) $(CFLAGS_ALL) $(FP_STRICT) $(LDFLAGS_ALL)
 ifneq ($(shell cat $(FLAGS_STAMP) 2>/dev/null),$(strip $(FLAGS_NOW)))
 $(shell mkdir -p $(BUILD) && printf '%s\n' '$(strip $(FLAGS_NOW))' > $(FLAGS_STAMP))
 endif
@@ -130,13 +133,13 @@ $(LIB): $(LIB_OBJ)
 	ar rcs $@ $(LIB_OBJ)
 
 $(APP): $(APP_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $(APP_OBJ) $(LIB) $(LDLIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(APP_OBJ) $(LIB) $(LDLIBS)
 
 $(TESTS): $(TEST_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(LIB) $(LDLIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(TEST_OBJ) $(LIB) $(LDLIBS)
 
 $(BENCH): $(BENCH_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $(BENCH_OBJ) $(LIB) $(LDLIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(BENCH_OBJ) $(LIB) $(LDLIBS)
 
 ## test: run the suite (MNIST-dependent tests use data/mnist or MNIST_DIR when present)
 test: $(TESTS) $(APP)
@@ -201,9 +204,15 @@ models:
 	build-native/cmad control train --preset fast --agents 2 --target 3 --seed 3
 	build-native/cmad control train --preset fast --agents 2 --target all --seed 3
 
+## cross: the suite cross-built and run under an emulator: CROSS=s390x (big-endian; default), aarch64 or windows (wine); SUITES="golden. data." picks suites (see scripts/cross.sh)
+CROSS ?= s390x
+SUITES ?=
+cross:
+	sh scripts/cross.sh $(CROSS) $(SUITES)
+
 ## clean: remove the build folders
 clean:
-	rm -rf build build-double build-asan build-native build-tcc build-clang
+	rm -rf build build-double build-asan build-native build-tcc build-clang build-s390x build-aarch64 build-windows
 
 ## help: list the targets
 help:

@@ -192,9 +192,29 @@ static int shell_plain(const char *a)
 {
     if (!*a) return 0;
     for (; *a; a++)
-        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+=.,:/@%", *a))
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+=.,:/@%",
+                    *a) &&
+            !(plat_shell_is_cmd() && *a == '\\'))
             return 0;
     return 1;
+}
+
+/* one argument as a shell would need it typed: a plain word as it is; else, for a POSIX shell,
+ * in single quotes (' as '\''), for cmd.exe in double quotes (" as \") */
+static void shell_word(StrBuf *b, const char *a)
+{
+    const char q = plat_shell_is_cmd() ? '"' : '\'';
+    if (shell_plain(a)) {
+        strbuf_printf(b, "%s", a);
+        return;
+    }
+    strbuf_printf(b, "%c", q);
+    for (; *a; a++)
+        if (*a == q)
+            strbuf_printf(b, plat_shell_is_cmd() ? "\\\"" : "'\\''");
+        else
+            strbuf_printf(b, "%c", *a);
+    strbuf_printf(b, "%c", q);
 }
 
 void run_record_init(RunRecord *r, const char *cmd, long seed)
@@ -209,21 +229,10 @@ void run_record_init(RunRecord *r, const char *cmd, long seed)
     r->threads = plat_threads();
     if (!tm || !strftime(r->date, sizeof r->date, "%Y-%m-%dT%H:%M:%SZ", tm))
         snprintf(r->date, sizeof r->date, "unknown");
-    /* argv as typed: plain words as they are, others in single quotes (' as '\'') */
+    /* argv as typed */
     for (i = 0; i < app_argc; i++) {
-        const char *a = app_argv[i];
         if (i) strbuf_printf(&b, " ");
-        if (shell_plain(a)) {
-            strbuf_printf(&b, "%s", a);
-            continue;
-        }
-        strbuf_printf(&b, "'");
-        for (; *a; a++)
-            if (*a == '\'')
-                strbuf_printf(&b, "'\\''");
-            else
-                strbuf_printf(&b, "%c", *a);
-        strbuf_printf(&b, "'");
+        shell_word(&b, app_argv[i]);
     }
     if (!b.s) strbuf_printf(&b, "cmad %s", cmd);
     r->command = b.s;

@@ -150,3 +150,12 @@ int plat_mkdirs(const char *path)
     }
     return 0;
 }
+
+int plat_shell_is_cmd(void)
+{
+#if defined(_WIN32)
+    return 1;
+#else
+    return 0;
+#endif
+}

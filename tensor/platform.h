@@ -22,5 +22,8 @@ void plat_free_big(void *p);
 int plat_mkdirs(const char *path);
 /* Atomically replaces `to` with `from` (rename that overwrites on every platform). */
 int plat_rename(const char *from, const char *to);
+/* 1 where commands run through cmd.exe (Windows), 0 where through a POSIX shell: how an
+ * argument with spaces or quotes is quoted when a run records its command line. */
+int plat_shell_is_cmd(void);
 
 #endif

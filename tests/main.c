@@ -39,11 +39,19 @@ const char *t_shared_dir(void)
 
 static const char *t_argv0 = "build/run_tests";
 
+/* The command that runs the cmad program: CMAD_TEST_APP when set (say "qemu-s390x
+ * build-s390x/cmad" for a cross build under an emulator), else "cmad" beside the test runner,
+ * whose folder ends at the last '/' or, on Windows, '\\'. */
 const char *t_app_path(void)
 {
     static char buf[1024];
+    const char *env = getenv("CMAD_TEST_APP");
     const char *slash = strrchr(t_argv0, '/');
-    size_t n = slash ? (size_t)(slash - t_argv0) + 1 : 0;
+    const char *back = strrchr(t_argv0, '\\');
+    size_t n;
+    if (env && *env) return env;
+    if (back && (!slash || back > slash)) slash = back;
+    n = slash ? (size_t)(slash - t_argv0) + 1 : 0;
     if (n + 5 >= sizeof buf) n = 0;
     memcpy(buf, t_argv0, n);
     memcpy(buf + n, "cmad", 5);

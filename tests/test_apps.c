@@ -7,9 +7,14 @@
 #include <string.h>
 
 #include "../data/sha256.h"
+#include "../tensor/platform.h"
 #include "../tensor/safetensors.h"
 #include "harness.h"
 #include <time.h>
+
+/* The quote that the shell system() runs takes around a word with spaces: cmd.exe knows
+ * only double quotes, a POSIX shell single quotes (which keep a " inside as it is). */
+#define Q (plat_shell_is_cmd() ? '"' : '\'')
 
 /* A scratch file name in the temporary folder. */
 static void tmp_path(char *buf, size_t cap, const char *name)
@@ -308,10 +313,12 @@ static void test_eval_records_command_and_hashes(void)
     char *json, *table, *logtxt, *html;
     const char *p;
     int i;
-    tmp_path(dir, sizeof dir, "eval \"q\" dir");
+    /* Windows names cannot hold a double quote: a space alone there */
+    tmp_path(dir, sizeof dir, plat_shell_is_cmd() ? "eval q dir" : "eval \"q\" dir");
     tmp_path(log, sizeof log, "eval.log");
     /* a bad method: one line naming it, exit 1, no output folder */
-    snprintf(cmd, sizeof cmd, "%s eval --methods prior,nosuch --out '%s'", t_app_path(), dir);
+    snprintf(cmd, sizeof cmd, "%s eval --methods prior,nosuch --out %c%s%c", t_app_path(), Q, dir,
+             Q);
     T_EQ_INT(run(cmd, log), 1);
     T_OK(file_has(log, "nosuch"));
     T_OK(!exists(dir));
@@ -322,8 +329,8 @@ static void test_eval_records_command_and_hashes(void)
         return;
     }
     snprintf(cmd, sizeof cmd,
-             "%s eval --methods prior --n 2 --steps 2 --batch 2 --seed 5 --threads 1 --out '%s'",
-             t_app_path(), dir);
+             "%s eval --methods prior --n 2 --steps 2 --batch 2 --seed 5 --threads 1 --out %c%s%c",
+             t_app_path(), Q, dir, Q);
     T_EQ_INT(run(cmd, log), 0);
     snprintf(path, sizeof path, "%s/metrics.json", dir);
     json = slurp(path);
@@ -381,8 +388,8 @@ static void test_eval_records_command_and_hashes(void)
 static int run_tiny_eval(const char *args, const char *dir, const char *log)
 {
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s eval %s --n 1 --steps 2 --batch 1 --threads 1 --out '%s'",
-             t_app_path(), args, dir);
+    snprintf(cmd, sizeof cmd, "%s eval %s --n 1 --steps 2 --batch 1 --threads 1 --out %c%s%c",
+             t_app_path(), args, Q, dir, Q);
     return run(cmd, log);
 }
 
@@ -403,10 +410,10 @@ static void test_eval_uses_the_controls_aggregator(void)
     }
     snprintf(cmd, sizeof cmd,
              "%s control train --agents 2 --target 3 --overlap 2 --steps 3 --batch 1 --iters 1 "
-             "--threads 1 --out '%s' --curve '%s.csv'",
-             t_app_path(), ctrl, ctrl);
+             "--threads 1 --out %c%s%c --curve %c%s.csv%c",
+             t_app_path(), Q, ctrl, Q, Q, ctrl, Q);
     T_EQ_INT(run(cmd, log), 0);
-    snprintf(args, sizeof args, "--methods cmad,prior --controls '%s'", ctrl);
+    snprintf(args, sizeof args, "--methods cmad,prior --controls %c%s%c", Q, ctrl, Q);
     T_EQ_INT(run_tiny_eval(args, dir, log), 0);
     T_OK(file_has(log, "aggregator split, overlap 2 (from the controls file)"));
     snprintf(path, sizeof path, "%s/metrics.json", dir);
@@ -418,7 +425,7 @@ static void test_eval_uses_the_controls_aggregator(void)
     free(json);
     free(table);
     /* a different --overlap than the controls': one line naming the flag, exit 1 */
-    snprintf(args, sizeof args, "--methods cmad --controls '%s' --overlap 3", ctrl);
+    snprintf(args, sizeof args, "--methods cmad --controls %c%s%c --overlap 3", Q, ctrl, Q);
     T_EQ_INT(run_tiny_eval(args, dir, log), 1);
     T_OK(file_has(log, "option --overlap 3: the controls"));
     /* baselines alone take it from the flag */
