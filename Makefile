@@ -90,7 +90,7 @@ APP := $(BUILD)/cmad
 TESTS := $(BUILD)/run_tests
 BENCH := $(BUILD)/bench
 
-.PHONY: all test check-grad asan lint format bench data clean help models demo compare cross
+.PHONY: all test check-grad asan lint format bench data clean help models demo compare cross fuzz
 
 ## all: library, app and test runner
 all: $(LIB) $(APP) $(TESTS)
@@ -159,7 +159,7 @@ asan:
 	  LDFLAGS="-fsanitize=address,undefined" build-asan/run_tests build-asan/cmad
 	ASAN_OPTIONS=detect_leaks=1 CMAD_TEST_QUICK=1 build-asan/run_tests
 
-FORMAT_SRC := $(sort $(foreach d,$(LIB_DIRS) apps tests bench,$(wildcard $(d)/*.c $(d)/*.h)))
+FORMAT_SRC := $(sort $(foreach d,$(LIB_DIRS) apps tests bench fuzz,$(wildcard $(d)/*.c $(d)/*.h)))
 
 ## lint: clang-format conformance, then cppcheck and clang-tidy over the library (checks in .clang-tidy, cppcheck.cfg)
 lint:
@@ -210,9 +210,13 @@ SUITES ?=
 cross:
 	sh scripts/cross.sh $(CROSS) $(SUITES)
 
+## fuzz: libFuzzer (clang) on every reader of file or flag bytes, FUZZ_SECONDS (60) per harness; corpus in build-fuzz/ (see fuzz/run.sh)
+fuzz:
+	sh fuzz/run.sh
+
 ## clean: remove the build folders
 clean:
-	rm -rf build build-double build-asan build-native build-tcc build-clang build-s390x build-aarch64 build-windows
+	rm -rf build build-double build-asan build-native build-tcc build-clang build-s390x build-aarch64 build-windows build-fuzz
 
 ## help: list the targets
 help:

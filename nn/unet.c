@@ -187,10 +187,26 @@ void unet_config_str(const UNetConfig *c, char *buf, size_t cap)
              c->sin_dim, c->emb_dim, c->num_classes, c->groups);
 }
 
+/* 1 when s holds a run of more than 9 digits: sscanf's %d is undefined for a number that
+ * does not fit an int (glibc wraps 4294967297 to 1), and no valid field needs 10 digits. */
+static int has_long_number(const char *s)
+{
+    int run = 0;
+    for (; *s; s++) {
+        run = *s >= '0' && *s <= '9' ? run + 1 : 0;
+        if (run > 9) return 1;
+    }
+    return 0;
+}
+
 int unet_config_parse(const char *s, UNetConfig *c, char *err, size_t errcap)
 {
     int n;
     memset(c, 0, sizeof *c);
+    if (has_long_number(s)) {
+        snprintf(err, errcap, "bad UNet config '%.200s' (a number of more than 9 digits)", s);
+        return -1;
+    }
     n = sscanf(s,
                "in_ch=%d;levels=%d;ch=%d,%d,%d,%d;nres=%d;attention=%d;sin_dim=%d;emb_dim=%d;"
                "num_classes=%d;groups=%d",

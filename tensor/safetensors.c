@@ -581,14 +581,14 @@ static int validate(SafeFile *f, char *err, size_t errcap)
                         e->name, d, (long long)e->shape[d]);
                 return -1;
             }
-            if (e->shape[d] != 0 && numel > (size_t)(ST_MAX_FILE / (uint64_t)e->shape[d])) {
+            if (e->shape[d] != 0 && numel > (size_t)(ST_MAX_FILE / es / (uint64_t)e->shape[d])) {
                 st_fail(err, errcap, f->path, "tensor \"%.100s\": shape too large", e->name);
                 return -1;
             }
             numel *= (size_t)e->shape[d];
         }
         e->numel = numel;
-        bytes = numel * es; /* numel <= 2^31, es <= 8: no overflow */
+        bytes = numel * es; /* <= ST_MAX_FILE: no overflow, even with a 32-bit size_t */
         if (e->end < e->begin) {
             st_fail(err, errcap, f->path,
                     "tensor \"%.100s\": data_offsets [%lu, %lu] end "

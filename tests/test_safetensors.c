@@ -306,6 +306,9 @@ static void test_st_rejects_bad_files(void)
     BAD(T1("[-2]", "[0,8]"), -1, 8, "negative");
     BAD(T1("[2]", "[0,8]"), -1, 12, "after the last tensor");
     BAD(T1("[4611686018427387904,4611686018427387904]", "[0,8]"), -1, 8, "too large");
+    /* 536870913 x 4 bytes wraps a 32-bit size_t to 4: refused by the byte count, not the
+     * element count */
+    BAD(T1("[536870913]", "[0,8]"), -1, 8, "too large");
     BAD("{\"x\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[0,4]}}", -1, 4, "BF16");
     BAD("{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
         "\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
