@@ -426,8 +426,7 @@ static void controls_load(const char *cmd, const char *path, CtlCfg *c, CtlRun *
     if (!m || strcmp(m, "cmad-controls") || !cfgs || !st_meta(f, "agents"))
         app_fail(cmd, "%s: not a cmad-c controls file (metadata model is not cmad-controls)", path);
     if (unet_config_parse(cfgs, &cc, err, sizeof err)) app_fail(cmd, "%s: %s", path, err);
-    c->agents = atoi(st_meta(f, "agents"));
-    if (c->agents < 1 || c->agents > PHI_MAX_AGENTS) app_fail(cmd, "%s: bad agent count", path);
+    c->agents = (int)app_meta_number(cmd, f, "agents", 0, 1, PHI_MAX_AGENTS, 1);
     c->target = meta_copy(f, "target", "3", c->meta_target, sizeof c->meta_target);
     c->drift = meta_copy(f, "drift", "g", c->meta_drift, sizeof c->meta_drift);
     c->phi = meta_copy(f, "phi", "split", c->meta_phi, sizeof c->meta_phi);
@@ -440,8 +439,8 @@ static void controls_load(const char *cmd, const char *path, CtlCfg *c, CtlRun *
     /* a path recorded on another machine: the shipped default, said aloud */
     c->score = recorded_or_default(c->score, c->meta_score, "models/unet-s.safetensors", "score");
     c->classifier = recorded_or_default(c->classifier, c->meta_cls, APP_DEFAULT_OBJ, "classifier");
-    c->overlap = st_meta(f, "overlap") ? atoi(st_meta(f, "overlap")) : 0;
-    c->rho = st_meta(f, "rho") ? atof(st_meta(f, "rho")) : 1.0;
+    c->overlap = (int)app_meta_number(cmd, f, "overlap", 0, 0, 13, 1);
+    c->rho = app_meta_number(cmd, f, "rho", 1.0, 0, 1e6, 0);
     (void)parse_target(cmd, c->target, &amortised);
     setup(cmd, c, run, amortised);
     for (i = 0; i < c->agents; i++) {

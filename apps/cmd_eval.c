@@ -121,9 +121,9 @@ static void load_controls(SafeFile *cf, const char *controls, int agents, CmadPr
     int a, j;
     char nm[128], err[512];
     if (!st_meta(cf, "config") || unet_config_parse(st_meta(cf, "config"), &cc, err, sizeof err) ||
-        !st_meta(cf, "agents") || atoi(st_meta(cf, "agents")) != agents)
+        app_meta_number("eval", cf, "agents", 0, 0, PHI_MAX_AGENTS, 1) != agents)
         app_fail("eval", "%s: not controls for %d agents", controls, agents);
-    pr->spec.rho = st_meta(cf, "rho") ? atof(st_meta(cf, "rho")) : 1.0;
+    pr->spec.rho = app_meta_number("eval", cf, "rho", 1.0, 0, 1e6, 0);
     pr->spec.drift =
         st_meta(cf, "drift") && !strcmp(st_meta(cf, "drift"), "g2") ? DRIFT_G2 : DRIFT_G;
     pr->spec.amortised = cc.num_classes > 0;
@@ -147,15 +147,11 @@ static void load_controls(SafeFile *cf, const char *controls, int agents, CmadPr
  * --overlap flag (-1: not given); one that differs from the controls' is an error. */
 static void controls_phi(const SafeFile *cf, const char *controls, int overlap, CmadSpec *spec)
 {
-    const char *m, *o;
-    m = st_meta(cf, "phi");
-    o = st_meta(cf, "overlap");
+    const char *m = st_meta(cf, "phi");
     spec->phi_mode = PHI_SPLIT;
     if (m && phi_mode_parse(m, &spec->phi_mode))
         app_fail("eval", "%s: unknown aggregator '%s' in its metadata", controls, m);
-    spec->overlap = o ? atoi(o) : 0;
-    if (spec->overlap < 0 || spec->overlap > 13)
-        app_fail("eval", "%s: overlap '%s' in its metadata is outside 0..13", controls, o);
+    spec->overlap = (int)app_meta_number("eval", cf, "overlap", 0, 0, 13, 1);
     if (overlap >= 0 && overlap != spec->overlap)
         app_fail("eval", "option --overlap %d: the controls %s were trained with overlap %d",
                  overlap, controls, spec->overlap);

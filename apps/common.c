@@ -1,6 +1,7 @@
 /* common.c - shared app helpers (see common.h). */
 #include "common.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +65,20 @@ void app_progress(const char *cmd, long epoch, long step, long total, const char
     else
         fprintf(stderr, "cmad %s: step %ld/%ld %s %.1f img/s ETA %s\n", cmd, step, total, metrics,
                 img_per_s, eta);
+}
+
+double app_meta_number(const char *cmd, const SafeFile *f, const char *key, double fallback,
+                       double lo, double hi, int whole)
+{
+    const char *v = st_meta(f, key);
+    char *end;
+    double x;
+    if (!v) return fallback;
+    x = strtod(v, &end);
+    if (end == v || *end != '\0' || !(x >= lo && x <= hi) || (whole && x != floor(x)))
+        app_fail(cmd, "%s: metadata %s '%.40s' is not a%s number in [%g, %g]", st_path(f), key, v,
+                 whole ? " whole" : "", lo, hi);
+    return x;
 }
 
 void app_load_unet(const char *cmd, const char *path, UNet *net)

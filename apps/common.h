@@ -8,6 +8,7 @@
 
 #include "../data/idx.h"
 #include "../data/sha256.h"
+#include "../tensor/safetensors.h"
 #include "../nn/classifier.h"
 #include "../nn/unet.h"
 #include "../control/multi.h"
@@ -41,6 +42,12 @@ void app_load_classifier(const char *cmd, const char *path, ClassifierArch arch,
  * (the report is then skipped); a named file that cannot be opened, or a corrupt one, exits
  * as above naming the flag or the file. */
 int app_load_eval_classifier(const char *cmd, const char *path, Classifier *c);
+
+/* A number in a checkpoint's metadata (key), checked: fallback when the key is absent; a
+ * value that is not a number in [lo, hi] (a whole one when whole is 1) exits with one line
+ * naming the file and the key. */
+double app_meta_number(const char *cmd, const SafeFile *f, const char *key, double fallback,
+                       double lo, double hi, int whole);
 
 /* Accuracy (0..1) of a classifier on a data set, with its weights or its EMA. */
 double classifier_accuracy(Classifier *c, const Mnist *m, int use_ema);

@@ -100,14 +100,22 @@ static int known_tensor(const Params *p, const char *name)
     return 0;
 }
 
-static int read_int(SafeFile *f, const char *name, int64_t *dst, char *err, size_t errcap)
+/* One integer of the training state, refused outside [0, hi] (hi fits a long everywhere). */
+static int read_int(SafeFile *f, const char *name, int64_t hi, int64_t *dst, char *err,
+                    size_t errcap)
 {
     const SafeEntry *e = st_find(f, name);
     if (!e || e->numel != 1) {
         snprintf(err, errcap, "%s: training state tensor '%s' is missing", st_path(f), name);
         return -1;
     }
-    return st_read_i64(f, e, dst, 1, err, errcap);
+    if (st_read_i64(f, e, dst, 1, err, errcap)) return -1;
+    if (*dst < 0 || *dst > hi) {
+        snprintf(err, errcap, "%s: training state tensor '%s' holds %lld, outside [0, %lld]",
+                 st_path(f), name, (long long)*dst, (long long)hi);
+        return -1;
+    }
+    return 0;
 }
 
 int ckpt_load(const char *path, Params *p, const char *model, TrainState *ts, char *err,
@@ -159,9 +167,9 @@ int ckpt_load(const char *path, Params *p, const char *model, TrainState *ts, ch
             if (st_load_scalar(f, nm, pi->ndim, pi->shape, p->v + pi->offset, err, errcap))
                 goto done;
         }
-        if (read_int(f, "train.step", &step, err, errcap) ||
-            read_int(f, "train.adam_step", &astep, err, errcap) ||
-            read_int(f, "train.rng_has_spare", &has, err, errcap))
+        if (read_int(f, "train.step", 2147483647, &step, err, errcap) ||
+            read_int(f, "train.adam_step", 2147483647, &astep, err, errcap) ||
+            read_int(f, "train.rng_has_spare", 1, &has, err, errcap))
             goto done;
         ts->step = (long)step;
         ts->opt->step = (long)astep;
@@ -170,6 +178,10 @@ int ckpt_load(const char *path, Params *p, const char *model, TrainState *ts, ch
             if (!e || e->numel != 4 || st_read_u64(f, e, ts->rng->s, 4, err, errcap)) {
                 if (!e || e->numel != 4)
                     snprintf(err, errcap, "%s: training state tensor 'train.rng' is missing", path);
+                goto done;
+            }
+            if ((ts->rng->s[0] | ts->rng->s[1] | ts->rng->s[2] | ts->rng->s[3]) == 0) {
+                snprintf(err, errcap, "%s: training state tensor 'train.rng' is all zeros", path);
                 goto done;
             }
             e = st_find(f, "train.rng_spare");

@@ -450,11 +450,47 @@ static void test_eval_uses_the_controls_aggregator(void)
     remove(log);
 }
 
+/* A controls file whose metadata numbers are not numbers (or overflow an int) is refused with
+ * one line naming the file and the key, by `cmad control sample` and `cmad eval` alike, before
+ * any sampling: the readers once took them through atoi. */
+static void test_controls_bad_metadata_numbers(void)
+{
+    static const char *bad[][2] = {
+        {"agents", "4294967298"}, {"agents", "2x"}, {"overlap", "-1"}, {"rho", "nan"}};
+    char ctrl[512], err[512], cmd[2048], msg[600], e[256];
+    int i;
+    tmp_path(ctrl, sizeof ctrl, "bad-meta.safetensors");
+    tmp_path(err, sizeof err, "bad-meta.txt");
+    for (i = 0; i < 4; i++) {
+        SafeWriter *w = st_writer_new();
+        st_add_meta(w, "model", "cmad-controls");
+        st_add_meta(w, "config",
+                    "in_ch=1;levels=2;ch=8,8,0,0;nres=1;attention=0;sin_dim=16;"
+                    "emb_dim=16;num_classes=0;groups=4");
+        if (strcmp(bad[i][0], "agents") != 0) st_add_meta(w, "agents", "2");
+        st_add_meta(w, bad[i][0], bad[i][1]);
+        T_EQ_INT(st_write(w, ctrl, e, sizeof e), 0);
+        st_writer_free(w);
+        snprintf(msg, sizeof msg, "%s: metadata %s '%s'", ctrl, bad[i][0], bad[i][1]);
+        snprintf(cmd, sizeof cmd, "%s control sample --controls %c%s%c --n 1", t_app_path(), Q,
+                 ctrl, Q);
+        T_EQ_INT(run(cmd, err), 1);
+        T_OK(file_has(err, msg));
+        snprintf(cmd, sizeof cmd, "%s eval --methods cmad --agents 2 --controls %c%s%c --n 1",
+                 t_app_path(), Q, ctrl, Q);
+        T_EQ_INT(run(cmd, err), 1);
+        T_OK(file_has(err, msg));
+    }
+    remove(ctrl);
+    remove(err);
+}
+
 const TestCase apps_tests[] = {
     {"train_smoke_loss_falls", test_train_smoke_loss_falls},
     {"bad_flag_and_missing_file", test_bad_flag_and_missing_file},
     {"resume_is_bit_identical", test_resume_is_bit_identical},
     {"eval_records_command_and_hashes", test_eval_records_command_and_hashes},
     {"eval_uses_the_controls_aggregator", test_eval_uses_the_controls_aggregator},
+    {"controls_bad_metadata_numbers", test_controls_bad_metadata_numbers},
     {NULL, NULL},
 };

@@ -5,10 +5,12 @@
 #include <string.h>
 
 #include "../autograd/ops.h"
+#include "../nn/checkpoint.h"
 #include "../nn/classifier.h"
 #include "../nn/optim.h"
 #include "../nn/unet.h"
 #include "harness.h"
+#include "tmp_path.h"
 
 static void test_unet_param_counts(void)
 {
@@ -162,11 +164,58 @@ static void test_pgd_attack(void)
     arena_free(a);
 }
 
+/* A training checkpoint round-trips its state, and one whose state is out of range (a
+ * negative step, a spare flag other than 0/1, an all-zero generator) is refused naming the
+ * file and the tensor; so is a file with no tensors. */
+static void test_checkpoint_state_ranges(void)
+{
+    Classifier c;
+    Adam opt = adam_default(1e-3);
+    Rng rng, back;
+    TrainState ts;
+    char path[512], err[512];
+    int i;
+    t_tmp_path(path, sizeof path, "state.safetensors");
+    classifier_build(&c, ARCH_MLP);
+    rng_seed(&rng, 7, 1);
+    ts.opt = &opt;
+    ts.rng = &rng;
+    ts.step = 12;
+    opt.step = 11;
+    T_EQ_INT(ckpt_save(path, &c.params, "mlp", "", &ts, NULL, err, sizeof err), 0);
+    ts.rng = &back;
+    ts.step = 0;
+    T_EQ_INT(ckpt_load(path, &c.params, "mlp", &ts, err, sizeof err), 0);
+    T_OK(ts.step == 12 && opt.step == 11 && !memcmp(back.s, rng.s, sizeof rng.s));
+    for (i = 0; i < 3; i++) {
+        static const char *what[] = {"'train.step' holds -1", "'train.rng_has_spare' holds 2",
+                                     "'train.rng' is all zeros"};
+        Rng bad = rng;
+        ts.rng = &bad;
+        ts.step = i == 0 ? -1 : 12;
+        bad.has_spare = i == 1 ? 2 : 0;
+        if (i == 2) memset(bad.s, 0, sizeof bad.s);
+        T_EQ_INT(ckpt_save(path, &c.params, "mlp", "", &ts, NULL, err, sizeof err), 0);
+        ts.rng = &back;
+        T_EQ_INT(ckpt_load(path, &c.params, "mlp", &ts, err, sizeof err), -1);
+        T_OK(strstr(err, path) && strstr(err, what[i]));
+        if (!strstr(err, what[i])) t_report(__FILE__, __LINE__, "%s", err);
+    }
+    /* and a file that is not a checkpoint at all */
+    T_EQ_INT(t_write_bytes(path, "\x08\0\0\0\0\0\0\0{}", 10), 0);
+    T_EQ_INT(ckpt_load(path, &c.params, "mlp", &ts, err, sizeof err), -1);
+    T_OK(strstr(err, path) != NULL);
+    remove(path);
+    T_OK(!t_file_exists(path));
+    classifier_free(&c);
+}
+
 const TestCase nn_tests[] = {
     {"pgd_attack", test_pgd_attack},
     {"adam_clip_ema_formulas", test_adam_clip_ema_formulas},
     {"lr_schedule", test_lr_schedule},
     {"unet_param_counts", test_unet_param_counts},
     {"classifier_param_counts", test_classifier_param_counts},
+    {"checkpoint_state_ranges", test_checkpoint_state_ranges},
     {NULL, NULL},
 };
