@@ -201,7 +201,7 @@ static int has_long_number(const char *s)
 
 int unet_config_parse(const char *s, UNetConfig *c, char *err, size_t errcap)
 {
-    int n;
+    int n, end = -1;
     memset(c, 0, sizeof *c);
     if (has_long_number(s)) {
         snprintf(err, errcap, "bad UNet config '%.200s' (a number of more than 9 digits)", s);
@@ -209,10 +209,11 @@ int unet_config_parse(const char *s, UNetConfig *c, char *err, size_t errcap)
     }
     n = sscanf(s,
                "in_ch=%d;levels=%d;ch=%d,%d,%d,%d;nres=%d;attention=%d;sin_dim=%d;emb_dim=%d;"
-               "num_classes=%d;groups=%d",
+               "num_classes=%d;groups=%d%n",
                &c->in_ch, &c->nlevels, &c->ch[0], &c->ch[1], &c->ch[2], &c->ch[3], &c->nres,
-               &c->attention, &c->sin_dim, &c->emb_dim, &c->num_classes, &c->groups);
-    if (n != 12 || c->in_ch < 1 || c->in_ch > 64 || c->nlevels < 1 ||
+               &c->attention, &c->sin_dim, &c->emb_dim, &c->num_classes, &c->groups, &end);
+    /* the whole string, nothing after groups */
+    if (n != 12 || end < 0 || s[end] != '\0' || c->in_ch < 1 || c->in_ch > 64 || c->nlevels < 1 ||
         c->nlevels > UNET_MAX_LEVELS || c->nres < 1 || c->nres > 4 || c->sin_dim < 2 ||
         c->sin_dim % 2 || c->sin_dim > 4096 || c->emb_dim < 1 || c->emb_dim > 4096 ||
         c->num_classes < 0 || c->num_classes > 1000 || c->groups < 1) {

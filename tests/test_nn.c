@@ -210,6 +210,31 @@ static void test_checkpoint_state_ranges(void)
     classifier_free(&c);
 }
 
+/* A config string round-trips, and the parser takes the whole string or nothing: trailing
+ * text, a number too long for an int, a level count of 0 are refused with a message. */
+static void test_unet_config_strict(void)
+{
+    UNetConfig c = unet_s_config(1), back;
+    char text[512], s[600], err[256];
+    const char *rest;
+    unet_config_str(&c, text, sizeof text);
+    T_EQ_INT(unet_config_parse(text, &back, err, sizeof err), 0);
+    T_OK(!memcmp(&c, &back, sizeof c));
+    rest = strstr(text, ";levels="); /* text is "in_ch=1;levels=..." */
+    T_OK(rest != NULL);
+    if (!rest) return;
+    snprintf(s, sizeof s, "%s;x", text);
+    T_EQ_INT(unet_config_parse(s, &back, err, sizeof err), -1);
+    T_OK(strstr(err, "bad UNet config") != NULL);
+    snprintf(s, sizeof s, "%s ", text);
+    T_EQ_INT(unet_config_parse(s, &back, err, sizeof err), -1);
+    snprintf(s, sizeof s, "in_ch=4294967297%s", rest); /* wraps to 1 through %d */
+    T_EQ_INT(unet_config_parse(s, &back, err, sizeof err), -1);
+    T_OK(strstr(err, "more than 9 digits") != NULL);
+    snprintf(s, sizeof s, "in_ch=1;levels=0%s", strstr(text, ";ch="));
+    T_EQ_INT(unet_config_parse(s, &back, err, sizeof err), -1);
+}
+
 const TestCase nn_tests[] = {
     {"pgd_attack", test_pgd_attack},
     {"adam_clip_ema_formulas", test_adam_clip_ema_formulas},
@@ -217,5 +242,6 @@ const TestCase nn_tests[] = {
     {"unet_param_counts", test_unet_param_counts},
     {"classifier_param_counts", test_classifier_param_counts},
     {"checkpoint_state_ranges", test_checkpoint_state_ranges},
+    {"unet_config_strict", test_unet_config_strict},
     {NULL, NULL},
 };
