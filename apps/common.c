@@ -19,13 +19,17 @@
 
 void app_fail(const char *cmd, const char *fmt, ...)
 {
+    char msg[2048];
+    size_t i;
     va_list ap;
     fflush(stdout);
-    fprintf(stderr, "cmad %s: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    /* one line, whatever a file put into a name it quotes: control bytes as '?' */
+    for (i = 0; msg[i]; i++)
+        if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f) msg[i] = '?';
+    fprintf(stderr, "cmad %s: %s\n", cmd, msg);
     exit(1);
 }
 

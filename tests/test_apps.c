@@ -452,16 +452,21 @@ static void test_eval_uses_the_controls_aggregator(void)
 
 /* A controls file whose metadata numbers are not numbers (or overflow an int) is refused with
  * one line naming the file and the key, by `cmad control sample` and `cmad eval` alike, before
- * any sampling: the readers once took them through atoi. */
+ * any sampling: the readers once took them through atoi.  A newline in the value stays out
+ * of the error line. */
 static void test_controls_bad_metadata_numbers(void)
 {
-    static const char *bad[][2] = {
-        {"agents", "4294967298"}, {"agents", "2x"}, {"overlap", "-1"}, {"rho", "nan"}};
+    /* key, value, the value as the error line shows it (a control byte as '?') */
+    static const char *bad[][3] = {{"agents", "4294967298", "4294967298"},
+                                   {"agents", "2x", "2x"},
+                                   {"overlap", "-1", "-1"},
+                                   {"rho", "nan", "nan"},
+                                   {"rho", "1\n2", "1?2"}};
     char ctrl[512], err[512], cmd[2048], msg[600], e[256];
     int i;
     tmp_path(ctrl, sizeof ctrl, "bad-meta.safetensors");
     tmp_path(err, sizeof err, "bad-meta.txt");
-    for (i = 0; i < 4; i++) {
+    for (i = 0; i < 5; i++) {
         SafeWriter *w = st_writer_new();
         st_add_meta(w, "model", "cmad-controls");
         st_add_meta(w, "config",
@@ -471,7 +476,7 @@ static void test_controls_bad_metadata_numbers(void)
         st_add_meta(w, bad[i][0], bad[i][1]);
         T_EQ_INT(st_write(w, ctrl, e, sizeof e), 0);
         st_writer_free(w);
-        snprintf(msg, sizeof msg, "%s: metadata %s '%s'", ctrl, bad[i][0], bad[i][1]);
+        snprintf(msg, sizeof msg, "%s: metadata %s '%s'", ctrl, bad[i][0], bad[i][2]);
         snprintf(cmd, sizeof cmd, "%s control sample --controls %c%s%c --n 1", t_app_path(), Q,
                  ctrl, Q);
         T_EQ_INT(run(cmd, err), 1);
