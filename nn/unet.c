@@ -55,7 +55,8 @@ static void name_of(char *buf, size_t cap, const char *part, int i)
     snprintf(buf, cap, "%s.%d", part, i);
 }
 
-void unet_build(UNet *net, const UNetConfig *cfg)
+/* Declares every parameter of the net (names, shapes, offsets), allocating none. */
+static void unet_declare(UNet *net, const UNetConfig *cfg)
 {
     Params *p = &net->params;
     char nm[PARAM_NAME_MAX];
@@ -127,7 +128,23 @@ void unet_build(UNet *net, const UNetConfig *cfg)
     CHECK(sp == 0, "unet: skip stack not empty (%d)", sp);
     net->norm_out = gnorm_declare(p, "norm_out", ch, cfg->groups);
     net->conv_out = conv_declare(p, "conv_out", ch, 1, 3, 1, 1, 1);
-    params_finalize(p);
+}
+
+void unet_build(UNet *net, const UNetConfig *cfg)
+{
+    unet_declare(net, cfg);
+    params_finalize(&net->params);
+}
+
+size_t unet_param_count(const UNetConfig *cfg)
+{
+    UNet *net = (UNet *)xcalloc(1, sizeof(UNet));
+    size_t n;
+    unet_declare(net, cfg);
+    n = net->params.total;
+    params_free(&net->params);
+    free(net);
+    return n;
 }
 
 void unet_free(UNet *net) { params_free(&net->params); }

@@ -59,6 +59,9 @@ UNetConfig unet_s_config(int class_cond);
 UNetConfig ctrl_s_config(int label_input);
 /* Declares and allocates the parameters (values zero until params_initialise or a load). */
 void unet_build(UNet *net, const UNetConfig *cfg);
+/* The parameter count of the net cfg describes, computed without allocating it: a config
+ * read from a file can be checked against the file before the net is built. */
+size_t unet_param_count(const UNetConfig *cfg);
 void unet_free(UNet *net);
 /* x [N, in_ch, H, W], t [N] times, labels [N] (or NULL when the net has no embedding;
  * a class-conditional net needs them) -> conv_out [N, 1, H, W]. */

@@ -486,6 +486,23 @@ static void test_controls_bad_metadata_numbers(void)
         T_EQ_INT(run(cmd, err), 1);
         T_OK(file_has(err, msg));
     }
+    /* numbers fine, but a config far larger than the file's tensors (none here): refused
+     * before any net is allocated, for controls and for a UNet checkpoint alike */
+    for (i = 0; i < 2; i++) {
+        SafeWriter *w = st_writer_new();
+        st_add_meta(w, "format", "cmad-c/1");
+        st_add_meta(w, "model", i ? "unet-s" : "cmad-controls");
+        st_add_meta(w, "config",
+                    "in_ch=1;levels=3;ch=4096,4096,4096,0;nres=4;attention=1;"
+                    "sin_dim=16;emb_dim=16;num_classes=0;groups=4");
+        st_add_meta(w, "agents", "2");
+        T_EQ_INT(st_write(w, ctrl, e, sizeof e), 0);
+        st_writer_free(w);
+        snprintf(cmd, sizeof cmd, "%s %s %c%s%c --n 1", t_app_path(),
+                 i ? "sample --model" : "control sample --controls", Q, ctrl, Q);
+        T_EQ_INT(run(cmd, err), 1);
+        T_OK(file_has(err, "its config asks for"));
+    }
     remove(ctrl);
     remove(err);
 }
