@@ -21,7 +21,7 @@ static void check_ranges(const UNetConfig *c)
 {
     int L;
     FUZZ_CHECK(c->in_ch >= 1 && c->in_ch <= 64, "in_ch %d", c->in_ch);
-    FUZZ_CHECK(c->nlevels >= 1 && c->nlevels <= UNET_MAX_LEVELS, "levels %d", c->nlevels);
+    FUZZ_CHECK(c->nlevels >= 1 && c->nlevels <= UNET_IMAGE_LEVELS, "levels %d", c->nlevels);
     FUZZ_CHECK(c->nres >= 1 && c->nres <= 4, "nres %d", c->nres);
     FUZZ_CHECK(c->sin_dim >= 2 && c->sin_dim <= 4096 && c->sin_dim % 2 == 0, "sin_dim %d",
                c->sin_dim);

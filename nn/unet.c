@@ -237,6 +237,11 @@ int unet_config_parse(const char *s, UNetConfig *c, char *err, size_t errcap)
         snprintf(err, errcap, "bad UNet config '%.200s'", s);
         return -1;
     }
+    if (c->nlevels > UNET_IMAGE_LEVELS) {
+        snprintf(err, errcap, "bad UNet config '%.200s' (levels=%d: a 28x28 image allows 1..%d)", s,
+                 c->nlevels, UNET_IMAGE_LEVELS);
+        return -1;
+    }
     for (n = 0; n < c->nlevels; n++)
         if (c->ch[n] < 1 || c->ch[n] > 4096 || c->ch[n] % c->groups) {
             snprintf(err, errcap, "bad UNet channel count %d in '%.200s'", c->ch[n], s);

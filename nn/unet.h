@@ -22,6 +22,9 @@
 #include "layers.h"
 
 #define UNET_MAX_LEVELS 4
+/* The levels a 28x28 image allows: it halves evenly twice (28, 14, 7); a fourth level would
+ * meet a 7x7 skip with an 8x8 upsample.  unet_config_parse refuses more. */
+#define UNET_IMAGE_LEVELS 3
 #define UNET_MAX_BLOCKS 32
 
 typedef struct UNetConfig {

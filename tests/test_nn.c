@@ -211,7 +211,8 @@ static void test_checkpoint_state_ranges(void)
 }
 
 /* A config string round-trips, and the parser takes the whole string or nothing: trailing
- * text, a number too long for an int, a level count of 0 are refused with a message. */
+ * text, a number too long for an int, a level count of 0 or of 4 (which 28x28 images do
+ * not allow) are refused with a message. */
 static void test_unet_config_strict(void)
 {
     UNetConfig c = unet_s_config(1), back;
@@ -233,6 +234,9 @@ static void test_unet_config_strict(void)
     T_OK(strstr(err, "more than 9 digits") != NULL);
     snprintf(s, sizeof s, "in_ch=1;levels=0%s", strstr(text, ";ch="));
     T_EQ_INT(unet_config_parse(s, &back, err, sizeof err), -1);
+    snprintf(s, sizeof s, "in_ch=1;levels=4%s", strstr(text, ";ch=")); /* 28 -> 14 -> 7 -> 4 */
+    T_EQ_INT(unet_config_parse(s, &back, err, sizeof err), -1);
+    T_OK(strstr(err, "a 28x28 image allows 1..3") != NULL);
 }
 
 const TestCase nn_tests[] = {
