@@ -194,25 +194,32 @@ static void seed_ckpt(void)
                err);
     unet_free(&net);
 
-    ckpt_variant("tiny-weights.safetensors", "no-ema.safetensors", "ema.", EDIT_DROP);
-    ckpt_variant("tiny-weights.safetensors", "flat-weight.safetensors", "conv_in.weight",
-                 EDIT_FLAT);
-    ckpt_variant("tiny-weights.safetensors", "flat-ema.safetensors", "ema.conv_in.weight",
-                 EDIT_FLAT);
-    ckpt_variant("tiny-weights.safetensors", "i64-weight.safetensors", "conv_out.bias", EDIT_I64);
-    ckpt_variant("tiny-train.safetensors", "no-adam-v.safetensors", "adam.v.conv_out.bias",
-                 EDIT_DROP);
-    ckpt_variant("tiny-train.safetensors", "no-step.safetensors", "train.step", EDIT_DROP);
-    ckpt_variant("tiny-train.safetensors", "f64-step.safetensors", "train.step", EDIT_F64);
-    ckpt_variant("tiny-train.safetensors", "no-adam-step.safetensors", "train.adam_step",
-                 EDIT_DROP);
-    ckpt_variant("tiny-train.safetensors", "no-spare-flag.safetensors", "train.rng_has_spare",
-                 EDIT_DROP);
-    ckpt_variant("tiny-train.safetensors", "no-rng.safetensors", "train.rng", EDIT_DROP);
-    ckpt_variant("tiny-train.safetensors", "i64-rng.safetensors", "train.rng", EDIT_I64);
-    ckpt_variant("tiny-train.safetensors", "no-spare.safetensors", "train.rng_spare", EDIT_DROP);
-    ckpt_variant("tiny-train.safetensors", "i64-spare.safetensors", "train.rng_spare", EDIT_I64);
-    ckpt_variant("tiny-train.safetensors", "f64-all.safetensors", "", EDIT_F64);
+    {
+        /* source, variant, tensor (a prefix for EDIT_DROP), edit */
+        static const struct {
+            const char *src, *dst, *name;
+            Edit edit;
+        } v[] = {
+            {"tiny-weights.safetensors", "no-ema.safetensors", "ema.", EDIT_DROP},
+            {"tiny-weights.safetensors", "flat-weight.safetensors", "conv_in.weight", EDIT_FLAT},
+            {"tiny-weights.safetensors", "flat-ema.safetensors", "ema.conv_in.weight", EDIT_FLAT},
+            {"tiny-weights.safetensors", "i64-weight.safetensors", "conv_out.bias", EDIT_I64},
+            {"tiny-train.safetensors", "no-adam-v.safetensors", "adam.v.conv_out.bias", EDIT_DROP},
+            {"tiny-train.safetensors", "no-step.safetensors", "train.step", EDIT_DROP},
+            {"tiny-train.safetensors", "f64-step.safetensors", "train.step", EDIT_F64},
+            {"tiny-train.safetensors", "no-adam-step.safetensors", "train.adam_step", EDIT_DROP},
+            {"tiny-train.safetensors", "no-spare-flag.safetensors", "train.rng_has_spare",
+             EDIT_DROP},
+            {"tiny-train.safetensors", "no-rng.safetensors", "train.rng", EDIT_DROP},
+            {"tiny-train.safetensors", "i64-rng.safetensors", "train.rng", EDIT_I64},
+            {"tiny-train.safetensors", "no-spare.safetensors", "train.rng_spare", EDIT_DROP},
+            {"tiny-train.safetensors", "i64-spare.safetensors", "train.rng_spare", EDIT_I64},
+            {"tiny-train.safetensors", "f64-all.safetensors", "", EDIT_F64},
+        };
+        size_t i;
+        for (i = 0; i < sizeof v / sizeof v[0]; i++)
+            ckpt_variant(v[i].src, v[i].dst, v[i].name, v[i].edit);
+    }
 }
 
 /* ---------------------------------------------------------------- IDX */
