@@ -280,20 +280,14 @@ static void seed_idx(void)
 
 static void seed_config(void)
 {
+    static const char *names[] = {"unet-s", "unet-s-cond", "ctrl-s", "ctrl-s-label"};
     char text[512];
-    UNetConfig c;
-    c = unet_s_config(0);
-    unet_config_str(&c, text, sizeof text);
-    put_str("config", "unet-s", text);
-    c = unet_s_config(1);
-    unet_config_str(&c, text, sizeof text);
-    put_str("config", "unet-s-cond", text);
-    c = ctrl_s_config(0);
-    unet_config_str(&c, text, sizeof text);
-    put_str("config", "ctrl-s", text);
-    c = ctrl_s_config(1);
-    unet_config_str(&c, text, sizeof text);
-    put_str("config", "ctrl-s-label", text);
+    int i;
+    for (i = 0; i < 4; i++) {
+        UNetConfig c = i < 2 ? unet_s_config(i) : ctrl_s_config(i - 2);
+        unet_config_str(&c, text, sizeof text);
+        put_str("config", names[i], text);
+    }
     put_str("config", "tiny", FUZZ_TINY_UNET);
 }
 
