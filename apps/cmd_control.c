@@ -443,7 +443,7 @@ static void controls_load(const char *cmd, const char *path, CtlCfg *c, CtlRun *
     c->rho = app_meta_number(cmd, f, "rho", 1.0, 0, 1e6, 0);
     (void)parse_target(cmd, c->target, &amortised);
     setup(cmd, c, run, amortised);
-    app_check_config_fits(cmd, f, &cc, c->agents);
+    app_check_config_fits(cmd, path, st_total_numel(f), &cc, c->agents);
     for (i = 0; i < c->agents; i++) {
         Params *p;
         unet_build(&run->ctrl[i], &cc);

@@ -127,7 +127,7 @@ static void load_controls(SafeFile *cf, const char *controls, int agents, CmadPr
     pr->spec.drift =
         st_meta(cf, "drift") && !strcmp(st_meta(cf, "drift"), "g2") ? DRIFT_G2 : DRIFT_G;
     pr->spec.amortised = cc.num_classes > 0;
-    app_check_config_fits("eval", cf, &cc, agents);
+    app_check_config_fits("eval", controls, st_total_numel(cf), &cc, agents);
     for (a = 0; a < agents; a++) {
         unet_build(&ctrl[a], &cc);
         for (j = 0; j < ctrl[a].params.count; j++) {

@@ -85,30 +85,26 @@ double app_meta_number(const char *cmd, const SafeFile *f, const char *key, doub
     return x;
 }
 
-void app_check_config_fits(const char *cmd, const SafeFile *f, const UNetConfig *cfg, int copies)
+void app_check_config_fits(const char *cmd, const char *path, size_t have, const UNetConfig *cfg,
+                           int copies)
 {
-    size_t want = unet_param_count(cfg), have = 0;
-    int i;
-    for (i = 0; i < st_count(f); i++) have += st_entry(f, i)->numel;
+    size_t want = unet_param_count(cfg);
     if (want > have / (size_t)copies)
-        app_fail(cmd, "%s: its config asks for %d x %lu parameters, more than its %lu values",
-                 st_path(f), copies, (unsigned long)want, (unsigned long)have);
+        app_fail(cmd, "%s: its config asks for %d x %lu parameters, more than its %lu values", path,
+                 copies, (unsigned long)want, (unsigned long)have);
 }
 
 void app_load_unet(const char *cmd, const char *path, UNet *net)
 {
     char model[64], config[512], err[512];
     UNetConfig cfg;
-    SafeFile *f;
-    if (ckpt_peek(path, model, sizeof model, config, sizeof config, err, sizeof err))
+    size_t values;
+    if (ckpt_peek(path, model, sizeof model, config, sizeof config, &values, err, sizeof err))
         app_fail(cmd, "%s", err);
     if (strncmp(model, "unet", 4) != 0 && strncmp(model, "ctrl", 4) != 0)
         app_fail(cmd, "%s: holds a '%s' model, not a UNet", path, model);
     if (unet_config_parse(config, &cfg, err, sizeof err)) app_fail(cmd, "%s: %s", path, err);
-    f = st_open(path, err, sizeof err);
-    if (!f) app_fail(cmd, "%s", err);
-    app_check_config_fits(cmd, f, &cfg, 1);
-    st_close(f);
+    app_check_config_fits(cmd, path, values, &cfg, 1);
     unet_build(net, &cfg);
     if (ckpt_load(path, &net->params, model, NULL, err, sizeof err)) app_fail(cmd, "%s", err);
 }

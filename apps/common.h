@@ -31,9 +31,11 @@ void app_load_mnist(const char *cmd, const char *dir, const char *split, Mnist *
 void app_progress(const char *cmd, long epoch, long step, long total, const char *metrics,
                   double img_per_s, double eta_s);
 
-/* Exits naming the file when copies nets of config cfg need more parameters than the
- * tensors of f hold: a config read from a file is checked before anything is allocated. */
-void app_check_config_fits(const char *cmd, const SafeFile *f, const UNetConfig *cfg, int copies);
+/* Exits naming the file when copies nets of config cfg need more parameters than the file's
+ * tensors hold (have elements in all): a config read from a file is checked before anything
+ * is allocated. */
+void app_check_config_fits(const char *cmd, const char *path, size_t have, const UNetConfig *cfg,
+                           int copies);
 /* Loads a UNet checkpoint (any of unet-s, unet-s-cond, ctrl-s...) built from its config. */
 void app_load_unet(const char *cmd, const char *path, UNet *net);
 void app_load_classifier(const char *cmd, const char *path, ClassifierArch arch, Classifier *c);

@@ -54,18 +54,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *path = fuzz_tmp_path("ckpt.safetensors");
     char model[64], config[512], err[512], small[4];
+    size_t values;
     TrainState ts;
     UNetConfig cfg;
     fuzz_write(path, data, size);
 
     memset(err, 'x', sizeof err);
-    if (ckpt_peek(path, model, sizeof model, config, sizeof config, err, sizeof err) == 0) {
+    if (ckpt_peek(path, model, sizeof model, config, sizeof config, &values, err, sizeof err) ==
+        0) {
         FUZZ_CHECK(memchr(model, '\0', sizeof model) && memchr(config, '\0', sizeof config),
                    "ckpt_peek: unterminated model or config");
         if (unet_config_parse(config, &cfg, err, sizeof err))
             fuzz_check_err(err, sizeof err, "unet_config_parse");
-        FUZZ_CHECK(ckpt_peek(path, small, sizeof small, small, sizeof small, err, sizeof err) == 0,
-                   "ckpt_peek with small buffers failed: %.200s", err);
+        FUZZ_CHECK(
+            ckpt_peek(path, small, sizeof small, small, sizeof small, NULL, err, sizeof err) == 0,
+            "ckpt_peek with small buffers failed: %.200s", err);
         FUZZ_CHECK(memchr(small, '\0', sizeof small), "ckpt_peek overran a small buffer");
     } else {
         fuzz_check_err(err, sizeof err, "ckpt_peek");

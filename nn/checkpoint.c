@@ -62,8 +62,8 @@ int ckpt_save(const char *path, const Params *p, const char *model, const char *
     return rc;
 }
 
-int ckpt_peek(const char *path, char *model, size_t mcap, char *config, size_t ccap, char *err,
-              size_t errcap)
+int ckpt_peek(const char *path, char *model, size_t mcap, char *config, size_t ccap, size_t *values,
+              char *err, size_t errcap)
 {
     SafeFile *f = st_open(path, err, errcap);
     const char *m, *c, *fmt;
@@ -79,6 +79,7 @@ int ckpt_peek(const char *path, char *model, size_t mcap, char *config, size_t c
     }
     snprintf(model, mcap, "%s", m);
     snprintf(config, ccap, "%s", c);
+    if (values) *values = st_total_numel(f);
     st_close(f);
     return 0;
 }

@@ -27,9 +27,10 @@ typedef struct TrainState {
 /* meta: NULL or pairs {key, value, key, value, ..., NULL}. */
 int ckpt_save(const char *path, const Params *p, const char *model, const char *config,
               const TrainState *ts, const char *const *meta, char *err, size_t errcap);
-/* Reads the metadata "model" and "config" of a checkpoint (into caller buffers). */
-int ckpt_peek(const char *path, char *model, size_t mcap, char *config, size_t ccap, char *err,
-              size_t errcap);
+/* Reads the metadata "model" and "config" of a checkpoint (into caller buffers) and, when
+ * values is not NULL, the element count of all its tensors together. */
+int ckpt_peek(const char *path, char *model, size_t mcap, char *config, size_t ccap, size_t *values,
+              char *err, size_t errcap);
 /* Loads into p (already built for the expected model).  ts may be NULL (weights and EMA
  * only; training tensors in the file are then ignored); when ts is given, the file must
  * hold the training state. */

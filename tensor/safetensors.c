@@ -723,6 +723,14 @@ void st_close(SafeFile *f)
 
 const char *st_path(const SafeFile *f) { return f->path; }
 int st_count(const SafeFile *f) { return f->count; }
+
+size_t st_total_numel(const SafeFile *f)
+{
+    size_t n = 0;
+    int i;
+    for (i = 0; i < f->count; i++) n += f->entries[i].numel;
+    return n;
+}
 int st_meta_count(const SafeFile *f) { return f->meta_count; }
 
 const SafeEntry *st_entry(const SafeFile *f, int i)

@@ -66,6 +66,8 @@ const char *st_path(const SafeFile *f);
 int st_count(const SafeFile *f);                               /* tensors, metadata excluded */
 const SafeEntry *st_entry(const SafeFile *f, int i);           /* in header order, 0..count-1 */
 const SafeEntry *st_find(const SafeFile *f, const char *name); /* NULL when absent */
+/* Elements of all tensors together (each tensor lies inside the file, so this is bounded). */
+size_t st_total_numel(const SafeFile *f);
 int st_meta_count(const SafeFile *f);
 const char *st_meta_key(const SafeFile *f, int i);
 const char *st_meta(const SafeFile *f, const char *key); /* NULL when absent */
