@@ -204,24 +204,32 @@ void unet_config_str(const UNetConfig *c, char *buf, size_t cap)
              c->sin_dim, c->emb_dim, c->num_classes, c->groups);
 }
 
-/* 1 when s holds a run of more than 9 digits: sscanf's %d is undefined for a number that
- * does not fit an int (glibc wraps 4294967297 to 1), and no valid field needs 10 digits. */
-static int has_long_number(const char *s)
+/* Why the numbers of s are not plain: NULL when every value (the text after each '=' or ',')
+ * is 1 to 9 decimal digits.  sscanf's %d would also take a sign or leading spaces, and is
+ * undefined for a number that does not fit an int (glibc wraps 4294967297 to 1); no valid
+ * field needs a sign, a space or 10 digits. */
+static const char *bad_number(const char *s)
 {
-    int run = 0;
     for (; *s; s++) {
-        run = *s >= '0' && *s <= '9' ? run + 1 : 0;
-        if (run > 9) return 1;
+        int digits = 0;
+        if (*s != '=' && *s != ',') continue;
+        while (s[1] >= '0' && s[1] <= '9') {
+            s++;
+            digits++;
+        }
+        if (digits == 0) return "a value that is not a plain number";
+        if (digits > 9) return "a number of more than 9 digits";
     }
-    return 0;
+    return NULL;
 }
 
 int unet_config_parse(const char *s, UNetConfig *c, char *err, size_t errcap)
 {
     int n, end = -1;
+    const char *why = bad_number(s);
     memset(c, 0, sizeof *c);
-    if (has_long_number(s)) {
-        snprintf(err, errcap, "bad UNet config '%.200s' (a number of more than 9 digits)", s);
+    if (why) {
+        snprintf(err, errcap, "bad UNet config '%.200s' (%s)", s, why);
         return -1;
     }
     n = sscanf(s,

@@ -232,6 +232,13 @@ static void test_unet_config_strict(void)
     snprintf(s, sizeof s, "in_ch=4294967297%s", rest); /* wraps to 1 through %d */
     T_EQ_INT(unet_config_parse(s, &back, err, sizeof err), -1);
     T_OK(strstr(err, "more than 9 digits") != NULL);
+    snprintf(s, sizeof s, "in_ch=+1%s", rest); /* %d alone would take the sign... */
+    T_EQ_INT(unet_config_parse(s, &back, err, sizeof err), -1);
+    T_OK(strstr(err, "not a plain number") != NULL);
+    snprintf(s, sizeof s, "in_ch= 1%s", rest); /* ...and the space */
+    T_EQ_INT(unet_config_parse(s, &back, err, sizeof err), -1);
+    snprintf(s, sizeof s, "in_ch=-1%s", rest);
+    T_EQ_INT(unet_config_parse(s, &back, err, sizeof err), -1);
     snprintf(s, sizeof s, "in_ch=1;levels=0%s", strstr(text, ";ch="));
     T_EQ_INT(unet_config_parse(s, &back, err, sizeof err), -1);
     snprintf(s, sizeof s, "in_ch=1;levels=4%s", strstr(text, ";ch=")); /* 28 -> 14 -> 7 -> 4 */
