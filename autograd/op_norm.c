@@ -80,40 +80,37 @@ static void gn_forward(Graph *g, Var *out, int silu)
     }
 }
 
-/* dn [N, C, HW] = dy s (1 + n (1 - s)), s = sigmoid(n), with n = GroupNorm(x) made again
- * exactly as gn_forward made it; dn starts from 0 as SiLU's gradient buffer does. */
-static void gn_silu_dn(const GnShape *s, const Var *out, const Scalar *dy, Scalar *dn)
+/* dn = dy s (1 + n (1 - s)), s = sigmoid(n), over the cpg channels of one (n, group) at
+ * offset off, with n = GroupNorm(x) made again exactly as gn_forward made it; dn starts
+ * from 0 as SiLU's gradient buffer does. */
+static void gn_silu_dn(const GnShape *s, const Var *out, size_t off, int c0, double mu, double r,
+                       Scalar *dn)
 {
-    const Scalar *x = out->in[0]->val.data;
+    const Scalar *x = out->in[0]->val.data + off, *dy = out->grad + off;
     const Scalar *gamma = out->in[1] ? out->in[1]->val.data : NULL;
     const Scalar *beta = out->in[2] ? out->in[2]->val.data : NULL;
-    const double *mean = (const double *)out->saved, *rstd = mean + (size_t)s->N * s->G;
-    const size_t D = (size_t)s->cpg * s->HW;
-    long t, nt = (long)s->N * s->G;
-    PAR_FOR((long)out->val.n)
-    for (t = 0; t < nt; t++) {
-        const size_t off = (size_t)t * D;
-        const int c0 = (int)(t % s->G) * s->cpg;
-        const double mu = mean[t], r = rstd[t];
-        size_t i;
-        int c;
-        for (c = 0; c < s->cpg; c++) {
-            double gm = gamma ? (double)gamma[c0 + c] : 1.0, bt = beta ? (double)beta[c0 + c] : 0.0;
-            double a = r * gm, b = bt - mu * a;
-            const Scalar *xc = x + off + (size_t)c * s->HW, *dc = dy + off + (size_t)c * s->HW;
-            Scalar *nc = dn + off + (size_t)c * s->HW;
-            for (i = 0; i < s->HW; i++) {
-                Scalar n = (Scalar)((double)xc[i] * a + b);
-                Scalar sg = (Scalar)1 / ((Scalar)1 + elem_exp_poly(-n));
-                nc[i] = (Scalar)0 + dc[i] * sg * ((Scalar)1 + n * ((Scalar)1 - sg));
-            }
+    size_t i;
+    int c;
+    for (c = 0; c < s->cpg; c++) {
+        double gm = gamma ? (double)gamma[c0 + c] : 1.0, bt = beta ? (double)beta[c0 + c] : 0.0;
+        double a = r * gm, b = bt - mu * a;
+        const Scalar *xc = x + (size_t)c * s->HW, *dc = dy + (size_t)c * s->HW;
+        Scalar *nc = dn + (size_t)c * s->HW;
+        for (i = 0; i < s->HW; i++) {
+            Scalar n = (Scalar)((double)xc[i] * a + b);
+            Scalar sg = (Scalar)1 / ((Scalar)1 + elem_exp_poly(-n));
+            nc[i] = (Scalar)0 + dc[i] * sg * ((Scalar)1 + n * ((Scalar)1 - sg));
         }
     }
 }
 
-/* The GroupNorm VJP for the upstream gradient dy [N, C, HW]; dx is x's gradient (NULL when
- * x needs none), written rather than added to when dx_fresh (ag_grad_fresh). */
-static void gn_backward(Graph *g, Var *out, const Scalar *dy, Scalar *dx, int dx_fresh)
+/* The VJP of a GroupNorm node (silu = 0) or of gn_silu (silu = 1, the norm's upstream
+ * gradient being dn above, made one group at a time just before its sums read it, so it is
+ * still in cache).  One loop over (n, group) forms each channel's sums, sum d and
+ * sum d (x - mu) with d = dy or dn, then the group's dx from them, the group's d and x
+ * still in cache; dgamma and dbeta are the same per-channel sums added over n, kept from
+ * that loop rather than read again. */
+static void gn_backward(Graph *g, Var *out, int silu)
 {
     GnShape s = gn_shape(out);
     Var *xv = out->in[0], *gv = out->in[1], *bv = out->in[2];
@@ -121,84 +118,71 @@ static void gn_backward(Graph *g, Var *out, const Scalar *dy, Scalar *dx, int dx
     const Scalar *gamma = gv ? gv->val.data : NULL;
     const double *mean = (const double *)out->saved, *rstd = mean + (size_t)s.N * s.G;
     const size_t D = (size_t)s.cpg * s.HW;
+    const long nt = (long)s.N * s.G, nc = s.C;
+    int dx_fresh = 0;
+    /* the gradients first: ag_grad may take them from the arena */
+    Scalar *dx = ag_needs(out, 0) ? ag_grad_fresh(g, xv, &dx_fresh) : NULL;
+    Scalar *dgamma = ag_needs(out, 1) ? ag_grad(g, gv) : NULL;
+    Scalar *dbeta = ag_needs(out, 2) ? ag_grad(g, bv) : NULL;
+    ArenaMark mark = arena_mark(g->arena);
+    /* sums[2 (n C + c) + 0 / 1] = sum d, sum d (x - mu) over channel c of sample n */
+    double *sums = (double *)arena_alloc(g->arena, size_mul((size_t)2 * s.N, (size_t)s.C * sizeof(double)));
+    Scalar *dn = silu ? (Scalar *)arena_alloc(g->arena, size_mul(out->val.n, sizeof(Scalar))) : NULL;
     long t;
-    if (dx) {
-        long nt = (long)s.N * s.G;
-        PAR_FOR((long)out->val.n)
-        for (t = 0; t < nt; t++) {
-            const size_t off = (size_t)t * D;
-            const int c0 = (int)(t % s.G) * s.cpg;
-            const double mu = mean[t], r = rstd[t];
-            double s1 = 0.0, s2 = 0.0, m1, m2;
-            size_t i;
-            int c;
-            for (c = 0; c < s.cpg; c++) { /* s1 = sum dxhat, s2 = sum dxhat xhat */
-                double gm = gamma ? (double)gamma[c0 + c] : 1.0, sdx, sd;
-                const Scalar *xc = x + off + (size_t)c * s.HW, *dc = dy + off + (size_t)c * s.HW;
-                sd = sum_lanes2(dc, xc, mu, s.HW, &sdx); /* sum dy, sum dy (x - mu) */
-                s1 += gm * sd;
-                s2 += gm * r * sdx;
-            }
-            m1 = s1 / (double)D;
-            m2 = s2 / (double)D;
-            /* dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) */
-            for (c = 0; c < s.cpg; c++) { /* = dy (r gm) + x (-r^2 m2) + r (mu r m2 - m1) */
-                double gm = gamma ? (double)gamma[c0 + c] : 1.0;
-                double ka = r * gm, kb = -r * r * m2, kc = r * (mu * r * m2 - m1);
-                const Scalar *xc = x + off + (size_t)c * s.HW, *dc = dy + off + (size_t)c * s.HW;
-                Scalar *dxc = dx + off + (size_t)c * s.HW;
-                for (i = 0; i < s.HW; i++)
-                    dxc[i] = (dx_fresh ? (Scalar)0 : dxc[i]) +
-                             (Scalar)((double)dc[i] * ka + (double)xc[i] * kb + kc);
-            }
+    PAR_FOR((long)out->val.n)
+    for (t = 0; t < nt; t++) {
+        const size_t off = (size_t)t * D; /* (n, group) is contiguous: channels n C + gi cpg .. */
+        const int c0 = (int)(t % s.G) * s.cpg;
+        const double mu = mean[t], r = rstd[t];
+        const Scalar *d = silu ? dn + off : out->grad + off;
+        double *sm = sums + 2 * ((size_t)(t / s.G) * s.C + (size_t)c0);
+        double s1 = 0.0, s2 = 0.0, m1, m2;
+        size_t i;
+        int c;
+        if (silu) gn_silu_dn(&s, out, off, c0, mu, r, dn + off);
+        for (c = 0; c < s.cpg; c++) { /* s1 = sum dxhat, s2 = sum dxhat xhat */
+            double gm = gamma ? (double)gamma[c0 + c] : 1.0;
+            const Scalar *xc = x + off + (size_t)c * s.HW, *dc = d + (size_t)c * s.HW;
+            sm[2 * c] = sum_lanes2(dc, xc, mu, s.HW, &sm[2 * c + 1]);
+            s1 += gm * sm[2 * c];
+            s2 += gm * r * sm[2 * c + 1];
+        }
+        if (!dx) continue;
+        m1 = s1 / (double)D;
+        m2 = s2 / (double)D;
+        /* dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) */
+        for (c = 0; c < s.cpg; c++) { /* = d (r gm) + x (-r^2 m2) + r (mu r m2 - m1) */
+            double gm = gamma ? (double)gamma[c0 + c] : 1.0;
+            double ka = r * gm, kb = -r * r * m2, kc = r * (mu * r * m2 - m1);
+            const Scalar *xc = x + off + (size_t)c * s.HW, *dc = d + (size_t)c * s.HW;
+            Scalar *dxc = dx + off + (size_t)c * s.HW;
+            for (i = 0; i < s.HW; i++)
+                dxc[i] = (dx_fresh ? (Scalar)0 : dxc[i]) +
+                         (Scalar)((double)dc[i] * ka + (double)xc[i] * kb + kc);
         }
     }
-    if (ag_needs(out, 1) || ag_needs(out, 2)) {
-        Scalar *dgamma = ag_needs(out, 1) ? ag_grad(g, gv) : NULL;
-        Scalar *dbeta = ag_needs(out, 2) ? ag_grad(g, bv) : NULL;
-        long nc = s.C;
-        PAR_FOR((long)out->val.n)
+    if (dgamma || dbeta) {
+        PAR_FOR((long)s.N * s.C)
         for (t = 0; t < nc; t++) { /* dgamma[c] += sum dy xhat, dbeta[c] += sum dy */
             const int c = (int)t, gi = c / s.cpg;
             double sg = 0.0, sb = 0.0;
             int n;
             for (n = 0; n < s.N; n++) {
-                const size_t k = (size_t)n * s.G + gi, off = ((size_t)n * s.C + c) * s.HW;
-                double sdx, sd = sum_lanes2(dy + off, x + off, mean[k], s.HW, &sdx);
-                sg += sdx * rstd[k];
-                sb += sd;
+                const double *sm = sums + 2 * ((size_t)n * s.C + (size_t)c);
+                sg += sm[1] * rstd[(size_t)n * s.G + gi];
+                sb += sm[0];
             }
             if (dgamma) dgamma[c] += (Scalar)sg;
             if (dbeta) dbeta[c] += (Scalar)sb;
         }
     }
+    arena_release(g->arena, mark);
 }
 
 void op_groupnorm_forward(Graph *g, Var *out) { gn_forward(g, out, 0); }
-void op_groupnorm_backward(Graph *g, Var *out)
-{
-    int fresh = 0;
-    Scalar *dx = ag_needs(out, 0) ? ag_grad_fresh(g, out->in[0], &fresh) : NULL;
-    gn_backward(g, out, out->grad, dx, fresh);
-}
+void op_groupnorm_backward(Graph *g, Var *out) { gn_backward(g, out, 0); }
 void op_gn_silu_forward(Graph *g, Var *out) { gn_forward(g, out, 1); }
-
-void op_gn_silu_backward(Graph *g, Var *out)
-{
-    GnShape s = gn_shape(out);
-    ArenaMark mark;
-    Scalar *dn, *dx = NULL;
-    int i, fresh = 0;
-    /* the gradients first: ag_grad may take them from the arena */
-    if (ag_needs(out, 0)) dx = ag_grad_fresh(g, out->in[0], &fresh);
-    for (i = 1; i < 3; i++)
-        if (ag_needs(out, i)) ag_grad(g, out->in[i]);
-    mark = arena_mark(g->arena);
-    dn = (Scalar *)arena_alloc(g->arena, size_mul(out->val.n, sizeof(Scalar)));
-    gn_silu_dn(&s, out, out->grad, dn);
-    gn_backward(g, out, dn, dx, fresh);
-    arena_release(g->arena, mark);
-}
+void op_gn_silu_backward(Graph *g, Var *out) { gn_backward(g, out, 1); }
 
 static Var *gn_node(Graph *g, OpKind op, Var *x, Var *gamma, Var *beta, int groups, Scalar eps)
 {
