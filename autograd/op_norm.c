@@ -126,8 +126,10 @@ static void gn_backward(Graph *g, Var *out, int silu)
     Scalar *dbeta = ag_needs(out, 2) ? ag_grad(g, bv) : NULL;
     ArenaMark mark = arena_mark(g->arena);
     /* sums[2 (n C + c) + 0 / 1] = sum d, sum d (x - mu) over channel c of sample n */
-    double *sums = (double *)arena_alloc(g->arena, size_mul((size_t)2 * s.N, (size_t)s.C * sizeof(double)));
-    Scalar *dn = silu ? (Scalar *)arena_alloc(g->arena, size_mul(out->val.n, sizeof(Scalar))) : NULL;
+    double *sums =
+        (double *)arena_alloc(g->arena, size_mul((size_t)2 * s.N, (size_t)s.C * sizeof(double)));
+    Scalar *dn =
+        silu ? (Scalar *)arena_alloc(g->arena, size_mul(out->val.n, sizeof(Scalar))) : NULL;
     long t;
     PAR_FOR((long)out->val.n)
     for (t = 0; t < nt; t++) {
