@@ -25,6 +25,8 @@ typedef struct EvalRow {
     const char *name;
     Metrics m;
     double fd, nfe, seconds, peak_mb;
+    int resumed;          /* samples taken from a partial file (--resume) */
+    char resumed_rev[48]; /* the commit of the binary that drew them */
 } EvalRow;
 
 /* cnn-eval features [n, 128] of images [n, 784] clamped to [0, 1], as doubles. */
@@ -158,6 +160,129 @@ static void controls_phi(const SafeFile *cf, const char *controls, int overlap, 
                  overlap, controls, spec->overlap);
 }
 
+/* ---------------------------------------------------------------- partial files
+ *
+ * While a method runs, the samples of its finished batches are kept in
+ * <out>/<method>.part.safetensors (tensor "y" [done, 784]; metadata: the run's key, done,
+ * seconds, nfe, peak_mb, git_rev), rewritten after each batch and removed once every output
+ * of the run is written.  With --resume a run takes them and starts at the next batch: sample j's noise
+ * comes from streams of index j, so the samples are those of an uninterrupted run (when the
+ * binary draws the same bits).  The key is every setting the samples depend on and the
+ * SHA-256 of every checkpoint; a partial file with another key is refused. */
+
+#define PART_KEY_MAX 2048
+
+static void part_key(char *key, size_t cap, const char *method, const CmadSpec *spec, int target,
+                     int n, int K, long seed, const RunRecord *rec)
+{
+    size_t used;
+    int i;
+    snprintf(key, cap,
+             "method=%s;agents=%d;target=%d;n=%d;steps=%d;batch=%d;seed=%ld;phi=%s;overlap=%d",
+             method, spec->agents, target, n, K, spec->batch, seed, phi_mode_name(spec->phi_mode),
+             spec->overlap);
+    for (i = 0; i < rec->nfiles; i++) {
+        used = strlen(key);
+        snprintf(key + used, cap - used, ";%s=%s", rec->files[i].role, rec->files[i].sha256);
+    }
+}
+
+/* Takes the finished batches of a partial file into y and r; returns how many samples. */
+static int part_load(const char *path, const char *key, int n, int batch, Scalar *y, EvalRow *r)
+{
+    char err[512];
+    SafeFile *f = st_open(path, err, sizeof err);
+    const char *k, *rev;
+    int done, shape[2];
+    if (!f) app_fail("eval", "--resume: %s", err);
+    k = st_meta(f, "eval_part_key");
+    if (!k || strcmp(k, key) != 0)
+        app_fail("eval",
+                 "%s: made by a run with other settings or checkpoints; delete it to start over",
+                 path);
+    done = (int)app_meta_number("eval", f, "done", -1, 1, n, 1);
+    if (done < 0 || (done % batch != 0 && done != n))
+        app_fail("eval", "%s: metadata done is missing or not a whole number of batches", path);
+    r->seconds = app_meta_number("eval", f, "seconds", -1, 0, 1e9, 0);
+    r->nfe = app_meta_number("eval", f, "nfe", -1, 0, 1e9, 0);
+    r->peak_mb = app_meta_number("eval", f, "peak_mb", -1, 0, 1e9, 0);
+    if (r->seconds < 0 || r->nfe < 0 || r->peak_mb < 0)
+        app_fail("eval", "%s: metadata seconds, nfe or peak_mb is missing", path);
+    rev = st_meta(f, "git_rev");
+    snprintf(r->resumed_rev, sizeof r->resumed_rev, "%s", rev ? rev : "unknown");
+    shape[0] = done;
+    shape[1] = 784;
+    if (st_load_scalar(f, "y", 2, shape, y, err, sizeof err)) app_fail("eval", "%s", err);
+    st_close(f);
+    return done;
+}
+
+static void part_save(const char *path, const char *key, int done, const Scalar *y,
+                      const EvalRow *r)
+{
+    char err[512], num[64];
+    SafeWriter *w = st_writer_new();
+    int shape[2];
+    shape[0] = done;
+    shape[1] = 784;
+    st_add(w, "y", ST_DTYPE_F32, 2, shape, y);
+    st_add_meta(w, "eval_part_key", key);
+    snprintf(num, sizeof num, "%d", done);
+    st_add_meta(w, "done", num);
+    snprintf(num, sizeof num, "%.3f", r->seconds);
+    st_add_meta(w, "seconds", num);
+    snprintf(num, sizeof num, "%.17g", r->nfe);
+    st_add_meta(w, "nfe", num);
+    snprintf(num, sizeof num, "%.1f", r->peak_mb);
+    st_add_meta(w, "peak_mb", num);
+    st_add_meta(w, "git_rev", app_git_rev());
+    if (st_write(w, path, err, sizeof err)) app_fail("eval", "%s", err);
+    st_writer_free(w);
+}
+
+/* Draws the n samples of one method into y, batch by batch, through its partial file; r
+ * receives nfe, seconds (of this run and any resumed one) and peak_mb.  Returns 1 when all n
+ * are drawn, 0 when it stopped because *left, the batches this run may still draw (-1: no
+ * limit), came to 0; it counts *left down. */
+static int eval_sample(const char *path, const char *key, int resume, int *left,
+                       const CmadProblem *pr, UNet *const *cond, const MethodSpec *ms, int K, int n,
+                       const int *tg, long seed, Scalar *y, EvalRow *r)
+{
+    const int B = pr->spec.batch;
+    const char *name = method_name(ms);
+    double before = 0, t0;
+    int i = 0;
+    FILE *probe = resume ? fopen(path, "rb") : NULL;
+    r->resumed = 0;
+    r->seconds = r->nfe = r->peak_mb = 0;
+    if (probe) {
+        fclose(probe);
+        i = r->resumed = part_load(path, key, n, B, y, r);
+        before = r->seconds;
+        fprintf(stderr, "cmad eval: %s: resuming at sample %d of %d from %s (drawn by %s)\n", name,
+                i, n, path, r->resumed_rev);
+    }
+    t0 = plat_now();
+    for (; i < n; i += B) {
+        int nb = n - i < B ? n - i : B;
+        double peak;
+        if (*left == 0) return 0;
+        if (*left > 0) --*left;
+        r->nfe =
+            multi_sample(pr, cond, ms, K, nb, tg + i, (uint64_t)seed, i, y + (size_t)i * 784, NULL);
+        peak = app_peak_mb();
+        if (peak > r->peak_mb) r->peak_mb = peak;
+        r->seconds = before + (plat_now() - t0);
+        part_save(path, key, i + nb, y, r);
+        {
+            double el = plat_now() - t0, rate = (i + nb - r->resumed) / el;
+            fprintf(stderr, "cmad eval: %s %d/%d samples, %.2f img/s, ETA %.0f min\n", name, i + nb,
+                    n, rate, (n - i - nb) / rate / 60.0);
+        }
+    }
+    return 1;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     const char *methods = "cmad,cdps,amdm,independent,prior", *controls = NULL, *curve = NULL,
@@ -165,7 +290,7 @@ int cmd_eval(int argc, char **argv)
                *obj = APP_DEFAULT_OBJ, *evalc = APP_DEFAULT_EVALC, *data = "data/mnist",
                *outdir = NULL;
     int agents = 2, target = 3, n = 256, K = 500, batch = 64, threads = 0, paper = 0, rc, i,
-        nrow = 0, have_cond = 0, have_ctrl = 0, overlap = -1;
+        nrow = 0, have_cond = 0, have_ctrl = 0, overlap = -1, resume = 0, batches = 0, left;
     long seed = 0;
     CmadSpec spec;
     CmadProblem pr;
@@ -180,7 +305,7 @@ int cmd_eval(int argc, char **argv)
     Scalar *y, *real;
     double *freal, fd_floor;
     int *tg, nreal, nheld;
-    char path[1024], err[512], list[256], *tok;
+    char path[1024], err[512], list[256], key[PART_KEY_MAX], *tok;
     const Opt opts[] = {
         {"--agents", OPT_INT, &agents, "number of agents N", 1, PHI_MAX_AGENTS},
         {"--target", OPT_INT, &target, "target digit c", 0, 9},
@@ -205,6 +330,14 @@ int cmd_eval(int argc, char **argv)
         {"--out", OPT_STR, &outdir, "output folder (default results/n<N>-c<c>)", 0, -1},
         {"--seed", OPT_LONG, &seed, "noise seed (sample j uses streams of index j)", 0, 1e18},
         {"--threads", OPT_INT, &threads, "threads (0: OpenMP default)", 0, 1024},
+        {"--batches", OPT_INT, &batches,
+         "stop after drawing this many batches, keeping the partial file, for --resume later "
+         "(0: all)",
+         0, 1000000},
+        {"--resume", OPT_FLAG, &resume,
+         "go on from the finished batches in <out>/<method>.part.safetensors, which every run "
+         "keeps until its method is done",
+         0, -1},
         {NULL, OPT_INT, NULL, NULL, 0, 0},
     };
     rc = args_parse("eval",
@@ -308,15 +441,21 @@ int cmd_eval(int argc, char **argv)
     y = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)n * 784);
     tg = (int *)xmalloc(sizeof(int) * (size_t)n);
     for (i = 0; i < n; i++) tg[i] = target;
+    left = batches > 0 ? batches : -1;
     for (i = 0; i < nrow; i++) {
         EvalRow *r = &rows[i];
-        double t0 = plat_now(), *fg;
+        double *fg;
         int shape[3];
-        r->nfe = app_multi_sample("eval", method_name(&mspecs[i]), &pr, condp, &mspecs[i], K, n, tg,
-                                  (uint64_t)seed, y);
-        r->seconds = plat_now() - t0;
-        r->peak_mb = app_peak_mb();
         r->name = method_name(&mspecs[i]);
+        part_key(key, sizeof key, r->name, &pr.spec, target, n, K, seed, &rec);
+        snprintf(path, sizeof path, "%s/%s.part.safetensors", outdir, r->name);
+        if (!eval_sample(path, key, resume, &left, &pr, condp, &mspecs[i], K, n, tg, seed, y, r)) {
+            fprintf(stderr,
+                    "cmad eval: stopped after %d batches as --batches asked; %s keeps %s's "
+                    "samples so far: the same command with --resume goes on\n",
+                    batches, path, r->name);
+            return 0;
+        }
         metrics_compute(&pr.phi, &co, &ce, y, n, tg, &r->m);
         fg = features(&ce, y, n);
         r->fd = frechet_distance(fg, n, freal, nreal, 128);
@@ -348,10 +487,10 @@ int cmd_eval(int argc, char **argv)
         strbuf_printf(&out,
                       "  {\"method\": \"%s\", \"acc_obj\": %.6f, \"acc_eval\": %.6f, \"terminal\": "
                       "%.6f, \"seam\": %.6f, \"fd\": %.6f, \"nfe\": %.1f, \"seconds\": %.2f, "
-                      "\"peak_mb\": %.0f}%s\n",
+                      "\"peak_mb\": %.0f, \"resumed\": %d}%s\n",
                       rows[i].name, rows[i].m.acc_obj, rows[i].m.acc_eval, rows[i].m.terminal,
                       rows[i].m.seam, rows[i].fd, rows[i].nfe, rows[i].seconds, rows[i].peak_mb,
-                      i + 1 < nrow ? "," : "");
+                      rows[i].resumed, i + 1 < nrow ? "," : "");
     strbuf_printf(&out, " ],\n ");
     run_record_json(&rec, &out);
     strbuf_printf(&out, "}\n");
@@ -372,6 +511,13 @@ int cmd_eval(int argc, char **argv)
                   target, fd_floor, n, K, seed, phi_mode_name(spec.phi_mode), spec.overlap);
     run_record_line(&rec, &out, 1);
     strbuf_printf(&out, "\n");
+    for (i = 0; i < nrow; i++)
+        if (rows[i].resumed)
+            strbuf_printf(
+                &out,
+                "\n%s: samples 0-%d were drawn by an earlier run (binary %s) and taken "
+                "from its partial file (--resume); seconds and peak_mb cover both runs.\n",
+                rows[i].name, rows[i].resumed - 1, rows[i].resumed_rev);
     snprintf(path, sizeof path, "%s/table.md", outdir);
     strbuf_write("eval", &out, path);
     /* report.html: self-contained (grids inline as base64 PNG, curves as SVG) */
@@ -421,6 +567,10 @@ int cmd_eval(int argc, char **argv)
         snprintf(path, sizeof path, "%s/report.html", outdir);
         strbuf_write("eval", &h, path);
         strbuf_free(&h);
+    }
+    for (i = 0; i < nrow; i++) { /* every output written: the partial files have served */
+        snprintf(path, sizeof path, "%s/%s.part.safetensors", outdir, rows[i].name);
+        remove(path);
     }
     printf("report: %s/report.html\n", outdir);
     strbuf_free(&out);

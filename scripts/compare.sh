@@ -4,8 +4,9 @@
 #
 # The work is cut into jobs (one control training per (N, c, optimiser), one `cmad eval` per
 # (N, c, method)), run LANES at a time with one thread each, and a job whose output is
-# already there is skipped: the run can be stopped and started again, over several days
-# if need be.  A full run is long (on the development machine, one thread per job, shared:
+# already there is skipped, and an eval job stopped midway goes on from its last finished
+# batch of 64 (`cmad eval --resume`): the run can be stopped and started again, over several
+# days if need be.  A full run is long (on the development machine, one thread per job, shared:
 # 33-57 minutes per N=2 cell for CDPS, 14-23 for the others, about 50 % more for N=3), so the
 # variables below pick a part of it:
 #   AGENTS="2 3"  DIGITS="0 3 9"
@@ -54,7 +55,7 @@ if [ "$1" = --job ]; then
     # shellcheck disable=SC2086
     $CMAD eval --agents "$a" --target "$c" --methods "$method" --overlap "$OVERLAP" $extra \
         --classifier "$CLASSIFIER" \
-        --n "$N" --seed 0 --threads 1 --out "$dir" > "$dir.log" 2>&1 || { echo "compare: $m N=$a c=$c failed, see $dir.log" >&2; exit 1; }
+        --n "$N" --seed 0 --threads 1 --out "$dir" --resume >> "$dir.log" 2>&1 || { echo "compare: $m N=$a c=$c failed, see $dir.log" >&2; exit 1; }
     exit 0
 fi
 

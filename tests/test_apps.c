@@ -393,6 +393,103 @@ static int run_tiny_eval(const char *args, const char *dir, const char *log)
     return run(cmd, log);
 }
 
+/* 1 when two files have the same bytes. */
+static int same_bytes(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    int ca = 0, cb = 0, same = fa && fb;
+    while (same && ca != EOF) {
+        ca = getc(fa);
+        cb = getc(fb);
+        same = ca == cb;
+    }
+    if (fa) fclose(fa);
+    if (fb) fclose(fb);
+    return same;
+}
+
+/* `cmad eval` stopped by --batches and gone on with --resume draws the samples of an
+ * uninterrupted run, byte for byte; its table says which samples came from the partial file;
+ * a partial file of another run (another seed) or a corrupt one is refused, naming it. */
+static void test_eval_resume(void)
+{
+    static const char *methods[] = {"prior", "cdps-parity"};
+    const char *args = "eval --methods prior,cdps --n 4 --batch 2 --steps 3 --seed 5 --threads 1";
+    char full[512], part[512], bad[512], log[512], cmd[4096], a[1024], b[1024];
+    char *json;
+    FILE *f;
+    int i;
+    if (!exists("data/mnist/t10k-images-idx3-ubyte") || !exists("models/unet-s.safetensors") ||
+        !exists("models/mlp-robust.safetensors") || !exists("models/cnn-eval.safetensors")) {
+        t_skip("needs MNIST in data/mnist and the models in models/");
+        return;
+    }
+    tmp_path(full, sizeof full, "eval-full");
+    tmp_path(part, sizeof part, "eval-part");
+    tmp_path(bad, sizeof bad, "eval-bad");
+    tmp_path(log, sizeof log, "eval-resume.log");
+    snprintf(cmd, sizeof cmd, "%s %s --out %s", t_app_path(), args, full);
+    T_EQ_INT(run(cmd, log), 0);
+    /* prior's two batches, then one of cdps: stopped, the partial files kept */
+    snprintf(cmd, sizeof cmd, "%s %s --out %s --batches 3", t_app_path(), args, part);
+    T_EQ_INT(run(cmd, log), 0);
+    T_OK(file_has(log, "stopped after 3 batches"));
+    snprintf(a, sizeof a, "%s/metrics.json", part);
+    T_OK(!exists(a));
+    snprintf(a, sizeof a, "%s/cdps-parity.part.safetensors", part);
+    T_OK(exists(a));
+    /* another seed: refused, naming the partial file, which stays */
+    snprintf(cmd, sizeof cmd, "%s %s --out %s --seed 6 --resume", t_app_path(), args, part);
+    T_EQ_INT(run(cmd, log), 1);
+    T_OK(file_has(log, "prior.part.safetensors: made by a run with other settings"));
+    T_OK(exists(a));
+    snprintf(cmd, sizeof cmd, "%s %s --out %s --resume", t_app_path(), args, part);
+    T_EQ_INT(run(cmd, log), 0);
+    T_OK(file_has(log, "cdps-parity: resuming at sample 2 of 4"));
+    for (i = 0; i < 2; i++) {
+        snprintf(a, sizeof a, "%s/%s.npy", full, methods[i]);
+        snprintf(b, sizeof b, "%s/%s.npy", part, methods[i]);
+        T_OK(same_bytes(a, b));
+        snprintf(b, sizeof b, "%s/%s.part.safetensors", part, methods[i]);
+        T_OK(!exists(b)); /* removed once every output is written */
+    }
+    snprintf(a, sizeof a, "%s/metrics.json", part);
+    json = slurp(a);
+    T_OK(json && strstr(json, "\"resumed\": 4") && strstr(json, "\"resumed\": 2"));
+    free(json);
+    snprintf(a, sizeof a, "%s/table.md", part);
+    T_OK(file_has(a, "cdps-parity: samples 0-1 were drawn by an earlier run"));
+    /* a corrupt partial file */
+    snprintf(cmd, sizeof cmd, "%s %s --out %s --batches 1", t_app_path(), args, bad);
+    T_EQ_INT(run(cmd, log), 0);
+    snprintf(a, sizeof a, "%s/prior.part.safetensors", bad);
+    f = fopen(a, "wb");
+    T_OK(f != NULL);
+    if (f) {
+        fputs("not a safetensors file", f);
+        fclose(f);
+    }
+    snprintf(cmd, sizeof cmd, "%s %s --out %s --resume", t_app_path(), args, bad);
+    T_EQ_INT(run(cmd, log), 1);
+    T_OK(file_has(log, "prior.part.safetensors"));
+    remove(a);
+    remove(log);
+    {
+        static const char *outs[] = {"metrics.json",   "table.md",  "report.html",
+                                     "prior.png",      "prior.npy", "cdps-parity.png",
+                                     "cdps-parity.npy"};
+        for (i = 0; i < 7; i++) {
+            snprintf(a, sizeof a, "%s/%s", full, outs[i]);
+            remove(a);
+            snprintf(a, sizeof a, "%s/%s", part, outs[i]);
+            remove(a);
+        }
+        remove(full);
+        remove(part);
+        remove(bad);
+    }
+}
+
 /* Controls trained with --overlap 2: `cmad eval` scores every method through that same
  * aggregator (it read none and used the default split before) and says so in metrics.json
  * and table.md. */
@@ -513,6 +610,7 @@ const TestCase apps_tests[] = {
     {"resume_is_bit_identical", test_resume_is_bit_identical},
     {"eval_records_command_and_hashes", test_eval_records_command_and_hashes},
     {"eval_uses_the_controls_aggregator", test_eval_uses_the_controls_aggregator},
+    {"eval_resume", test_eval_resume},
     {"controls_bad_metadata_numbers", test_controls_bad_metadata_numbers},
     {NULL, NULL},
 };
