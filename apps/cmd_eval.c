@@ -165,10 +165,11 @@ static void controls_phi(const SafeFile *cf, const char *controls, int overlap, 
  * While a method runs, the samples of its finished batches are kept in
  * <out>/<method>.part.safetensors (tensor "y" [done, 784]; metadata: the run's key, done,
  * seconds, nfe, peak_mb, git_rev), rewritten after each batch and removed once every output
- * of the run is written.  With --resume a run takes them and starts at the next batch: sample j's noise
- * comes from streams of index j, so the samples are those of an uninterrupted run (when the
- * binary draws the same bits).  The key is every setting the samples depend on and the
- * SHA-256 of every checkpoint; a partial file with another key is refused. */
+ * of the run is written.  With --resume a run takes them and starts at the next batch:
+ * sample j's noise comes from streams of index j, so the samples are those of an
+ * uninterrupted run (when the binary draws the same bits).  The key is every setting the
+ * samples depend on and the SHA-256 of every checkpoint; a partial file with another key is
+ * refused. */
 
 #define PART_KEY_MAX 2048
 
