@@ -275,11 +275,7 @@ static int eval_sample(const char *path, const char *key, int resume, int *left,
         if (peak > r->peak_mb) r->peak_mb = peak;
         r->seconds = before + (plat_now() - t0);
         part_save(path, key, i + nb, y, r);
-        {
-            double el = plat_now() - t0, rate = (i + nb - r->resumed) / el;
-            fprintf(stderr, "cmad eval: %s %d/%d samples, %.2f img/s, ETA %.0f min\n", name, i + nb,
-                    n, rate, (n - i - nb) / rate / 60.0);
-        }
+        app_sample_progress("eval", name, r->resumed, i + nb, n, t0);
     }
     return 1;
 }

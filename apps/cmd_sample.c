@@ -97,7 +97,7 @@ int cmd_sample(int argc, char **argv)
         int nb = n - i < so.batch ? n - i : so.batch;
         so.first_index = i;
         sde_sample(&sde, &net, nb, labels ? labels + i : NULL, &so, x + (size_t)i * 784);
-        app_sample_progress("sample", NULL, i + nb, n, t0);
+        app_sample_progress("sample", NULL, 0, i + nb, n, t0);
     }
     fprintf(stderr, "cmad sample: %.1f s (%.2f s per sample)\n", plat_now() - t0,
             (plat_now() - t0) / n);

@@ -359,16 +359,16 @@ double app_multi_sample(const char *cmd, const char *what, const CmadProblem *pr
     for (i = 0; i < n; i += B) {
         int nb = n - i < B ? n - i : B;
         nfe = multi_sample(pr, cond, ms, K, nb, targets + i, seed, i, y + (size_t)i * 784, NULL);
-        app_sample_progress(cmd, what, i + nb, n, t0);
+        app_sample_progress(cmd, what, 0, i + nb, n, t0);
     }
     return nfe;
 }
 
-void app_sample_progress(const char *cmd, const char *what, int done, int n, double t0)
+void app_sample_progress(const char *cmd, const char *what, int first, int done, int n, double t0)
 {
     char eta[32];
-    double el = plat_now() - t0;
-    fmt_time(el / done * (n - done), eta, sizeof eta);
+    double el = plat_now() - t0, rate = (done - first) / el;
+    fmt_time((n - done) / rate, eta, sizeof eta);
     fprintf(stderr, "cmad %s: %s%s%d/%d samples, %.2f img/s, ETA %s\n", cmd, what ? what : "",
-            what ? " " : "", done, n, done / el, eta);
+            what ? " " : "", done, n, rate, eta);
 }

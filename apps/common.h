@@ -69,8 +69,9 @@ double app_peak_mb(void);
  * table footers and reports. */
 
 /* The progress line of a batched sampler: "cmad <cmd>: [<what> ]done/n samples, R img/s,
- * ETA ..." from the start time t0 (plat_now()). */
-void app_sample_progress(const char *cmd, const char *what, int done, int n, double t0);
+ * ETA ..." from the start time t0 (plat_now()); the first samples of the done were there
+ * before t0 (a resumed run), so the rate counts done - first. */
+void app_sample_progress(const char *cmd, const char *what, int first, int done, int n, double t0);
 
 /* multi_sample over n samples in batches of pr->spec.batch, with a progress line on stderr
  * ("cmad <cmd>: <what> 64/256 samples, ...") after each; sample j uses the noise streams of
