@@ -22,6 +22,10 @@
  * completely and vectorise.  fmaf()/fma() is used when the target has a fast fused
  * multiply-add (FP_FAST_FMAF, __FMA__), so -march=native builds emit vfmadd (gcc's
  * -std=c99 implies -ffp-contract=off, so a*b+c would never fuse); elsewhere a*b+c.
+ * gcc also unrolls the depth loop by 4: with AVX2's 16 registers and the loop not
+ * unrolled it reads each B vector once per FMA (a memory operand) instead of once per
+ * step, and the 4 x 16 kernel ran at half the FMA peak of a Zen 3 core (49 of 93 GFLOP/s
+ * with its panels in L1; 75-90 unrolled).  The sums are the same, in the same order.
  * Defaults: KC = 256, MC = 128 rows, NC = 1024 columns; AVX-512 float MR x NR = 8 x 32.
  * Edges: panels are zero-padded to MR/NR, the kernel always runs full size and the
  * write-back only stores the valid part, so every C element goes through the same code.
@@ -114,8 +118,10 @@
 
 #if defined(__GNUC__) && !defined(__clang__) && !defined(__TINYC__)
 #define GEMM_UNROLL _Pragma("GCC unroll 64")
+#define GEMM_UNROLL_K _Pragma("GCC unroll 4")
 #else
 #define GEMM_UNROLL
+#define GEMM_UNROLL_K
 #endif
 
 #ifdef CMAD_DOUBLE
@@ -269,6 +275,7 @@ static void kernel(int kc, const Scalar *restrict Ap, const Scalar *restrict Bp,
     for (i = 0; i < MR; i++) {
         for (j = 0; j < NR; j++) acc[i][j] = 0;
     }
+    GEMM_UNROLL_K
     for (p = 0; p < kc; p++) {
         const Scalar *a = Ap + (size_t)p * MR, *b = Bp + (size_t)p * NR;
         GEMM_UNROLL
