@@ -74,6 +74,14 @@ ifeq ($(call cc_accepts,-fno-math-errno),yes)
 CFLAGS_ALL += -fno-math-errno
 endif
 
+# Nothing here reads the floating-point exception flags either, so the compiler may turn a
+# comparison-and-select into a blend: with gcc's default -ftrapping-math it will not, and
+# every loop through elem_exp_poly's clamps (SiLU, the fused GroupNorm + SiLU, sigmoid,
+# softmax) stayed scalar.  The values are the same bits; only which flags a NaN raises may differ.
+ifeq ($(call cc_accepts,-fno-trapping-math),yes)
+CFLAGS_ALL += -fno-trapping-math
+endif
+
 LIB_DIRS := tensor autograd nn sde control data
 LIB_SRC := $(sort $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
 APP_SRC := $(sort $(wildcard apps/*.c))
