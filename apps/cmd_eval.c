@@ -221,21 +221,17 @@ static int part_load(const char *path, const char *key, int n, int batch, Scalar
 static void part_save(const char *path, const char *key, int done, const Scalar *y,
                       const EvalRow *r)
 {
-    char err[512], num[64];
+    char err[512];
     SafeWriter *w = st_writer_new();
     int shape[2];
     shape[0] = done;
     shape[1] = 784;
     st_add(w, "y", ST_DTYPE_F32, 2, shape, y);
     st_add_meta(w, "eval_part_key", key);
-    snprintf(num, sizeof num, "%d", done);
-    st_add_meta(w, "done", num);
-    snprintf(num, sizeof num, "%.3f", r->seconds);
-    st_add_meta(w, "seconds", num);
-    snprintf(num, sizeof num, "%.17g", r->nfe);
-    st_add_meta(w, "nfe", num);
-    snprintf(num, sizeof num, "%.1f", r->peak_mb);
-    st_add_meta(w, "peak_mb", num);
+    st_add_metaf(w, "done", "%d", done);
+    st_add_metaf(w, "seconds", "%.3f", r->seconds);
+    st_add_metaf(w, "nfe", "%.17g", r->nfe);
+    st_add_metaf(w, "peak_mb", "%.1f", r->peak_mb);
     st_add_meta(w, "git_rev", app_git_rev());
     if (st_write(w, path, err, sizeof err)) app_fail("eval", "%s", err);
     st_writer_free(w);

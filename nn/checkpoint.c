@@ -18,7 +18,7 @@ int ckpt_save(const char *path, const Params *p, const char *model, const char *
               const TrainState *ts, const char *const *meta, char *err, size_t errcap)
 {
     SafeWriter *w = st_writer_new();
-    char nm[PARAM_NAME_MAX + 16], count[32];
+    char nm[PARAM_NAME_MAX + 16];
     int i, rc;
     for (i = 0; i < p->count; i++)
         st_add(w, p->info[i].name, ST_DTYPE_F32, p->info[i].ndim, p->info[i].shape,
@@ -32,7 +32,6 @@ int ckpt_save(const char *path, const Params *p, const char *model, const char *
         int64_t step = ts->step, has = ts->rng ? ts->rng->has_spare : 0;
         uint64_t words[4] = {0, 0, 0, 0};
         double spare = ts->rng ? ts->rng->spare : 0.0;
-        char hyper[160];
         for (i = 0; i < p->count; i++) {
             prefixed(nm, sizeof nm, "adam.m.", p->info[i].name);
             st_add(w, nm, ST_DTYPE_F32, p->info[i].ndim, p->info[i].shape,
@@ -47,15 +46,13 @@ int ckpt_save(const char *path, const Params *p, const char *model, const char *
         st_add_u64(w, "train.rng", 1, four, words);
         st_add_f64(w, "train.rng_spare", 1, one, &spare);
         st_add_i64(w, "train.rng_has_spare", 1, one, &has);
-        snprintf(hyper, sizeof hyper, "lr=%.17g;beta1=%.17g;beta2=%.17g;eps=%.17g;wd=%.17g",
-                 ts->opt->lr, ts->opt->beta1, ts->opt->beta2, ts->opt->eps, ts->opt->weight_decay);
-        st_add_meta(w, "adam", hyper);
+        st_add_metaf(w, "adam", "lr=%.17g;beta1=%.17g;beta2=%.17g;eps=%.17g;wd=%.17g", ts->opt->lr,
+                     ts->opt->beta1, ts->opt->beta2, ts->opt->eps, ts->opt->weight_decay);
     }
-    snprintf(count, sizeof count, "%lu", (unsigned long)p->total);
     st_add_meta(w, "format", CKPT_FORMAT);
     st_add_meta(w, "model", model);
     st_add_meta(w, "config", config ? config : "");
-    st_add_meta(w, "params", count);
+    st_add_metaf(w, "params", "%lu", (unsigned long)p->total);
     for (i = 0; meta && meta[i] && meta[i + 1]; i += 2) st_add_meta(w, meta[i], meta[i + 1]);
     rc = st_write(w, path, err, errcap);
     st_writer_free(w);

@@ -1090,6 +1090,19 @@ int st_add_meta(SafeWriter *w, const char *key, const char *value)
     return 0;
 }
 
+int st_add_metaf(SafeWriter *w, const char *key, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    int n;
+    va_start(ap, fmt);
+    n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof buf)
+        return werr(w, "metadata value of \"%.100s\" too long", key ? key : "(null)");
+    return st_add_meta(w, key, buf);
+}
+
 /* A growing text buffer for the JSON header. */
 typedef struct Buf {
     char *p;

@@ -106,6 +106,12 @@ int st_add_f64(SafeWriter *w, const char *name, int ndim, const int *shape, cons
 int st_add_i64(SafeWriter *w, const char *name, int ndim, const int *shape, const int64_t *data);
 int st_add_u64(SafeWriter *w, const char *name, int ndim, const int *shape, const uint64_t *data);
 int st_add_meta(SafeWriter *w, const char *key, const char *value);
+/* st_add_meta of a printf-formatted value (at most 511 bytes; a longer one is an error). */
+int st_add_metaf(SafeWriter *w, const char *key, const char *fmt, ...)
+#if defined(__GNUC__) && !defined(__TINYC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 /* Writes "<path>.tmp" and renames it to path.  0 on success, -1 with a message. */
 int st_write(SafeWriter *w, const char *path, char *err, size_t errcap);
 

@@ -38,6 +38,7 @@ static void test_st_round_trip(void)
     T_EQ_INT(st_add_u64(w, "rng.s", 1, su, uv), 0);
     T_EQ_INT(st_add_meta(w, "model", "unet-s"), 0);
     T_EQ_INT(st_add_meta(w, odd, odd), 0);
+    T_EQ_INT(st_add_metaf(w, "lr", "%.17g;%d", 1.5e-3, 7), 0);
     T_EQ_INT(st_write(w, path, err, sizeof err), 0);
     st_writer_free(w);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -83,7 +84,8 @@ static void test_st_round_trip(void)
     T_OK(e && st_read_u64(f, e, uv2, 2, err, sizeof err) == 0);
     T_OK(uv2[0] == uv[0] && uv2[1] == uv[1]);
     T_OK(st_find(f, "nope") == NULL);
-    T_EQ_INT(st_meta_count(f), 2);
+    T_EQ_INT(st_meta_count(f), 3);
+    T_OK(st_meta(f, "lr") && strcmp(st_meta(f, "lr"), "0.0015;7") == 0);
     T_OK(st_meta(f, "model") && strcmp(st_meta(f, "model"), "unet-s") == 0);
     T_OK(st_meta(f, odd) && strcmp(st_meta(f, odd), odd) == 0);
     T_OK(st_meta(f, "absent") == NULL);
@@ -329,6 +331,14 @@ static void test_st_writer_errors(void)
     T_EQ_INT(st_add(w, "y", ST_DTYPE_F32, 1, neg, x), -1);
     T_EQ_INT(st_add(w, "z", ST_DTYPE_I64, 1, shape, x), -1);
     T_OK(st_write(w, path, err, sizeof err) < 0 && strstr(err, path) && strstr(err, "twice"));
+    T_OK(!t_file_exists(path) && !t_file_exists(tmp));
+    st_writer_free(w);
+    /* a formatted metadata value past 511 bytes is an error naming its key */
+    w = st_writer_new();
+    T_EQ_INT(st_add_metaf(w, "ok", "%511d", 1), 0);
+    T_EQ_INT(st_add_metaf(w, "long", "%512d", 1), -1);
+    T_OK(st_write(w, path, err, sizeof err) < 0 && strstr(err, "\"long\"") &&
+         strstr(err, "too long"));
     T_OK(!t_file_exists(path) && !t_file_exists(tmp));
     st_writer_free(w);
     /* a folder that does not exist: error, nothing left behind */
