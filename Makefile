@@ -76,8 +76,8 @@ endif
 
 # Nothing here reads the floating-point exception flags either, so the compiler may turn a
 # comparison-and-select into a blend: with gcc's default -ftrapping-math it will not, and
-# every loop through elem_exp_poly's clamps (SiLU, the fused GroupNorm + SiLU, sigmoid,
-# softmax) stayed scalar.  The values are the same bits; only which flags a NaN raises may differ.
+# every loop through elem_exp_poly's clamps (exp, SiLU forward and backward, the fused
+# GroupNorm + SiLU) stayed scalar.  The values are the same bits; only which flags a NaN raises may differ.
 ifeq ($(call cc_accepts,-fno-trapping-math),yes)
 CFLAGS_ALL += -fno-trapping-math
 endif
