@@ -8,9 +8,13 @@
  * with unit stride.  The spare costs 1 / (tw + 1) of the gemm work; its outputs are never
  * copied out.  Layout of one block:
  *   U [16, C, O]   transformed weights, k = 4 a + b the position in the 4x4 tile, stored
- *                  with c as the row (gemm packs it by plain row copies)
+ *                  as the gemm's A panels ([O / MR][C][MR], zero rows past O)
  *   split          the block's input rows split by parity, every channel (wino_split)
- *   V [4, C, T]    transformed input for k = 4 a .. 4 a + 3 (one row a of B^T d B)
+ *   V [4, C, T]    transformed input for k = 4 a .. 4 a + 3 (one row a of B^T d B), stored
+ *                  as the gemm's B panels ([T / NR][C][NR]), so the gemm reads U and V in
+ *                  place (GemmOperand.panels) instead of copying them (the copy was 4-6 %
+ *                  of a training step; writing the panels costs about 1.5 % more than
+ *                  writing plain rows); when C exceeds the gemm's depth block it gathers
  *   M [16, O, T]   the 16 products M_k = U_k^T V_k
  * A block splits its input once, then for a = 0 .. 3 transforms row a into V and runs its
  * 4 gemms while V is still in cache, then transforms M into y.  T comes from the shapes
@@ -76,6 +80,7 @@ typedef struct WinoGeom {
     int T;         /* slots per block, a multiple of 32 */
     int R;         /* most tile rows a block touches, T / ns + 2 */
     size_t vs, ms; /* scalars between V_k and V_{k+1}, M_k and M_{k+1} (C T, O T) */
+    int mr, nr;    /* the gemm's panel widths (gemm_tile_widths) */
 } WinoGeom;
 
 static void wino_geom(WinoGeom *g, const ConvShape *s, int nthr)
@@ -98,17 +103,26 @@ static void wino_geom(WinoGeom *g, const ConvShape *s, int nthr)
     if ((long)T > g->nslots) T = (size_t)g->nslots;
     g->T = (int)T;
     g->R = g->T / g->ns + 2;
-    g->vs = (size_t)s->C * g->T;
+    gemm_tile_widths(&g->mr, &g->nr);
+    g->vs = (size_t)s->C * (size_t)((g->T + g->nr - 1) / g->nr * g->nr);
     g->ms = (size_t)s->O * g->T;
 }
 
 /* ---------------------------------------------------------------- transforms */
 
-/* u [16, C, O] = G w G^T for every (o, c): u[k][c][o] with k = 4 a + b. */
-static void wino_weights(const ConvShape *s, const Scalar *w, Scalar *u)
+/* u_k = G w G^T for every (o, c), k = 4 a + b, stored as the gemm's A panels of width mr
+ * (Mat[o][c], see WinoPanels): u[k ks + (o / mr) C mr + c mr + o % mr], ks = the panels'
+ * size, the rows past O zero. */
+static size_t wino_weights_ks(const ConvShape *s, int mr)
 {
-    const size_t ks = (size_t)s->C * s->O;
+    return (size_t)s->C * (size_t)((s->O + mr - 1) / mr * mr);
+}
+
+static void wino_weights(const ConvShape *s, int mr, const Scalar *w, Scalar *u)
+{
+    const size_t ks = wino_weights_ks(s, mr);
     int o, c, i, j;
+    memset(u, 0, 16 * ks * sizeof(Scalar));
     for (o = 0; o < s->O; o++)
         for (c = 0; c < s->C; c++) {
             const Scalar *g = w + ((size_t)o * s->C + c) * 9;
@@ -125,7 +139,8 @@ static void wino_weights(const ConvShape *s, const Scalar *w, Scalar *u)
                 r[i][2] = (Scalar)0.5 * (t[i][0] - t[i][1] + t[i][2]);
                 r[i][3] = t[i][2];
             }
-            for (i = 0; i < 16; i++) u[(size_t)i * ks + (size_t)c * s->O + o] = r[i / 4][i % 4];
+            for (i = 0; i < 16; i++)
+                u[(size_t)i * ks + ((size_t)(o / mr) * s->C + c) * mr + o % mr] = r[i / 4][i % 4];
         }
 }
 
@@ -178,18 +193,20 @@ static void wino_split(const WinoGeom *g, size_t len, int ta, int tb, const Scal
     }
 }
 
-/* One row of e = B^T d and the four v = e B it gives, for every slot t:
+/* One row of e = B^T d and the four v = e B it gives, for slots t = 0 .. T - 1:
  *   e[t] = (p[t], po[t], p[t + 1], po[t + 1]) + sign (q[t], qo[t], q[t + 1], qo[t + 1])
  * (p, q the even columns of two patch rows, po, qo the odd ones; sign is +-1, so that
  * p + sign q is exactly p +- q), then v0..v3 = e[0] - e[2], e[1] + e[2], e[2] - e[1],
- * e[1] - e[3].  Four separate outputs: gcc vectorises this loop over t (with 16 stores
- * through one pointer it gives up on the aliasing checks). */
-static void wino_in_row(const Scalar *p, const Scalar *po, const Scalar *q, const Scalar *qo,
-                        Scalar sign, int T, Scalar *restrict v0, Scalar *restrict v1,
+ * e[1] - e[3].  Slot t is block slot t0 + t, stored in the gemm's B panels of width nr:
+ * vb[(t0 + t) / nr * C nr + (t0 + t) % nr] (vb already offset to its channel), so the
+ * loop runs a panel's stretch at a time.  Four separate outputs: gcc vectorises the loop
+ * over t (with 16 stores through one pointer it gives up on the aliasing checks). */
+static void wino_in_run(const Scalar *p, const Scalar *po, const Scalar *q, const Scalar *qo,
+                        Scalar sign, int n, Scalar *restrict v0, Scalar *restrict v1,
                         Scalar *restrict v2, Scalar *restrict v3)
 {
     int t;
-    for (t = 0; t < T; t++) {
+    for (t = 0; t < n; t++) {
         Scalar e0 = p[t] + sign * q[t], e1 = po[t] + sign * qo[t];
         Scalar e2 = p[t + 1] + sign * q[t + 1], e3 = po[t + 1] + sign * qo[t + 1];
         v0[t] = e0 - e2;
@@ -199,23 +216,48 @@ static void wino_in_row(const Scalar *p, const Scalar *po, const Scalar *q, cons
     }
 }
 
-/* v[b][t] (b stride vs) = (B^T d B)[a][b], b = 0 .. 3, for the T slots t0 .. t0 + T - 1 of
- * one chunk, one channel (sp: its wino_split buffers, each len long), into v[b][0 ..
- * T - 1]: slot t reads patch row u as (ev[t], od[t], ev[t + 1], od[t + 1]) of that row's
- * buffers (the last slot of each tile row is a spare whose result is never used: it keeps
- * the slot index affine).  Row a of B^T combines the patch rows as r0 - r2, r1 + r2,
- * r2 - r1, r1 - r3 for a = 0 .. 3. */
-static void wino_in(const WinoGeom *g, size_t len, const Scalar *sp, int a, int t0, int T,
+static void wino_in_row(const Scalar *p, const Scalar *po, const Scalar *q, const Scalar *qo,
+                        Scalar sign, int t0, int T, int nr, int C, Scalar *v0, Scalar *v1,
+                        Scalar *v2, Scalar *v3)
+{
+    int t = 0, w = t0 % nr;
+    size_t off = (size_t)(t0 / nr) * C * nr + (size_t)w; /* of slot t0 + t */
+    while (t < T) {
+        const int n = nr - w < T - t ? nr - w : T - t;
+        if (n == 16) /* whole panels of the usual widths: fixed-length loops */
+            wino_in_run(p + t, po + t, q + t, qo + t, sign, 16, v0 + off, v1 + off, v2 + off,
+                        v3 + off);
+        else if (n == 32)
+            wino_in_run(p + t, po + t, q + t, qo + t, sign, 32, v0 + off, v1 + off, v2 + off,
+                        v3 + off);
+        else
+            wino_in_run(p + t, po + t, q + t, qo + t, sign, n, v0 + off, v1 + off, v2 + off,
+                        v3 + off);
+        t += n;
+        off += (size_t)C * nr - (size_t)w; /* the next panel, lane 0 */
+        w = 0;
+    }
+}
+
+/* (B^T d B)[a][b], b = 0 .. 3, for the T slots t0 .. t0 + T - 1 of one chunk (block
+ * slots bt .. bt + T - 1), one channel (sp: its wino_split buffers, each len long), into
+ * V_b (stride vs) at that channel of the B panels (v: V_0 + c nr): slot t reads patch row
+ * u as (ev[t], od[t], ev[t + 1], od[t + 1]) of that row's buffers (the last slot of each
+ * tile row is a spare whose result is never used: it keeps the slot index affine).  Row a
+ * of B^T combines the patch rows as r0 - r2, r1 + r2, r2 - r1, r1 - r3 for a = 0 .. 3. */
+static void wino_in(const WinoGeom *g, size_t len, const Scalar *sp, int a, int t0, int T, int bt,
                     Scalar *v)
 {
     const size_t vs = g->vs, ns = (size_t)g->ns;
+    const int nr = g->nr, C = g->s->C;
     const Scalar *e0 = sp + t0, *o0 = sp + len + t0, *e1 = sp + 2 * len + t0,
                  *o1 = sp + 3 * len + t0;
     const Scalar *e2 = e0 + ns, *o2 = o0 + ns, *e3 = e1 + ns, *o3 = o1 + ns;
-    if (a == 0) wino_in_row(e0, o0, e2, o2, -1, T, v, v + vs, v + 2 * vs, v + 3 * vs);
-    if (a == 1) wino_in_row(e1, o1, e2, o2, 1, T, v, v + vs, v + 2 * vs, v + 3 * vs);
-    if (a == 2) wino_in_row(e2, o2, e1, o1, -1, T, v, v + vs, v + 2 * vs, v + 3 * vs);
-    if (a == 3) wino_in_row(e1, o1, e3, o3, -1, T, v, v + vs, v + 2 * vs, v + 3 * vs);
+    Scalar *v1 = v + vs, *v2 = v + 2 * vs, *v3 = v + 3 * vs;
+    if (a == 0) wino_in_row(e0, o0, e2, o2, -1, bt, T, nr, C, v, v1, v2, v3);
+    if (a == 1) wino_in_row(e1, o1, e2, o2, 1, bt, T, nr, C, v, v1, v2, v3);
+    if (a == 2) wino_in_row(e2, o2, e1, o1, -1, bt, T, nr, C, v, v1, v2, v3);
+    if (a == 3) wino_in_row(e1, o1, e3, o3, -1, bt, T, nr, C, v, v1, v2, v3);
 }
 
 /* out[a][2 t + b] = (A^T m A)[a][b] for the T slots of the block, one output
@@ -245,37 +287,39 @@ static void wino_out(const WinoGeom *g, const Scalar *m, int T, Scalar *restrict
 
 /* ---------------------------------------------------------------- gemm operands */
 
-/* A matrix stored with the depth index as its rows, Mat[d][p] = p_[p ld + d] (U_k [C, O]
- * and V_k [C, T] both are), as a gemm_op operand (gemm.h). */
-typedef struct WinoMat {
+/* A matrix stored as the gemm's own panels: rows d in groups of W, each group a [depth][W]
+ * block, Mat[d][p] = p_[(d / W) depth W + p W + d % W] (U_k with d = o, depth C; V_k with
+ * d = slot, depth C).  When the gemm asks for those panels (width W, all of the depth, d0
+ * on a panel) they are handed over in place (wino_panels); otherwise they are gathered
+ * (wino_pack). */
+typedef struct WinoPanels {
     const Scalar *p;
-    int ld;
-} WinoMat;
+    int W, depth;
+} WinoPanels;
 
-/* dst[q][p][w] = Mat[d0 + q W + w][p0 + p], zero past dn: row copies, a constant-size
- * memcpy for the usual panel widths (inlined as whole-vector moves; a variable-length copy
- * would be a memcpy call per panel row, which costs more than the copy). */
+static const Scalar *wino_panels(const void *ctx, int d0, int dn, int p0, int kc, int W)
+{
+    const WinoPanels *m = (const WinoPanels *)ctx;
+    (void)dn;
+    if (W != m->W || p0 != 0 || kc != m->depth || d0 % W != 0) return NULL;
+    return m->p + (size_t)(d0 / W) * m->depth * W;
+}
+
+/* dst[q][p][w] = Mat[d0 + q W + w][p0 + p], zero past dn. */
 static void wino_pack(const void *ctx, int d0, int dn, int p0, int kc, int W, Scalar *dst)
 {
-    const WinoMat *m = (const WinoMat *)ctx;
+    const WinoPanels *m = (const WinoPanels *)ctx;
     int q, p, w;
     for (q = 0; q * W < dn; q++) {
         int wn = dn - q * W < W ? dn - q * W : W;
-        const Scalar *src = m->p + (size_t)p0 * m->ld + d0 + q * W;
         Scalar *restrict d = dst + (size_t)q * kc * W;
-        for (p = 0; p < kc; p++, src += m->ld, d += W) {
-            if (wn == 32 && W == 32) {
-                memcpy(d, src, 32 * sizeof(Scalar));
-            } else if (wn == 16 && W == 16) {
-                memcpy(d, src, 16 * sizeof(Scalar));
-            } else if (wn == 8 && W == 8) {
-                memcpy(d, src, 8 * sizeof(Scalar));
-            } else if (wn == 4 && W == 4) {
-                memcpy(d, src, 4 * sizeof(Scalar));
-            } else {
-                for (w = 0; w < wn; w++) d[w] = src[w];
-                for (; w < W; w++) d[w] = 0;
+        for (p = 0; p < kc; p++, d += W) {
+            for (w = 0; w < wn; w++) {
+                int r = d0 + q * W + w;
+                d[w] = m->p[((size_t)(r / m->W) * m->depth + (size_t)(p0 + p)) * m->W +
+                            (size_t)(r % m->W)];
             }
+            for (; w < W; w++) d[w] = 0;
         }
     }
 }
@@ -321,18 +365,29 @@ static void wino_block(const WinoGeom *g, long g0, int T, const Scalar *x, const
             long hi = (r + tb - ta) * g->ns < g1 ? (r + tb - ta) * g->ns : g1;
             for (c = 0; c < s->C; c++)
                 wino_in(g, len, sp + (size_t)c * 4 * len, ai, (int)(lo - first), (int)(hi - lo),
-                        ws->v + (size_t)c * g->T + (size_t)(lo - g0));
+                        (int)(lo - g0), ws->v + (size_t)c * g->nr);
             sp += (size_t)s->C * 4 * len;
             r += tb - ta;
         }
+        if (T % g->nr) { /* the last panel's lanes past T: zero, not last block's values */
+            int b4, w0 = T % g->nr;
+            for (b4 = 0; b4 < 4; b4++)
+                for (c = 0; c < s->C; c++)
+                    memset(ws->v + (size_t)b4 * g->vs +
+                               ((size_t)(T / g->nr) * s->C + (size_t)c) * g->nr + (size_t)w0,
+                           0, (size_t)(g->nr - w0) * sizeof(Scalar));
+        }
         for (k = 4 * ai; k < 4 * ai + 4; k++) { /* M_k [O, T] = U_k^T [O, C] V_k [C, T] */
-            WinoMat mu, mv;
+            WinoPanels mu, mv;
             GemmOperand oa, ob;
-            mu.p = u + (size_t)k * s->C * s->O;
-            mu.ld = s->O;
+            mu.p = u + (size_t)k * wino_weights_ks(s, g->mr);
+            mu.W = g->mr;
+            mu.depth = s->C;
             mv.p = ws->v + (size_t)(k - 4 * ai) * g->vs;
-            mv.ld = g->T;
+            mv.W = g->nr;
+            mv.depth = s->C;
             oa.pack = ob.pack = wino_pack;
+            oa.panels = ob.panels = wino_panels;
             oa.ctx = &mu;
             ob.ctx = &mv;
             gemm_op(s->O, T, s->C, 1, &oa, &ob, 0, ws->m + (size_t)k * g->ms, g->T, g->T, 0);
@@ -375,9 +430,9 @@ void conv_wino_forward(Arena *a, const ConvShape *s, const Scalar *x, const Scal
     if (nthr > nblk) nthr = (int)nblk; /* fewer blocks than threads: scratch per block */
     rl = wino_split_len(&g);
     per_thr = 4 * g.vs + 16 * g.ms + 4 * rl + 4 * (size_t)g.T; /* V, M, split rows, out */
-    u = (Scalar *)arena_alloc(a, size_mul((size_t)16 * s->C, (size_t)s->O * sizeof(Scalar)));
+    u = (Scalar *)arena_alloc(a, size_mul((size_t)16, wino_weights_ks(s, g.mr) * sizeof(Scalar)));
     scr = (Scalar *)arena_alloc(a, size_mul((size_t)nthr, per_thr * sizeof(Scalar)));
-    wino_weights(s, w, u);
+    wino_weights(s, g.mr, w, u);
     PAR_FOR(g.nslots * 16 * (long)(s->C + s->O))
     for (blk = 0; blk < nblk; blk++) {
         int me = nblk == nthr ? (int)blk : plat_thread_num(); /* whose scratch */

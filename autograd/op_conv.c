@@ -463,7 +463,7 @@ static void conv_dw_nhwc(Graph *g, const ConvShape *s, const Scalar *x, const Sc
     const size_t P = (size_t)s->Ho * s->Wo;
     ConvNhwc nc;
     GemmView vdy;
-    GemmOperand oa, ob;
+    GemmOperand oa = {0}, ob = {0}; /* panels NULL: packed here */
     Scalar *xt, *dwt;
     long o;
     nc.s = s;
@@ -568,7 +568,7 @@ static void conv_forward_gemm(Graph *g, const ConvShape *s, const Scalar *x, con
     ArenaMark mark = arena_mark(g->arena);
     const int P = s->Ho * s->Wo, K = s->C * s->kh * s->kw;
     GemmView vw = conv_view(w, K, K, 0, 0), vx;
-    GemmOperand oa, ob;
+    GemmOperand oa = {0}, ob = {0}; /* panels NULL: packed here */
     ConvCols cc;
     long t, nt = (long)s->N * s->O;
     if (conv_wino_use(s)) { /* 3x3 stride 1 pad 1, C and O >= 16: Winograd F(2x2, 3x3) */
@@ -675,7 +675,7 @@ void op_conv2d_backward(Graph *g, Var *out)
         ArenaMark mark = arena_mark(g->arena);
         /* dy [N, O, P] as the blocked matrix [O, N P]: rows o (depth for dx) */
         GemmView vdy = conv_view(dy, P, P, (size_t)s.O * P, 0);
-        GemmOperand oa, ob;
+        GemmOperand oa = {0}, ob = {0}; /* panels NULL: packed here */
         if (dw && s.stride == 1 && s.C >= NHWC_MIN_C && !conv_is_1x1(&s)) {
             conv_dw_nhwc(g, &s, x, dy, dw);
         } else if (dw) { /* dwt [O, K] = dy [O, N P] cols^T [N P, K]; dw += dwt */

@@ -384,22 +384,30 @@ static void gemm_tile(int m0, int m1, int n0, int n1, int K, Scalar alpha, const
         int nc = n1 - jc < NC ? n1 - jc : NC;
         for (pc = 0; pc < K; pc += KC) {
             int kc = K - pc < KC ? K - pc : KC;
-            B->pack(B->ctx, jc, nc, pc, kc, NR, buf->b);
+            const Scalar *bp = B->panels ? B->panels(B->ctx, jc, nc, pc, kc, NR) : NULL;
+            if (!bp) {
+                B->pack(B->ctx, jc, nc, pc, kc, NR, buf->b);
+                bp = buf->b;
+            }
             for (ic = m0; ic < m1; ic += MC) {
                 int mc = m1 - ic < MC ? m1 - ic : MC;
-                A->pack(A->ctx, ic, mc, pc, kc, MR, buf->a);
+                const Scalar *apb = A->panels ? A->panels(A->ctx, ic, mc, pc, kc, MR) : NULL;
+                if (!apb) {
+                    A->pack(A->ctx, ic, mc, pc, kc, MR, buf->a);
+                    apb = buf->a;
+                }
                 for (ir = 0; ir < mc; ir += MR) {
-                    const Scalar *ap = buf->a + (size_t)ir * kc;
+                    const Scalar *ap = apb + (size_t)ir * kc;
                     int mr = mc - ir < MR ? mc - ir : MR;
                     for (jr = 0; jr < nc; jr += NR) {
                         int nr = nc - jr < NR ? nc - jr : NR;
                         Scalar *cp = gemm_c_at(c, ic + ir, jc + jr, nr);
                         if (cp) {
-                            kernel(kc, ap, buf->b + (size_t)jr * kc, cp, c->ldc, mr, nr, alpha,
-                                   beta, pc == 0);
+                            kernel(kc, ap, bp + (size_t)jr * kc, cp, c->ldc, mr, nr, alpha, beta,
+                                   pc == 0);
                         } else {
                             Scalar t[MR * NR];
-                            kernel(kc, ap, buf->b + (size_t)jr * kc, t, NR, MR, NR, 1, 0, 1);
+                            kernel(kc, ap, bp + (size_t)jr * kc, t, NR, MR, NR, 1, 0, 1);
                             gemm_tile_split(c, ic + ir, jc + jr, mr, nr, t, alpha, beta, pc == 0);
                         }
                     }
@@ -557,9 +565,16 @@ void gemm(int ta, int tb, int M, int N, int K, Scalar alpha, const Scalar *A, in
     vb.cbs = 0;
     vb.depth_rows = !tb;
     oa.pack = ob.pack = gemm_pack_view;
+    oa.panels = ob.panels = NULL;
     oa.ctx = &va;
     ob.ctx = &vb;
     gemm_run(M, N, K, alpha, &oa, &ob, beta, &c);
+}
+
+void gemm_tile_widths(int *mr, int *nr)
+{
+    *mr = MR;
+    *nr = NR;
 }
 
 void gemm_op(int M, int N, int K, Scalar alpha, const GemmOperand *A, const GemmOperand *B,

@@ -44,7 +44,14 @@ void gemm_ref(int ta, int tb, int M, int N, int K, Scalar alpha, const Scalar *A
 typedef struct GemmOperand {
     void (*pack)(const void *ctx, int d0, int dn, int p0, int kc, int W, Scalar *dst);
     const void *ctx;
+    /* Optional (NULL: always pack): where the panels that pack would write for this request
+     * already lie in memory, [ceil(dn / W)][kc][W] contiguous with the zero padding, or NULL
+     * when they do not (pack is used then).  Same values, so the same bits. */
+    const Scalar *(*panels)(const void *ctx, int d0, int dn, int p0, int kc, int W);
 } GemmOperand;
+
+/* The register tile: the panel widths gemm_op asks its A (MR) and B (NR) operands for. */
+void gemm_tile_widths(int *mr, int *nr);
 
 /* A stored matrix seen as an operand: element (r, c) at p + r ld + (c / cb) cbs + c % cb;
  * depth_rows = 1 when its rows are the depth index (A^T, or B as K x N), 0 when its rows
