@@ -297,12 +297,13 @@ typedef struct WinoPanels {
     int W, depth;
 } WinoPanels;
 
-static const Scalar *wino_panels(const void *ctx, int d0, int dn, int p0, int kc, int W)
+static int wino_panels(const void *ctx, int d0, int dn, int p0, int kc, int W, const Scalar **ptr)
 {
     const WinoPanels *m = (const WinoPanels *)ctx;
-    (void)dn;
-    if (W != m->W || p0 != 0 || kc != m->depth || d0 % W != 0) return NULL;
-    return m->p + (size_t)(d0 / W) * m->depth * W;
+    int q;
+    if (W != m->W || p0 != 0 || kc != m->depth || d0 % W != 0) return 0;
+    for (q = 0; q * W < dn; q++) ptr[q] = m->p + (size_t)(d0 / W + q) * m->depth * W;
+    return 1;
 }
 
 /* dst[q][p][w] = Mat[d0 + q W + w][p0 + p], zero past dn. */

@@ -384,30 +384,29 @@ static void gemm_tile(int m0, int m1, int n0, int n1, int K, Scalar alpha, const
         int nc = n1 - jc < NC ? n1 - jc : NC;
         for (pc = 0; pc < K; pc += KC) {
             int kc = K - pc < KC ? K - pc : KC;
-            const Scalar *bp = B->panels ? B->panels(B->ctx, jc, nc, pc, kc, NR) : NULL;
-            if (!bp) {
+            const Scalar *bq[NC / NR + 1], *aq[MC / MR + 1]; /* panel starts */
+            int q;
+            if (!B->panels || !B->panels(B->ctx, jc, nc, pc, kc, NR, bq)) {
                 B->pack(B->ctx, jc, nc, pc, kc, NR, buf->b);
-                bp = buf->b;
+                for (q = 0; q * NR < nc; q++) bq[q] = buf->b + (size_t)q * kc * NR;
             }
             for (ic = m0; ic < m1; ic += MC) {
                 int mc = m1 - ic < MC ? m1 - ic : MC;
-                const Scalar *apb = A->panels ? A->panels(A->ctx, ic, mc, pc, kc, MR) : NULL;
-                if (!apb) {
+                if (!A->panels || !A->panels(A->ctx, ic, mc, pc, kc, MR, aq)) {
                     A->pack(A->ctx, ic, mc, pc, kc, MR, buf->a);
-                    apb = buf->a;
+                    for (q = 0; q * MR < mc; q++) aq[q] = buf->a + (size_t)q * kc * MR;
                 }
                 for (ir = 0; ir < mc; ir += MR) {
-                    const Scalar *ap = apb + (size_t)ir * kc;
+                    const Scalar *ap = aq[ir / MR];
                     int mr = mc - ir < MR ? mc - ir : MR;
                     for (jr = 0; jr < nc; jr += NR) {
                         int nr = nc - jr < NR ? nc - jr : NR;
                         Scalar *cp = gemm_c_at(c, ic + ir, jc + jr, nr);
                         if (cp) {
-                            kernel(kc, ap, bp + (size_t)jr * kc, cp, c->ldc, mr, nr, alpha, beta,
-                                   pc == 0);
+                            kernel(kc, ap, bq[jr / NR], cp, c->ldc, mr, nr, alpha, beta, pc == 0);
                         } else {
                             Scalar t[MR * NR];
-                            kernel(kc, ap, bp + (size_t)jr * kc, t, NR, MR, NR, 1, 0, 1);
+                            kernel(kc, ap, bq[jr / NR], t, NR, MR, NR, 1, 0, 1);
                             gemm_tile_split(c, ic + ir, jc + jr, mr, nr, t, alpha, beta, pc == 0);
                         }
                     }

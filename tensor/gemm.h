@@ -45,9 +45,10 @@ typedef struct GemmOperand {
     void (*pack)(const void *ctx, int d0, int dn, int p0, int kc, int W, Scalar *dst);
     const void *ctx;
     /* Optional (NULL: always pack): where the panels that pack would write for this request
-     * already lie in memory, [ceil(dn / W)][kc][W] contiguous with the zero padding, or NULL
-     * when they do not (pack is used then).  Same values, so the same bits. */
-    const Scalar *(*panels)(const void *ctx, int d0, int dn, int p0, int kc, int W);
+     * already lie in memory: ptr[q] = the start of panel q ([kc][W] contiguous, zero-padded
+     * like pack's), q = 0 .. ceil(dn / W) - 1, returning 1; or 0 when they do not (pack is
+     * used then).  Same values, so the same bits. */
+    int (*panels)(const void *ctx, int d0, int dn, int p0, int kc, int W, const Scalar **ptr);
 } GemmOperand;
 
 /* The register tile: the panel widths gemm_op asks its A (MR) and B (NR) operands for. */

@@ -33,6 +33,8 @@ static const ConvCase conv_cases[] = {
     {2, 16, 9, 13, 20, 3, 1, 1},  /* Winograd, odd H != W */
     {2, 9, 8, 7, 3, 5, 1, 2},     /* dW channels last, 5x5, C = 9 (runs cut by the panels) */
     {3, 8, 6, 6, 5, 3, 1, 0},     /* dW channels last, no padding */
+    {2, 16, 30, 26, 5, 3, 1, 1},  /* dW on the padded grid, O not a whole A panel */
+    {2, 3, 28, 28, 4, 3, 1, 1},   /* dW on the padded grid, C = 3: panels gathered */
 };
 #define N_CONV_CASES (int)(sizeof conv_cases / sizeof conv_cases[0])
 
@@ -145,9 +147,11 @@ static void test_conv_backward_matches_reference(void)
         conv2d_ref_backward(&s, x->val.data, w->val.data, dy, dx, dw, db);
         T_OK(x->grad && w->grad && b->grad);
         if (!x->grad || !w->grad || !b->grad) continue;
-        /* dw and db sum N Ho Wo terms of size ~1; float rounding grows with that count */
+        /* dw and db sum N Ho Wo terms of size ~1; float rounding grows with that count (the
+         * grid dW, which adds them in another order, measured 2.5e-5 over the 1560 terms
+         * of the 30x26 case, above 1e-5 + 4e-9 per term, which the channels-last one met) */
         expect_close("conv2d dx", c, x->grad, dx, x->val.n, 1e-5);
-        expect_close("conv2d dw", c, w->grad, dw, w->val.n, 1e-5 + 4e-9 * s.N * s.Ho * s.Wo);
+        expect_close("conv2d dw", c, w->grad, dw, w->val.n, 1e-5 + 2e-8 * s.N * s.Ho * s.Wo);
         expect_close("conv2d db", c, b->grad, db, b->val.n, 1e-5 + 4e-9 * s.N * s.Ho * s.Wo);
     }
     arena_free(ar);
