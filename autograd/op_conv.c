@@ -454,18 +454,32 @@ static void pack_nhwc(const void *ctx, int d0, int dn, int p0, int kc, int W, Sc
     }
 }
 
+/* dw [O, C, kh, kw] += dwt [O, (kh kw) C] (the tap-major columns of the channels-last and
+ * grid dW forms), parallel over o. */
+static void dw_add_taps_first(const ConvShape *s, const Scalar *dwt, Scalar *dw)
+{
+    const int C = s->C, khw = s->kh * s->kw, K = C * khw;
+    long o;
+    PAR_FOR((long)s->O * K)
+    for (o = 0; o < s->O; o++) { /* dw[o][c][kk] += dwt[o][kk C + c] */
+        int c, kk;
+        for (c = 0; c < C; c++)
+            for (kk = 0; kk < khw; kk++)
+                dw[((size_t)o * C + c) * khw + kk] += dwt[(size_t)o * K + (size_t)kk * C + c];
+    }
+}
+
 /* dw [O, C, kh, kw] += dy . cols^T for a stride-1 conv, through the channels-last layout
  * above (scratch from the graph's arena; the caller releases it). */
 static void conv_dw_nhwc(Graph *g, const ConvShape *s, const Scalar *x, const Scalar *dy,
                          Scalar *dw)
 {
-    const int K = s->C * s->kh * s->kw, khw = s->kh * s->kw, C = s->C;
+    const int K = s->C * s->kh * s->kw, C = s->C;
     const size_t P = (size_t)s->Ho * s->Wo;
     ConvNhwc nc;
     GemmView vdy;
     GemmOperand oa = {0}, ob = {0}; /* panels NULL: packed here */
     Scalar *xt, *dwt;
-    long o;
     nc.s = s;
     nc.Hp = s->H + 2 * s->pad;
     nc.Wp = s->W + 2 * s->pad;
@@ -482,13 +496,7 @@ static void conv_dw_nhwc(Graph *g, const ConvShape *s, const Scalar *x, const Sc
     ob.pack = pack_nhwc;
     ob.ctx = &nc;
     gemm_op(s->O, K, (int)(s->N * P), 1, &oa, &ob, 0, dwt, K, K, 0);
-    PAR_FOR((long)s->O * K)
-    for (o = 0; o < s->O; o++) { /* dw[o][c][kk] += dwt[o][kk C + c] */
-        int c, kk;
-        for (c = 0; c < C; c++)
-            for (kk = 0; kk < khw; kk++)
-                dw[((size_t)o * C + c) * khw + kk] += dwt[(size_t)o * K + (size_t)kk * C + c];
-    }
+    dw_add_taps_first(s, dwt, dw);
 }
 
 /* ---------------------------------------------------------------- dW on the padded grid
@@ -644,12 +652,11 @@ static int conv_dw_grid_fits(const ConvShape *s)
 static void conv_dw_grid(Graph *g, const ConvShape *s, const Scalar *x, const Scalar *dy,
                          Scalar *dw)
 {
-    const int K = s->C * s->kh * s->kw, khw = s->kh * s->kw, C = s->C;
+    const int K = s->C * s->kh * s->kw, C = s->C;
     ConvGrid gr;
     GemmOperand oa = {0}, ob = {0};
     Scalar *xg, *dyg, *dwt;
     size_t tail;
-    long o;
     gr.s = s;
     gr.Hp = s->H + 2 * s->pad;
     gr.Wp = s->W + 2 * s->pad;
@@ -674,13 +681,7 @@ static void conv_dw_grid(Graph *g, const ConvShape *s, const Scalar *x, const Sc
     ob.panels = grid_x_panels;
     ob.ctx = &gr;
     gemm_op(s->O, K, (int)gr.Pg, 1, &oa, &ob, 0, dwt, K, K, 0);
-    PAR_FOR((long)s->O * K)
-    for (o = 0; o < s->O; o++) { /* dw[o][c][kk] += dwt[o][kk C + c] */
-        int c, kk;
-        for (c = 0; c < C; c++)
-            for (kk = 0; kk < khw; kk++)
-                dw[((size_t)o * C + c) * khw + kk] += dwt[(size_t)o * K + (size_t)kk * C + c];
-    }
+    dw_add_taps_first(s, dwt, dw);
 }
 
 /* dst [N, O, Ho, Wp] = src [N, O, Ho, Wo] with zeros in the garbage columns (dy in the
