@@ -374,6 +374,51 @@ static int conv_check(const ConvCase *c, const Var *x, const Var *w, const Var *
     return 1;
 }
 
+/* dw (dy = 1) of the layer on CONV_CHECK_N fresh samples against conv2d_ref (dw sums over the
+ * batch, so it is checked on a batch of its own; the path that forms dW depends on the
+ * shapes, not the batch size).  Returns 1 when the error exceeds 2 K eps, K = the
+ * CONV_CHECK_N Ho Wo terms of each element (inputs in [-1, 1]). */
+static int conv_check_dw(const ConvCase *c, const Var *w, const char *params)
+{
+    ConvShape s =
+        conv_shape_make(CONV_CHECK_N, c->C, c->H, c->H, c->O, c->k, c->k, c->stride, c->pad);
+    Arena *arena = arena_new((size_t)16 << 20);
+    Graph g;
+    Var *x, *w2, *y;
+    Rng r;
+    int xs[4];
+    size_t nw = w->val.n;
+    Scalar *ref = (Scalar *)xcalloc(nw, sizeof(Scalar)), *dy;
+    double e, tol = 2.0 * CONV_CHECK_N * s.Ho * s.Wo * CONV_EPS;
+    size_t i;
+    ag_graph_init(&g, arena);
+    rng_seed(&r, 5, 0);
+    xs[0] = CONV_CHECK_N;
+    xs[1] = c->C;
+    xs[2] = xs[3] = c->H;
+    x = ag_new(&g, 4, xs, 0, "x");
+    w2 = ag_new(&g, 4, w->val.shape, 1, "w");
+    fill_uniform(&r, x->val.data, x->val.n);
+    memcpy(w2->val.data, w->val.data, nw * sizeof(Scalar));
+    y = ag_conv2d(&g, x, w2, NULL, c->stride, c->pad);
+    ag_backward(&g, y); /* dy = 1 */
+    dy = (Scalar *)xmalloc(y->val.n * sizeof(Scalar));
+    for (i = 0; i < y->val.n; i++) dy[i] = 1;
+    conv2d_ref_backward(&s, x->val.data, w2->val.data, dy, NULL, ref, NULL);
+    e = max_abs_diff(w2->grad, ref, nw);
+    free(dy);
+    free(ref);
+    arena_free(arena);
+    if (getenv("CMAD_BENCH_ERR"))
+        fprintf(stderr, "conv %s: dw err %.3g = %.2f K eps\n", params, e,
+                e / (CONV_CHECK_N * s.Ho * s.Wo * CONV_EPS));
+    if (e <= tol) return 0;
+    fprintf(stderr,
+            "bench train: conv %s: dw error %.3g (tol %.3g) against conv2d_ref: NOT reported\n",
+            params, e, tol);
+    return 1;
+}
+
 /* The conv layers, each on the gemm path (conv_*; the Winograd switch off) and, where
  * conv2d would use it, on the Winograd path (conv_*_wino): forward and backward (dx of a
  * stride-1 3x3 conv is a forward conv too), each checked against conv2d_ref first. */
@@ -418,7 +463,7 @@ static int bench_convs(BenchReport *rep)
             snprintf(params, sizeof params, "C%d %dx%d -> O%d k%d s%d p%d N%d%s", c->C, c->H, c->H,
                      c->O, c->k, c->stride, c->pad, N, wino ? " wino" : "");
             ag_backward(&g, y); /* dy = 1; x->grad from a zeroed start */
-            if (conv_check(c, x, w, b, y, params, wino)) {
+            if (conv_check(c, x, w, b, y, params, wino) || (!wino && conv_check_dw(c, w, params))) {
                 failed = 1;
                 continue;
             }
