@@ -12,9 +12,9 @@
  *   split          the block's input rows split by parity, every channel (wino_split)
  *   V [4, C, T]    transformed input for k = 4 a .. 4 a + 3 (one row a of B^T d B), stored
  *                  as the gemm's B panels ([T / NR][C][NR]), so the gemm reads U and V in
- *                  place (GemmOperand.panels) instead of copying them (the copy was 4-6 %
- *                  of a training step; writing the panels costs about 1.5 % more than
- *                  writing plain rows); when C exceeds the gemm's depth block it gathers
+ *                  place (GemmPanels, any depth block) instead of copying them (the copy
+ *                  was 4-6 % of a training step; writing the panels costs about 1.5 %
+ *                  more than writing plain rows)
  *   M [16, O, T]   the 16 products M_k = U_k^T V_k
  * A block splits its input once, then for a = 0 .. 3 transforms row a into V and runs its
  * 4 gemms while V is still in cache, then transforms M into y.  T comes from the shapes
@@ -111,7 +111,7 @@ static void wino_geom(WinoGeom *g, const ConvShape *s, int nthr)
 /* ---------------------------------------------------------------- transforms */
 
 /* u_k = G w G^T for every (o, c), k = 4 a + b, stored as the gemm's A panels of width mr
- * (Mat[o][c], see WinoPanels): u[k ks + (o / mr) C mr + c mr + o % mr], ks = the panels'
+ * (Mat[o][c], a GemmPanels of depth C): u[k ks + (o / mr) C mr + c mr + o % mr], ks = the panels'
  * size, the rows past O zero. */
 static size_t wino_weights_ks(const ConvShape *s, int mr)
 {
@@ -287,44 +287,6 @@ static void wino_out(const WinoGeom *g, const Scalar *m, int T, Scalar *restrict
 
 /* ---------------------------------------------------------------- gemm operands */
 
-/* A matrix stored as the gemm's own panels: rows d in groups of W, each group a [depth][W]
- * block, Mat[d][p] = p_[(d / W) depth W + p W + d % W] (U_k with d = o, depth C; V_k with
- * d = slot, depth C).  When the gemm asks for those panels (width W, all of the depth, d0
- * on a panel) they are handed over in place (wino_panels); otherwise they are gathered
- * (wino_pack). */
-typedef struct WinoPanels {
-    const Scalar *p;
-    int W, depth;
-} WinoPanels;
-
-static int wino_panels(const void *ctx, int d0, int dn, int p0, int kc, int W, const Scalar **ptr)
-{
-    const WinoPanels *m = (const WinoPanels *)ctx;
-    int q;
-    if (W != m->W || p0 != 0 || kc != m->depth || d0 % W != 0) return 0;
-    for (q = 0; q * W < dn; q++) ptr[q] = m->p + (size_t)(d0 / W + q) * m->depth * W;
-    return 1;
-}
-
-/* dst[q][p][w] = Mat[d0 + q W + w][p0 + p], zero past dn. */
-static void wino_pack(const void *ctx, int d0, int dn, int p0, int kc, int W, Scalar *dst)
-{
-    const WinoPanels *m = (const WinoPanels *)ctx;
-    int q, p, w;
-    for (q = 0; q * W < dn; q++) {
-        int wn = dn - q * W < W ? dn - q * W : W;
-        Scalar *restrict d = dst + (size_t)q * kc * W;
-        for (p = 0; p < kc; p++, d += W) {
-            for (w = 0; w < wn; w++) {
-                int r = d0 + q * W + w;
-                d[w] = m->p[((size_t)(r / m->W) * m->depth + (size_t)(p0 + p)) * m->W +
-                            (size_t)(r % m->W)];
-            }
-            for (; w < W; w++) d[w] = 0;
-        }
-    }
-}
-
 /* ---------------------------------------------------------------- one block */
 
 /* Per-thread scratch of a block: V, M, the split input rows, the output rows. */
@@ -379,7 +341,7 @@ static void wino_block(const WinoGeom *g, long g0, int T, const Scalar *x, const
                            0, (size_t)(g->nr - w0) * sizeof(Scalar));
         }
         for (k = 4 * ai; k < 4 * ai + 4; k++) { /* M_k [O, T] = U_k^T [O, C] V_k [C, T] */
-            WinoPanels mu, mv;
+            GemmPanels mu, mv;
             GemmOperand oa, ob;
             mu.p = u + (size_t)k * wino_weights_ks(s, g->mr);
             mu.W = g->mr;
@@ -387,8 +349,8 @@ static void wino_block(const WinoGeom *g, long g0, int T, const Scalar *x, const
             mv.p = ws->v + (size_t)(k - 4 * ai) * g->vs;
             mv.W = g->nr;
             mv.depth = s->C;
-            oa.pack = ob.pack = wino_pack;
-            oa.panels = ob.panels = wino_panels;
+            oa.pack = ob.pack = gemm_pack_panels;
+            oa.panels = ob.panels = gemm_panels_in_place;
             oa.ctx = &mu;
             ob.ctx = &mv;
             gemm_op(s->O, T, s->C, 1, &oa, &ob, 0, ws->m + (size_t)k * g->ms, g->T, g->T, 0);

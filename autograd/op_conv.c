@@ -360,14 +360,14 @@ typedef struct ConvNhwc {
     int Hp, Wp;
 } ConvNhwc;
 
-/* One sample moved channels last: dst[i drow + j C + c] = src[c plane + i W + j].  Sixteen
+/* One sample moved channels last: dst[i drow + j dcol + c] = src[c plane + i W + j].  Sixteen
  * channels at a time, gathered for each pixel: every write fills a whole line of dst and
  * the sixteen planes are read in step, one stream each.  Against a plane at a time with
  * stores strided by C this was 1.4-1.9x as fast on the 28x28 layers and 1.6-5x on the 14x14
  * in isolation (C 32-128, batch 64; a row at a time across all planes was slower than
  * either); inside a training step the gain was not visible. */
 static void to_channels_last(const Scalar *src, size_t plane, int C, int H, int W, Scalar *dst,
-                             size_t drow)
+                             size_t drow, size_t dcol)
 {
     int c0, c, i, j;
     for (c0 = 0; c0 < C; c0 += 16) {
@@ -376,32 +376,45 @@ static void to_channels_last(const Scalar *src, size_t plane, int C, int H, int 
         for (i = 0; i < H; i++)
             for (j = 0; j < W; j++) {
                 const Scalar *sp = sb + (size_t)i * W + j;
-                Scalar *restrict d = dst + (size_t)i * drow + (size_t)j * C + c0;
+                Scalar *restrict d = dst + (size_t)i * drow + (size_t)j * dcol + c0;
                 for (c = 0; c < cn; c++) d[c] = sp[(size_t)c * plane];
             }
     }
 }
 
-/* xt [N, Hp, Wp, C] = x [N, C, H, W] moved channels last, with a border of pad zeros;
- * parallel over samples. */
-static void nhwc_pad(const ConvShape *s, const Scalar *x, Scalar *xt)
+/* dst [ceil(C / Wb)][rows][Wb] with rows >= N Hp Wp: src [N, C, H, W] channels last in
+ * blocks of Wb channels, each sample an Hp x Wp grid holding the image at row and column
+ * offset `pad` (Hp >= H + pad, Wp >= W + pad); zero elsewhere (the grid's border, the rows
+ * past the last grid, the channels past C).  Parallel over (block, sample). */
+static void grid_blocks(const Scalar *src, int N, int C, int H, int W, int pad, int Hp, int Wp,
+                        int Wb, size_t rows, Scalar *dst)
 {
-    const int pd = s->pad, Hp = s->H + 2 * pd, Wp = s->W + 2 * pd, C = s->C;
-    const size_t plane = (size_t)s->H * s->W, rowl = (size_t)Wp * C;
-    long n;
-    PAR_FOR((long)s->N * Hp * Wp * C)
-    for (n = 0; n < s->N; n++) {
-        Scalar *restrict xs = xt + (size_t)n * Hp * rowl;
+    const size_t plane = (size_t)H * W, g = (size_t)Hp * Wp, rowl = (size_t)Wp * Wb;
+    const int nb = (C + Wb - 1) / Wb;
+    long t;
+    PAR_FOR((long)nb * (long)rows * Wb)
+    for (t = 0; t < (long)nb * N + nb; t++) {
+        const int b = (int)(t / (N + 1)), n = (int)(t % (N + 1)), c0 = b * Wb;
+        const int cn = C - c0 < Wb ? C - c0 : Wb;
+        Scalar *d = dst + ((size_t)b * rows + (size_t)n * g) * Wb;
         int i;
-        memset(xs, 0, (size_t)pd * rowl * sizeof(Scalar));
-        memset(xs + (size_t)(pd + s->H) * rowl, 0, (size_t)pd * rowl * sizeof(Scalar));
-        for (i = 0; i < s->H; i++) {
-            Scalar *r = xs + (size_t)(i + pd) * rowl;
-            memset(r, 0, (size_t)pd * C * sizeof(Scalar));
-            memset(r + (size_t)(pd + s->W) * C, 0, (size_t)pd * C * sizeof(Scalar));
+        if (n == N) { /* past the last grid */
+            memset(d, 0, (rows - (size_t)N * g) * Wb * sizeof(Scalar));
+            continue;
         }
-        to_channels_last(x + (size_t)n * C * plane, plane, C, s->H, s->W,
-                         xs + (size_t)pd * rowl + (size_t)pd * C, rowl);
+        if (cn < Wb) { /* a partial block: every lane zero first */
+            memset(d, 0, g * Wb * sizeof(Scalar));
+        } else { /* the border only */
+            memset(d, 0, (size_t)pad * rowl * sizeof(Scalar));
+            memset(d + (size_t)(pad + H) * rowl, 0, (size_t)(Hp - pad - H) * rowl * sizeof(Scalar));
+            for (i = pad; i < pad + H; i++) {
+                Scalar *r = d + (size_t)i * rowl;
+                memset(r, 0, (size_t)pad * Wb * sizeof(Scalar));
+                memset(r + (size_t)(pad + W) * Wb, 0, (size_t)(Wp - pad - W) * Wb * sizeof(Scalar));
+            }
+        }
+        to_channels_last(src + ((size_t)n * C + c0) * plane, plane, cn, H, W,
+                         d + (size_t)pad * rowl + (size_t)pad * Wb, rowl, (size_t)Wb);
     }
 }
 
@@ -488,7 +501,8 @@ static void conv_dw_nhwc(Graph *g, const ConvShape *s, const Scalar *x, const Sc
           nc.Hp, nc.Wp, C);
     xt = scratch(g, (size_t)s->N * nc.Hp, (size_t)nc.Wp * C);
     dwt = scratch(g, (size_t)s->O, (size_t)K);
-    nhwc_pad(s, x, xt);
+    grid_blocks(x, s->N, C, s->H, s->W, s->pad, nc.Hp, nc.Wp, C, (size_t)s->N * nc.Hp * nc.Wp,
+                xt); /* xt [N, Hp, Wp, C]: one block of every channel */
     nc.xt = xt;
     vdy = conv_view(dy, (int)P, (int)P, (size_t)s->O * P, 0); /* Mat[o][n P + p] = dy[n, o, p] */
     oa.pack = gemm_pack_view;
@@ -517,7 +531,7 @@ static void conv_dw_nhwc(Graph *g, const ConvShape *s, const Scalar *x, const Sc
  * panels they replace wrote kh kw C scalars per pixel. */
 typedef struct ConvGrid {
     const ConvShape *s;
-    const Scalar *xg, *dyg;
+    const Scalar *xg;
     int Hp, Wp, mr, nr;
     size_t Pg, Pt; /* grid positions N Hp Wp; rows of one channel block of xg (Pg + tail) */
 } ConvGrid;
@@ -562,80 +576,6 @@ static void grid_x_pack(const void *ctx, int d0, int dn, int p0, int kc, int W, 
     }
 }
 
-/* Mat[d = o][q] = dyg (A). */
-static int grid_dy_panels(const void *ctx, int d0, int dn, int p0, int kc, int W,
-                          const Scalar **ptr)
-{
-    const ConvGrid *gr = (const ConvGrid *)ctx;
-    int q;
-    (void)kc;
-    if (W != gr->mr || d0 % W != 0) return 0;
-    for (q = 0; q * W < dn; q++)
-        ptr[q] = gr->dyg + ((size_t)(d0 / W + q) * gr->Pg + (size_t)p0) * W;
-    return 1;
-}
-
-static void grid_dy_pack(const void *ctx, int d0, int dn, int p0, int kc, int W, Scalar *dst)
-{
-    const ConvGrid *gr = (const ConvGrid *)ctx;
-    const int mr = gr->mr;
-    int q, p, w;
-    for (q = 0; q * W < dn; q++) {
-        int wn = dn - q * W < W ? dn - q * W : W;
-        Scalar *d = dst + (size_t)q * kc * W;
-        for (p = 0; p < kc; p++, d += W) {
-            for (w = 0; w < wn; w++) {
-                int o = d0 + q * W + w;
-                d[w] = gr->dyg[((size_t)(o / mr) * gr->Pg + (size_t)(p0 + p)) * mr + o % mr];
-            }
-            for (; w < W; w++) d[w] = 0;
-        }
-    }
-}
-
-/* dst [ceil(C / W)][rows][W] with rows = N Hp Wp + tail: src [N, C, H, W] at row offset
- * `pad` and column offset `pad` of each Hp x Wp grid (Hp >= H + pad, Wp >= W + pad), zero
- * elsewhere (grid border, the tail rows, channels past C); parallel over (block, sample). */
-static void grid_blocks(const Scalar *src, int N, int C, int H, int W, int pad, int Hp, int Wp,
-                        int Wb, size_t rows, Scalar *dst)
-{
-    const size_t plane = (size_t)H * W, g = (size_t)Hp * Wp;
-    const int nb = (C + Wb - 1) / Wb;
-    long t;
-    PAR_FOR((long)nb * (long)rows * Wb)
-    for (t = 0; t < (long)nb * N + nb; t++) {
-        const int b = (int)(t / (N + 1)), n = (int)(t % (N + 1)), c0 = b * Wb;
-        const int cn = C - c0 < Wb ? C - c0 : Wb;
-        Scalar *d = dst + ((size_t)b * rows + (size_t)n * g) * Wb;
-        int i, j, c;
-        if (n == N) { /* the tail */
-            memset(d, 0, (rows - (size_t)N * g) * Wb * sizeof(Scalar));
-            continue;
-        }
-        for (i = 0; i < Hp; i++) {
-            Scalar *r = d + (size_t)i * Wp * Wb;
-            int ii = i - pad;
-            if (ii < 0 || ii >= H) {
-                memset(r, 0, (size_t)Wp * Wb * sizeof(Scalar));
-                continue;
-            }
-            for (j = 0; j < Wp; j++) {
-                Scalar *e = r + (size_t)j * Wb;
-                int jj = j - pad;
-                if (jj < 0 || jj >= W) {
-                    for (c = 0; c < Wb; c++) e[c] = 0;
-                    continue;
-                }
-                {
-                    const Scalar *sp = src + ((size_t)n * C + c0) * plane + (size_t)ii * W + jj;
-                    for (c = 0; c < cn; c++) e[c] = sp[(size_t)c * plane];
-                    for (; c < Wb; c++) e[c] = 0;
-                }
-            }
-        }
-    }
-}
-
 /* 1 when the grid form suits this conv: stride 1, C a whole number of B panels (or too few
  * channels for the channels-last form), and at most 20 % of the grid garbage.  Measured
  * on the unet-s layers at batch 64 (Zen 3, 2 threads), against the channels-last form:
@@ -654,6 +594,7 @@ static void conv_dw_grid(Graph *g, const ConvShape *s, const Scalar *x, const Sc
 {
     const int K = s->C * s->kh * s->kw, C = s->C;
     ConvGrid gr;
+    GemmPanels dyp;
     GemmOperand oa = {0}, ob = {0};
     Scalar *xg, *dyg, *dwt;
     size_t tail;
@@ -673,10 +614,12 @@ static void conv_dw_grid(Graph *g, const ConvShape *s, const Scalar *x, const Sc
     grid_blocks(x, s->N, C, s->H, s->W, s->pad, gr.Hp, gr.Wp, gr.nr, gr.Pt, xg);
     grid_blocks(dy, s->N, s->O, s->Ho, s->Wo, 0, gr.Hp, gr.Wp, gr.mr, gr.Pg, dyg);
     gr.xg = xg;
-    gr.dyg = dyg;
-    oa.pack = grid_dy_pack;
-    oa.panels = grid_dy_panels;
-    oa.ctx = &gr;
+    dyp.p = dyg; /* Mat[d = o][q] = dyg, A's panels as they lie */
+    dyp.W = gr.mr;
+    dyp.depth = (int)gr.Pg;
+    oa.pack = gemm_pack_panels;
+    oa.panels = gemm_panels_in_place;
+    oa.ctx = &dyp;
     ob.pack = grid_x_pack;
     ob.panels = grid_x_panels;
     ob.ctx = &gr;

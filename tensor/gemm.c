@@ -576,6 +576,34 @@ void gemm_tile_widths(int *mr, int *nr)
     *nr = NR;
 }
 
+int gemm_panels_in_place(const void *ctx, int d0, int dn, int p0, int kc, int W, const Scalar **ptr)
+{
+    const GemmPanels *m = (const GemmPanels *)ctx;
+    int q;
+    (void)kc;
+    if (W != m->W || d0 % W != 0) return 0;
+    for (q = 0; q * W < dn; q++) ptr[q] = m->p + ((size_t)(d0 / W + q) * m->depth + (size_t)p0) * W;
+    return 1;
+}
+
+void gemm_pack_panels(const void *ctx, int d0, int dn, int p0, int kc, int W, Scalar *dst)
+{
+    const GemmPanels *m = (const GemmPanels *)ctx;
+    int q, p, w;
+    for (q = 0; q * W < dn; q++) {
+        int wn = dn - q * W < W ? dn - q * W : W;
+        Scalar *d = dst + (size_t)q * kc * W;
+        for (p = 0; p < kc; p++, d += W) {
+            for (w = 0; w < wn; w++) {
+                int r = d0 + q * W + w;
+                d[w] = m->p[((size_t)(r / m->W) * m->depth + (size_t)(p0 + p)) * m->W +
+                            (size_t)(r % m->W)];
+            }
+            for (; w < W; w++) d[w] = 0;
+        }
+    }
+}
+
 void gemm_op(int M, int N, int K, Scalar alpha, const GemmOperand *A, const GemmOperand *B,
              Scalar beta, Scalar *C, int ldc, int cb, size_t cbs)
 {

@@ -54,6 +54,20 @@ typedef struct GemmOperand {
 /* The register tile: the panel widths gemm_op asks its A (MR) and B (NR) operands for. */
 void gemm_tile_widths(int *mr, int *nr);
 
+/* A matrix stored in the panel layout itself: rows d in groups of W, each group a
+ * [depth][W] block, Mat[d][p] = p_[((d / W) depth + p) W + d % W], the rows past the last
+ * d zero up to a whole group.  As an operand (ctx a const GemmPanels *): gemm_panels_in_place
+ * hands the panels over where they lie when asked for width W (any depth range), and
+ * gemm_pack_panels gathers them otherwise. */
+typedef struct GemmPanels {
+    const Scalar *p;
+    int W, depth;
+} GemmPanels;
+
+int gemm_panels_in_place(const void *ctx, int d0, int dn, int p0, int kc, int W,
+                         const Scalar **ptr);
+void gemm_pack_panels(const void *ctx, int d0, int dn, int p0, int kc, int W, Scalar *dst);
+
 /* A stored matrix seen as an operand: element (r, c) at p + r ld + (c / cb) cbs + c % cb;
  * depth_rows = 1 when its rows are the depth index (A^T, or B as K x N), 0 when its rows
  * are d (A as M x K, or B^T as N x K). */

@@ -292,7 +292,7 @@ static const int wino_shapes[][4] = {
     {16, 16, 1, 1},
     {16, 16, 2, 3},
     {5, 7, 3, 3},
-    {300, 17, 5, 6}, /* C past the gemm's depth block: U and V gathered, not read in place */
+    {300, 17, 5, 6}, /* C past the gemm's depth block: U and V read in place at depth offsets */
 };
 #define N_WINO_SHAPES (int)(sizeof wino_shapes / sizeof wino_shapes[0])
 

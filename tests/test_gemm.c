@@ -209,6 +209,65 @@ static void test_gemm_nested(void)
     free(Cp);
 }
 
+/* gemm_op on matrices stored in the panel layout (GemmPanels): with the gemm's own panel
+ * widths the panels are read in place (gemm_panels_in_place), with other widths gathered
+ * (gemm_pack_panels); both against gemm_ref, on depths past one depth block and on row
+ * counts that leave a partial last group (its rows zero, as the layout requires). */
+static void test_gemm_panels_operand(void)
+{
+    static const int shapes[][3] = {{13, 37, 300}, {4, 16, 7}, {33, 65, 513}};
+    int mr, nr, si, wi, bad = 0;
+    Rng r;
+    gemm_tile_widths(&mr, &nr);
+    rng_seed(&r, 8, 0);
+    for (si = 0; si < 3; si++)
+        for (wi = 0; wi < 2; wi++) {
+            const int M = shapes[si][0], N = shapes[si][1], K = shapes[si][2];
+            const int wa = wi ? 3 : mr, wb = wi ? 5 : nr; /* in place, then gathered */
+            const int ma = (M + wa - 1) / wa * wa, nb = (N + wb - 1) / wb * wb;
+            Scalar *A = rand_mat(&r, M, K, K), *B = rand_mat(&r, N, K, K);
+            Scalar *Ap = (Scalar *)xcalloc((size_t)ma * K, sizeof(Scalar));
+            Scalar *Bp = (Scalar *)xcalloc((size_t)nb * K, sizeof(Scalar));
+            Scalar *C = (Scalar *)xmalloc((size_t)M * N * sizeof(Scalar));
+            Scalar *R = (Scalar *)xmalloc((size_t)M * N * sizeof(Scalar));
+            GemmPanels pa, pb;
+            GemmOperand oa, ob;
+            double tol = 2 * EPS * K;
+            int i, j, k;
+            for (i = 0; i < M; i++) /* Mat[d][p] at ((d / W) depth + p) W + d % W */
+                for (k = 0; k < K; k++)
+                    Ap[((size_t)(i / wa) * K + k) * wa + i % wa] = A[(size_t)i * K + k];
+            for (j = 0; j < N; j++)
+                for (k = 0; k < K; k++)
+                    Bp[((size_t)(j / wb) * K + k) * wb + j % wb] = B[(size_t)j * K + k];
+            pa.p = Ap;
+            pa.W = wa;
+            pa.depth = K;
+            pb.p = Bp;
+            pb.W = wb;
+            pb.depth = K;
+            oa.pack = ob.pack = gemm_pack_panels;
+            oa.panels = ob.panels = gemm_panels_in_place;
+            oa.ctx = &pa;
+            ob.ctx = &pb;
+            gemm_op(M, N, K, 1, &oa, &ob, 0, C, N, N, 0);
+            gemm_ref(0, 1, M, N, K, 1, A, K, B, K, 0, R, N);
+            for (i = 0; i < M * N; i++)
+                if (!(fabs((double)C[i] - (double)R[i]) <= tol) && bad++ == 0)
+                    t_report(
+                        __FILE__, __LINE__,
+                        "gemm_op on panels M=%d N=%d K=%d widths %d/%d: C[%d] = %.9g, ref %.9g", M,
+                        N, K, wa, wb, i, (double)C[i], (double)R[i]);
+            free(A);
+            free(B);
+            free(Ap);
+            free(Bp);
+            free(C);
+            free(R);
+        }
+    T_OK(bad == 0);
+}
+
 const TestCase gemm_tests[] = {
     {"odd_shapes", test_gemm_odd_shapes},
     {"alpha_beta_ld", test_gemm_alpha_beta_ld},
@@ -216,5 +275,6 @@ const TestCase gemm_tests[] = {
     {"degenerate", test_gemm_degenerate},
     {"threads_same_bits", test_gemm_threads_same_bits},
     {"nested", test_gemm_nested},
+    {"panels_operand", test_gemm_panels_operand},
     {NULL, NULL},
 };
