@@ -205,7 +205,42 @@ static void test_exp_poly_matches_libm(void)
     free(y);
 }
 
+/* The blocked SiLU and sigmoid (elem_silu, elem_sigmoid) against the one-line loops they
+ * stand for, bit for bit: full blocks, a tail, lengths below one block, in place, and the
+ * clamped ends of the exp (|x| past 88) and NaN. */
+static void test_silu_blocked_same_bits(void)
+{
+    enum { NX = 3 * ELEM_BLOCK + 7 };
+    static const size_t lens[] = {0, 1, ELEM_BLOCK - 1, ELEM_BLOCK, ELEM_BLOCK + 1, NX};
+    Scalar x[NX], y[NX], s[NX], in[NX];
+    size_t li, i;
+    int bad = 0;
+    for (i = 0; i < NX; i++) x[i] = (Scalar)(-12.0 + 24.0 * (double)((i * 37) % NX) / NX);
+    x[3] = (Scalar)-100;
+    x[40] = (Scalar)95;
+    x[77] = (Scalar)NAN;
+    for (li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        const size_t n = lens[li];
+        memcpy(in, x, sizeof x);
+        elem_silu(x, y, n);
+        elem_sigmoid(x, s, n);
+        elem_silu(in, in, n); /* in place */
+        for (i = 0; i < n; i++) {
+            const Scalar ys = x[i] / ((Scalar)1 + elem_exp_poly(-x[i]));
+            const Scalar ss = (Scalar)1 / ((Scalar)1 + elem_exp_poly(-x[i]));
+            if (x[i] != x[i]) { /* NaN stays NaN */
+                bad += y[i] == y[i] || s[i] == s[i] || in[i] == in[i];
+                continue;
+            }
+            bad += memcmp(&y[i], &ys, sizeof ys) != 0 || memcmp(&s[i], &ss, sizeof ss) != 0 ||
+                   memcmp(&in[i], &ys, sizeof ys) != 0;
+        }
+    }
+    T_OK(bad == 0);
+}
+
 const TestCase fused_tests[] = {
+    {"silu_blocked_same_bits", test_silu_blocked_same_bits},
     {"gn_silu_vs_composition", test_gn_silu_vs_composition},
     {"exp_poly_matches_libm", test_exp_poly_matches_libm},
     {"softmax_ce_vs_composition", test_softmax_ce_vs_composition},
