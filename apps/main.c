@@ -1,6 +1,9 @@
 /* main.c - the `cmad` program: one binary, one subcommand per job. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "../autograd/autograd.h"
 
 #include "apps.h"
 #include "common.h"
@@ -42,7 +45,15 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     for (c = commands; c->name; c++)
-        if (!strcmp(argv[1], c->name)) return c->run(argc - 1, argv + 1);
+        if (!strcmp(argv[1], c->name)) {
+            /* CMAD_PROFILE (any value but empty or 0): the op profile on stderr at the end */
+            const char *p = getenv("CMAD_PROFILE");
+            int rc, prof = p && p[0] && strcmp(p, "0") != 0;
+            ag_profile_set(prof);
+            rc = c->run(argc - 1, argv + 1);
+            if (prof) ag_profile_print(stderr);
+            return rc;
+        }
     fprintf(stderr, "cmad: unknown command '%s' (cmad --help lists them)\n", argv[1]);
     return 2;
 }

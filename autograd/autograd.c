@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../tensor/platform.h"
+
 void ag_graph_init(Graph *g, Arena *arena)
 {
     g->arena = arena;
@@ -135,11 +137,70 @@ void *ag_saved(Graph *g, Var *out, size_t bytes)
 
 int ag_needs(const Var *out, int i) { return out->in[i] != NULL && out->in[i]->requires_grad; }
 
+/* ---------------------------------------------------------------- op profile */
+
+typedef struct OpTally {
+    long calls[2]; /* forward, backward */
+    double secs[2];
+} OpTally;
+
+static int prof_on;
+static OpTally prof[OP_COUNT];
+
+void ag_profile_set(int on) { prof_on = on != 0; }
+int ag_profile_on(void) { return prof_on; }
+void ag_profile_reset(void) { memset(prof, 0, sizeof prof); }
+
+/* Runs op `out`'s forward (dir 0) or backward (dir 1), timed when the profile is on. */
+static void run_op(Graph *g, Var *out, int dir)
+{
+    double t0;
+    if (!prof_on) {
+        if (dir)
+            ag_ops[out->op].backward(g, out);
+        else
+            ag_ops[out->op].forward(g, out);
+        return;
+    }
+    t0 = plat_now();
+    if (dir)
+        ag_ops[out->op].backward(g, out);
+    else
+        ag_ops[out->op].forward(g, out);
+    prof[out->op].secs[dir] += plat_now() - t0;
+    prof[out->op].calls[dir]++;
+}
+
+void ag_profile_print(void *file)
+{
+    FILE *f = file ? (FILE *)file : stdout;
+    int order[OP_COUNT] = {0}, n = 0, i, j;
+    double total = 0;
+    for (i = 0; i < OP_COUNT; i++)
+        if (prof[i].calls[0] || prof[i].calls[1]) {
+            double t = prof[i].secs[0] + prof[i].secs[1];
+            total += t;
+            for (j = n++; j > 0 && prof[order[j - 1]].secs[0] + prof[order[j - 1]].secs[1] < t; j--)
+                order[j] = order[j - 1]; /* insertion: slowest first */
+            order[j] = i;
+        }
+    fprintf(f, "op profile: %.3f s in ops\n", total);
+    fprintf(f, "%-14s %10s %10s %10s %10s %10s %6s\n", "op", "fwd calls", "fwd s", "bwd calls",
+            "bwd s", "total s", "share");
+    for (j = 0; j < n; j++) {
+        const OpTally *t = &prof[order[j]];
+        double s = t->secs[0] + t->secs[1];
+        fprintf(f, "%-14s %10ld %10.3f %10ld %10.3f %10.3f %5.1f%%\n", ag_ops[order[j]].name,
+                t->calls[0], t->secs[0], t->calls[1], t->secs[1], s,
+                total > 0 ? 100.0 * s / total : 0.0);
+    }
+}
+
 void ag_forward(Graph *g, Var *out)
 {
     if (!out->val.data) /* given back by a scope: a replay makes it again */
         out->val.data = (Scalar *)arena_block_get(g->arena, size_mul(out->val.n, sizeof(Scalar)));
-    ag_ops[out->op].forward(g, out);
+    run_op(g, out, 0);
     if (g->check_finite) {
         size_t i;
         for (i = 0; i < out->val.n; i++)
@@ -238,7 +299,7 @@ void ag_backward_seed(Graph *g, Var *root, const Scalar *seed)
        used: it goes back to the pool. */
     for (v = root; v; v = v->prev) {
         if (v->op == OP_LEAF || !v->requires_grad || !v->grad) continue;
-        ag_ops[v->op].backward(g, v);
+        run_op(g, v, 1);
         grad_drop(g, v);
     }
 }

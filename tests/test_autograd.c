@@ -90,6 +90,55 @@ static void test_print_graph_lists_nodes(void)
     arena_free(ar);
 }
 
+/* The op profile counts each op's forward and backward calls: exp twice forward, once
+ * backward (the second exp is not on the path from the root), sum once each way; nothing
+ * is counted while it is off, and the printed table names the ops. */
+static void test_profile_counts_ops(void)
+{
+    Arena *ar = arena_new(1 << 20);
+    Graph g;
+    Rng r;
+    int s[1] = {5};
+    char buf[4096];
+    FILE *f = tmpfile();
+    size_t n;
+    Var *x, *y;
+    const int was = ag_profile_on();
+    ag_graph_init(&g, ar);
+    rng_seed(&r, 3, 0);
+    x = gc_normal(&g, &r, 1, s, 1, 0, 1, "x");
+    ag_profile_reset();
+    ag_profile_set(1);
+    y = ag_sum(&g, ag_exp(&g, x));
+    ag_exp(&g, x);
+    ag_backward(&g, y);
+    ag_profile_set(0);
+    ag_backward(&g, y); /* not counted */
+    ag_profile_set(was);
+    T_OK(f != NULL);
+    if (!f) return;
+    ag_profile_print(f);
+    rewind(f);
+    n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    /* rows are "op fwd-calls fwd-s bwd-calls bwd-s total-s share" */
+    {
+        const char *e = strstr(buf, "\nexp "), *m = strstr(buf, "\nsum ");
+        long ef = -1, eb = -1, mf = -1, mb = -1;
+        double t;
+        T_OK(e != NULL && m != NULL);
+        if (e) sscanf(e, " exp %ld %lf %ld", &ef, &t, &eb);
+        if (m) sscanf(m, " sum %ld %lf %ld", &mf, &t, &mb);
+        T_EQ_INT(ef, 2);
+        T_EQ_INT(eb, 1);
+        T_EQ_INT(mf, 1);
+        T_EQ_INT(mb, 1);
+    }
+    ag_profile_reset();
+    arena_free(ar);
+}
+
 /* x -> e = exp(x) -> t = 2 e + 1 -> u = silu(t) -> v = u + x, with or without a scope
  * around it; returns v. */
 static Var *scoped_chain(Graph *g, Var *x, int scoped, Var **e, Var **t, Var **u)
@@ -199,6 +248,7 @@ const TestCase autograd_tests[] = {
     {"frozen_weights_get_no_grad", test_frozen_weights_get_no_grad},
     {"no_grad_records_nothing", test_no_grad_records_nothing},
     {"print_graph_lists_nodes", test_print_graph_lists_nodes},
+    {"profile_counts_ops", test_profile_counts_ops},
     {"scope_gives_back_unread_values", test_scope_gives_back_unread_values},
     {"scope_in_no_grad_mode", test_scope_in_no_grad_mode},
     {"frozen_conv_keeps_no_input", test_frozen_conv_keeps_no_input},
