@@ -121,9 +121,19 @@ static size_t wino_weights_ks(const ConvShape *s, int mr)
 static void wino_weights(const ConvShape *s, int mr, const Scalar *w, Scalar *u)
 {
     const size_t ks = wino_weights_ks(s, mr);
-    int o, c, i, j;
-    memset(u, 0, 16 * ks * sizeof(Scalar));
-    for (o = 0; o < s->O; o++)
+    const int Op = (s->O + mr - 1) / mr * mr; /* rows of the panels, O rounded up */
+    long o;
+    /* parallel over o (each writes its own lanes): serial, this was 2.6 % of a CMAD
+     * iteration on one thread and so about 5 % on two */
+    PAR_FOR((long)16 * s->O * s->C)
+    for (o = 0; o < Op; o++) {
+        int c, i, j;
+        if (o >= s->O) { /* the last panel's rows past O: zero */
+            for (i = 0; i < 16; i++)
+                for (c = 0; c < s->C; c++)
+                    u[(size_t)i * ks + ((size_t)(o / mr) * s->C + c) * mr + o % mr] = 0;
+            continue;
+        }
         for (c = 0; c < s->C; c++) {
             const Scalar *g = w + ((size_t)o * s->C + c) * 9;
             Scalar t[4][3], r[4][4];
@@ -142,6 +152,7 @@ static void wino_weights(const ConvShape *s, int mr, const Scalar *w, Scalar *u)
             for (i = 0; i < 16; i++)
                 u[(size_t)i * ks + ((size_t)(o / mr) * s->C + c) * mr + o % mr] = r[i / 4][i % 4];
         }
+    }
 }
 
 /* Scalars of the split rows of a block, all channels: chunk i of r_i tile rows has four
