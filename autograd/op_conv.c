@@ -694,10 +694,54 @@ static void add_into(Scalar *dst, const Scalar *src, size_t n)
     for (i = 0; i < nn; i++) dst[i] += src[i];
 }
 
+/* At most this many output channels, a stride-1 conv with a kernel past 1x1 is summed
+ * directly (conv_small_o) rather than through the gemm. */
+#define SMALL_O 2
+
+/* yw [N, O, Ho Wp] (the padded-width layout pack_pw gives the gemm) for a stride-1 conv
+ * with O <= SMALL_O: the UNet's last conv (O = 1) and the input gradient of its first
+ * (C = 1).  The gemm would compute MR rows to keep one and pack every column of the image
+ * for it (the last conv of unet-s ran at 2.6 GFLOP/s); here each output plane is a sum of
+ * shifted rows of the padded input xp, c by c and tap by tap (a 3x3 kernel's nine taps in
+ * one pass), vectorised along the plane.
+ * Reads run kw - 1 past the last plane, into xp's zeroed tail (conv_pad_size).  Parallel
+ * over (n, o), each summed in a fixed order. */
+static void conv_small_o(const ConvShape *s, const Scalar *xp, int Hp, int Wp, const Scalar *w,
+                         Scalar *yw)
+{
+    const int Pw = s->Ho * Wp, taps = s->kh * s->kw;
+    long t, nt = (long)s->N * s->O;
+    PAR_FOR(nt * Pw * s->C * taps)
+    for (t = 0; t < nt; t++) {
+        const int n = (int)(t / s->O), o = (int)(t % s->O);
+        Scalar *restrict acc = yw + (size_t)t * Pw;
+        int c, a, bb, p;
+        for (p = 0; p < Pw; p++) acc[p] = 0;
+        for (c = 0; c < s->C; c++) {
+            const Scalar *xc = xp + ((size_t)n * s->C + c) * Hp * Wp;
+            const Scalar *wc = w + ((size_t)o * s->C + c) * taps;
+            if (taps == 9) { /* 3x3: the nine taps in one pass, added in the same order */
+                const Scalar *r0 = xc, *r1 = xc + Wp, *r2 = xc + 2 * (size_t)Wp;
+                for (p = 0; p < Pw; p++)
+                    acc[p] = acc[p] + wc[0] * r0[p] + wc[1] * r0[p + 1] + wc[2] * r0[p + 2] +
+                             wc[3] * r1[p] + wc[4] * r1[p + 1] + wc[5] * r1[p + 2] +
+                             wc[6] * r2[p] + wc[7] * r2[p + 1] + wc[8] * r2[p + 2];
+                continue;
+            }
+            for (a = 0; a < s->kh; a++)
+                for (bb = 0; bb < s->kw; bb++) {
+                    const Scalar wv = wc[a * s->kw + bb], *src = xc + (size_t)a * Wp + bb;
+                    for (p = 0; p < Pw; p++) acc[p] += wv * src[p];
+                }
+        }
+    }
+}
+
 /* y [N, O, P] = W [O, K] cols(x) (+ b): one gemm over the batch (scratch from the
  * arena).  1x1: x is read in place and y written in place.  Stride 1: the gemm writes the
- * padded-width layout into scratch, then the valid columns are copied out with the bias.
- * Otherwise: gathered panels, y written in place. */
+ * padded-width layout into scratch (or conv_small_o does, for O <= SMALL_O), then the
+ * valid columns are copied out with the bias.  Otherwise: gathered panels, y written in
+ * place. */
 static void conv_forward_gemm(Graph *g, const ConvShape *s, const Scalar *x, const Scalar *w,
                               const Scalar *b, Scalar *y)
 {
@@ -727,7 +771,10 @@ static void conv_forward_gemm(Graph *g, const ConvShape *s, const Scalar *x, con
             const int Pw = cc.Pw, Wp = cc.Wp;
             Scalar *yw = scratch(g, (size_t)s->N * s->O, (size_t)Pw);
             ob.pack = pack_pw;
-            gemm_op(s->O, s->N * Pw, K, 1, &oa, &ob, 0, yw, Pw, Pw, (size_t)s->O * Pw);
+            if (s->O <= SMALL_O)
+                conv_small_o(s, xp, cc.Hp, Wp, w, yw);
+            else
+                gemm_op(s->O, s->N * Pw, K, 1, &oa, &ob, 0, yw, Pw, Pw, (size_t)s->O * Pw);
             PAR_FOR(nt * P)
             for (t = 0; t < nt; t++) { /* y[n, o, i, jo] = yw[n, o, i Wp + jo] + b[o] */
                 const Scalar *src = yw + (size_t)t * Pw;
@@ -770,14 +817,17 @@ static void conv_dx_transposed(Graph *g, const ConvShape *s, const Scalar *w, co
 {
     ConvShape t =
         conv_shape_make(s->N, s->O, s->Ho, s->Wo, s->C, s->kh, s->kw, 1, s->kh - 1 - s->pad);
-    int c, o, a, bb;
-    for (c = 0; c < s->C; c++) /* wt[c, o, a, b] = w[o, c, kh-1-a, kw-1-b] */
+    long c;
+    PAR_FOR((long)s->C * s->O * s->kh * s->kw)
+    for (c = 0; c < s->C; c++) { /* wt[c, o, a, b] = w[o, c, kh-1-a, kw-1-b] */
+        int o, a, bb;
         for (o = 0; o < s->O; o++)
             for (a = 0; a < s->kh; a++)
                 for (bb = 0; bb < s->kw; bb++)
                     wt[(((size_t)c * s->O + o) * s->kh + a) * s->kw + bb] =
                         w[(((size_t)o * s->C + c) * s->kh + (s->kh - 1 - a)) * s->kw +
                           (s->kw - 1 - bb)];
+    }
     conv_forward_gemm(g, &t, dy, wt, NULL, dxt);
 }
 
@@ -1076,6 +1126,8 @@ static Var *gc_conv1_batched(Graph *g, Rng *r) { return gc_conv(g, r, 2, 3, 5, 4
 static Var *gc_conv1_direct(Graph *g, Rng *r) { return gc_conv(g, r, 1, 3, 5, 4, 1, 1, 0, 1); }
 static Var *gc_conv1_direct_nob(Graph *g, Rng *r) { return gc_conv(g, r, 2, 3, 16, 4, 1, 1, 0, 0); }
 static Var *gc_conv5_p2(Graph *g, Rng *r) { return gc_conv(g, r, 2, 3, 5, 4, 5, 1, 2, 1); }
+static Var *gc_conv3_o1(Graph *g, Rng *r) { return gc_conv(g, r, 2, 4, 5, 1, 3, 1, 1, 1); }
+static Var *gc_conv3_c1(Graph *g, Rng *r) { return gc_conv(g, r, 2, 1, 6, 3, 3, 1, 1, 0); }
 /* C, O >= 16: y and dx through Winograd (conv_wino.h), when it is switched on */
 static Var *gc_conv3_wino(Graph *g, Rng *r) { return gc_conv(g, r, 2, 16, 6, 16, 3, 1, 1, 1); }
 static Var *gc_conv3_wino_odd(Graph *g, Rng *r) { return gc_conv(g, r, 1, 16, 5, 17, 3, 1, 1, 0); }
@@ -1140,6 +1192,8 @@ const GradCase gc_conv_cases[] = {
     {OP_CONV2D, "1x1 N1 C3 5x5 O4 (direct), bias", gc_conv1_direct},
     {OP_CONV2D, "1x1 N2 C3 16x16 (direct), no bias", gc_conv1_direct_nob},
     {OP_CONV2D, "5x5 s1 p2 N2 C3 5x5 O4, bias", gc_conv5_p2},
+    {OP_CONV2D, "3x3 s1 p1 N2 C4 5x5 O1 (summed directly), bias", gc_conv3_o1},
+    {OP_CONV2D, "3x3 s1 p1 N2 C1 6x6 O3 (dx summed directly), no bias", gc_conv3_c1},
     {OP_CONV2D, "3x3 s1 p1 N2 C16 6x6 O16, bias", gc_conv3_wino},
     {OP_CONV2D, "3x3 s1 p1 N1 C16 5x5 O17, no bias", gc_conv3_wino_odd},
     {OP_CONV2D, "3x3 s1 on an op (dx written fresh)", gc_conv3_on_op},

@@ -35,6 +35,9 @@ static const ConvCase conv_cases[] = {
     {3, 8, 6, 6, 5, 3, 1, 0},     /* dW channels last, no padding */
     {2, 16, 30, 26, 5, 3, 1, 1},  /* dW on the padded grid, O not a whole A panel */
     {2, 3, 28, 28, 4, 3, 1, 1},   /* dW on the padded grid, C = 3: panels gathered */
+    {2, 32, 28, 28, 1, 3, 1, 1},  /* O = 1 (unet-s's last conv): summed directly */
+    {2, 1, 9, 11, 8, 3, 1, 1},    /* C = 1: dx (a conv with O = 1) summed directly */
+    {2, 3, 8, 8, 2, 5, 1, 2},     /* O = 2, 5x5: summed directly */
 };
 #define N_CONV_CASES (int)(sizeof conv_cases / sizeof conv_cases[0])
 
