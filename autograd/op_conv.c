@@ -724,8 +724,8 @@ static void conv_small_o(const ConvShape *s, const Scalar *xp, int Hp, int Wp, c
                 const Scalar *r0 = xc, *r1 = xc + Wp, *r2 = xc + 2 * (size_t)Wp;
                 for (p = 0; p < Pw; p++)
                     acc[p] = acc[p] + wc[0] * r0[p] + wc[1] * r0[p + 1] + wc[2] * r0[p + 2] +
-                             wc[3] * r1[p] + wc[4] * r1[p + 1] + wc[5] * r1[p + 2] +
-                             wc[6] * r2[p] + wc[7] * r2[p + 1] + wc[8] * r2[p + 2];
+                             wc[3] * r1[p] + wc[4] * r1[p + 1] + wc[5] * r1[p + 2] + wc[6] * r2[p] +
+                             wc[7] * r2[p + 1] + wc[8] * r2[p + 2];
                 continue;
             }
             for (a = 0; a < s->kh; a++)
