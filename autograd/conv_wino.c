@@ -6,7 +6,7 @@
  * at columns 2 t .. 2 t + 3 of the input rows of one sample, once those rows are split by
  * the parity of row and column (wino_split): the transforms are flat loops over slots
  * with unit stride.  The spare costs 1 / (tw + 1) of the gemm work; its outputs are never
- * formed.  Layout of one block:
+ * copied out.  Layout of one block:
  *   U [16, C, O]   transformed weights, k = 4 a + b the position in the 4x4 tile, stored
  *                  as the gemm's A panels ([O / MR][C][MR], zero rows past O)
  *   split          the block's input rows split by parity, every channel (wino_split)
@@ -17,7 +17,7 @@
  *                  more than writing plain rows)
  *   M [16, O, T]   the 16 products M_k = U_k^T V_k
  * A block splits its input once, then for a = 0 .. 3 transforms row a into V and runs its
- * 4 gemms while V is still in cache, then transforms M straight into y (wino_out_row).  T comes from the shapes
+ * 4 gemms while V is still in cache, then transforms M into y.  T comes from the shapes
  * (the block's scratch, 8 C + 16 O per slot, within WINO_BLOCK_SCALARS) and the thread
  * count (the blocks shared out evenly), and no tile's arithmetic depends on T or on where a
  * block starts, so the bits do not depend on the thread count. */
@@ -271,52 +271,49 @@ static void wino_in(const WinoGeom *g, size_t len, const Scalar *sp, int a, int 
     if (a == 3) wino_in_row(e1, o1, e3, o3, -1, bt, T, nr, C, v, v1, v2, v3);
 }
 
-/* y = A^T m A + bo for nt consecutive tiles of one tile row, one output channel: m[k][t]
- * (k stride ms) the products of tile t, whose 2x2 outputs go to columns x0 + 2 t and
- * x0 + 2 t + 1 of the output row y0 and, when y1 is not NULL, of the row below it, y1
- * (the last row of an odd Ho has none).  A tile whose second column is past Wo writes
- * its first only.  The sums are those of the transform then the bias, in that order. */
-static void wino_out_row(size_t ms, const Scalar *m, int nt, int x0, int Wo, Scalar bo,
-                         Scalar *restrict y0, Scalar *restrict y1)
+/* out[a][2 t + b] = (A^T m A)[a][b] for the T slots of the block, one output
+ * channel, m[k][t] (k stride ms); out[a] is 2 T long. */
+static void wino_out(const WinoGeom *g, const Scalar *m, int T, Scalar *restrict out)
 {
-    const int nfull = (Wo - x0) / 2 < nt ? (Wo - x0) / 2 : nt; /* tiles with both columns */
+    const size_t ms = g->ms, len = (size_t)2 * g->T;
+    Scalar *o0 = out, *o1 = out + len;
     int t;
-    for (t = 0; t < nt; t++) { /* written out, as in wino_in */
+    for (t = 0; t < T; t++) { /* written out, as in wino_in */
         /* q = A^T m: row combinations (k = 4 row + column), column by column */
-        const Scalar p0 = m[0 * ms + t] + m[4 * ms + t] + m[8 * ms + t];
-        const Scalar p1 = m[1 * ms + t] + m[5 * ms + t] + m[9 * ms + t];
-        const Scalar p2 = m[2 * ms + t] + m[6 * ms + t] + m[10 * ms + t];
-        const Scalar p3 = m[3 * ms + t] + m[7 * ms + t] + m[11 * ms + t];
-        const Scalar q0 = m[4 * ms + t] - m[8 * ms + t] - m[12 * ms + t];
-        const Scalar q1 = m[5 * ms + t] - m[9 * ms + t] - m[13 * ms + t];
-        const Scalar q2 = m[6 * ms + t] - m[10 * ms + t] - m[14 * ms + t];
-        const Scalar q3 = m[7 * ms + t] - m[11 * ms + t] - m[15 * ms + t];
-        const int j = x0 + 2 * t;
+        Scalar p0 = m[0 * ms + t] + m[4 * ms + t] + m[8 * ms + t];
+        Scalar p1 = m[1 * ms + t] + m[5 * ms + t] + m[9 * ms + t];
+        Scalar p2 = m[2 * ms + t] + m[6 * ms + t] + m[10 * ms + t];
+        Scalar p3 = m[3 * ms + t] + m[7 * ms + t] + m[11 * ms + t];
+        Scalar q0 = m[4 * ms + t] - m[8 * ms + t] - m[12 * ms + t];
+        Scalar q1 = m[5 * ms + t] - m[9 * ms + t] - m[13 * ms + t];
+        Scalar q2 = m[6 * ms + t] - m[10 * ms + t] - m[14 * ms + t];
+        Scalar q3 = m[7 * ms + t] - m[11 * ms + t] - m[15 * ms + t];
         /* A^T m A = q A */
-        y0[j] = (p0 + p1 + p2) + bo;
-        if (y1) y1[j] = (q0 + q1 + q2) + bo;
-        if (t < nfull) {
-            y0[j + 1] = (p1 - p2 - p3) + bo;
-            if (y1) y1[j + 1] = (q1 - q2 - q3) + bo;
-        }
+        o0[2 * t] = p0 + p1 + p2;
+        o0[2 * t + 1] = p1 - p2 - p3;
+        o1[2 * t] = q0 + q1 + q2;
+        o1[2 * t + 1] = q1 - q2 - q3;
     }
 }
 
+/* ---------------------------------------------------------------- gemm operands */
+
 /* ---------------------------------------------------------------- one block */
 
-/* Per-thread scratch of a block: V, M, the split input rows. */
+/* Per-thread scratch of a block: V, M, the split input rows, the output rows. */
 typedef struct WinoScratch {
-    Scalar *v, *m, *split;
+    Scalar *v, *m, *split, *out;
 } WinoScratch;
 
 /* Slots [g0, g0 + T) into y: input split, then for each row a of the transform the 4
- * V_k and their gemms into M, then the output transform into y (spare slots and outputs
- * past the image skipped). */
+ * V_k and their gemms into M, output transform, rows copied into y (spare slots and
+ * outputs past the image dropped). */
 static void wino_block(const WinoGeom *g, long g0, int T, const Scalar *x, const Scalar *u,
                        const Scalar *b, const WinoScratch *ws, Scalar *y)
 {
     const ConvShape *s = g->s;
     const size_t plane = (size_t)s->H * s->W, oplane = (size_t)s->Ho * s->Wo;
+    const size_t olen = (size_t)2 * g->T;
     const long g1 = g0 + T, r0 = g0 / g->ns, r1 = (g1 - 1) / g->ns + 1; /* tile rows */
     long r;
     int k, c, o;
@@ -370,18 +367,21 @@ static void wino_block(const WinoGeom *g, long g0, int T, const Scalar *x, const
             gemm_op(s->O, T, s->C, 1, &oa, &ob, 0, ws->m + (size_t)k * g->ms, g->T, g->T, 0);
         }
     }
-    for (o = 0; o < s->O; o++) { /* y = A^T M A + b, tile row by tile row */
+    for (o = 0; o < s->O; o++) {
         const Scalar bo = b ? b[o] : 0;
-        const Scalar *mo = ws->m + (size_t)o * g->T;
+        wino_out(g, ws->m + (size_t)o * g->T, T, ws->out);
         for (r = r0; r < r1; r++) { /* tiles ja .. jb - 1 of tile row r */
-            const int n = (int)(r / g->th), i = 2 * (int)(r % g->th);
-            const long first = r * g->ns;
-            const int ja = first < g0 ? (int)(g0 - first) : 0;
-            const int jb = g1 - first < g->tw ? (int)(g1 - first) : g->tw;
-            Scalar *yo = y + ((size_t)n * s->O + o) * oplane + (size_t)i * s->Wo;
-            if (jb > ja)
-                wino_out_row(g->ms, mo + (first + ja - g0), jb - ja, 2 * ja, s->Wo, bo, yo,
-                             i + 1 < s->Ho ? yo + s->Wo : NULL);
+            int n = (int)(r / g->th), i = 2 * (int)(r % g->th), j, x0, x1;
+            long first = r * g->ns;
+            int ja = first < g0 ? (int)(g0 - first) : 0;
+            int jb = g1 - first < g->tw ? (int)(g1 - first) : g->tw;
+            Scalar *restrict yo = y + ((size_t)n * s->O + o) * oplane + (size_t)i * s->Wo;
+            const Scalar *src = ws->out + 2 * (size_t)(first + ja - g0); /* column x0 */
+            x0 = 2 * ja;
+            x1 = 2 * jb < s->Wo ? 2 * jb : s->Wo;
+            for (j = x0; j < x1; j++) yo[j] = src[j - x0] + bo; /* y = A^T M A + b */
+            if (i + 1 < s->Ho)
+                for (j = x0; j < x1; j++) yo[s->Wo + j] = src[olen + j - x0] + bo;
         }
     }
 }
@@ -403,7 +403,7 @@ void conv_wino_forward(Arena *a, const ConvShape *s, const Scalar *x, const Scal
     nblk = (g.nslots + g.T - 1) / g.T;
     if (nthr > nblk) nthr = (int)nblk; /* fewer blocks than threads: scratch per block */
     rl = wino_split_len(&g);
-    per_thr = 4 * g.vs + 16 * g.ms + 4 * rl; /* V, M, split rows */
+    per_thr = 4 * g.vs + 16 * g.ms + 4 * rl + 4 * (size_t)g.T; /* V, M, split rows, out */
     u = (Scalar *)arena_alloc(a, size_mul((size_t)16, wino_weights_ks(s, g.mr) * sizeof(Scalar)));
     scr = (Scalar *)arena_alloc(a, size_mul((size_t)nthr, per_thr * sizeof(Scalar)));
     wino_weights(s, g.mr, w, u);
@@ -417,6 +417,7 @@ void conv_wino_forward(Arena *a, const ConvShape *s, const Scalar *x, const Scal
         ws.v = scr + (size_t)me * per_thr;
         ws.m = ws.v + 4 * g.vs;
         ws.split = ws.m + 16 * g.ms;
+        ws.out = ws.split + 4 * rl;
         wino_block(&g, g0, T, x, u, b, &ws, y);
     }
     arena_release(a, mark);
