@@ -235,27 +235,24 @@ static void exp_neg_block(const Scalar *x, Scalar *e, size_t m)
         for (k = 0; k < m; k++) e[k] = elem_exp_poly(-x[k]);
 }
 
-void elem_silu(const Scalar *x, Scalar *y, size_t n)
+/* y = x / (1 + e^-x) (silu) or 1 / (1 + e^-x), a block at a time: the block's exps, then
+ * one of two division loops, chosen outside them so that both vectorise. */
+static void silu_or_sigmoid(const Scalar *x, Scalar *y, size_t n, int silu)
 {
     Scalar e[ELEM_BLOCK];
     size_t i, k;
     for (i = 0; i < n; i += ELEM_BLOCK) {
         const size_t m = n - i < ELEM_BLOCK ? n - i : ELEM_BLOCK;
         exp_neg_block(x + i, e, m);
-        for (k = 0; k < m; k++) y[i + k] = x[i + k] / ((Scalar)1 + e[k]);
+        if (silu)
+            for (k = 0; k < m; k++) y[i + k] = x[i + k] / ((Scalar)1 + e[k]);
+        else
+            for (k = 0; k < m; k++) y[i + k] = (Scalar)1 / ((Scalar)1 + e[k]);
     }
 }
 
-void elem_sigmoid(const Scalar *x, Scalar *s, size_t n)
-{
-    Scalar e[ELEM_BLOCK];
-    size_t i, k;
-    for (i = 0; i < n; i += ELEM_BLOCK) {
-        const size_t m = n - i < ELEM_BLOCK ? n - i : ELEM_BLOCK;
-        exp_neg_block(x + i, e, m);
-        for (k = 0; k < m; k++) s[i + k] = (Scalar)1 / ((Scalar)1 + e[k]);
-    }
-}
+void elem_silu(const Scalar *x, Scalar *y, size_t n) { silu_or_sigmoid(x, y, n, 1); }
+void elem_sigmoid(const Scalar *x, Scalar *s, size_t n) { silu_or_sigmoid(x, s, n, 0); }
 
 static void unary_forward(Var *out, int kind)
 {

@@ -65,6 +65,16 @@ static void test_no_grad_records_nothing(void)
     arena_free(ar);
 }
 
+/* What was printed to the temporary file f, into buf (NUL-terminated); closes f. */
+static void read_back(FILE *f, char *buf, size_t cap)
+{
+    size_t n;
+    rewind(f);
+    n = fread(buf, 1, cap - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+}
+
 static void test_print_graph_lists_nodes(void)
 {
     Arena *ar = arena_new(1 << 20);
@@ -73,7 +83,6 @@ static void test_print_graph_lists_nodes(void)
     int s[1] = {5};
     char buf[4096];
     FILE *f = tmpfile();
-    size_t n;
     Var *x;
     ag_graph_init(&g, ar);
     rng_seed(&r, 3, 0);
@@ -82,10 +91,7 @@ static void test_print_graph_lists_nodes(void)
     T_OK(f != NULL);
     if (!f) return;
     ag_print_graph(&g, f);
-    rewind(f);
-    n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = '\0';
-    fclose(f);
+    read_back(f, buf, sizeof buf);
     T_OK(strstr(buf, "exp") != NULL && strstr(buf, "ex") != NULL && strstr(buf, "[5]") != NULL);
     arena_free(ar);
 }
@@ -101,7 +107,6 @@ static void test_profile_counts_ops(void)
     int s[1] = {5};
     char buf[4096];
     FILE *f = tmpfile();
-    size_t n;
     Var *x, *y;
     const int was = ag_profile_on();
     ag_graph_init(&g, ar);
@@ -118,10 +123,7 @@ static void test_profile_counts_ops(void)
     T_OK(f != NULL);
     if (!f) return;
     ag_profile_print(f);
-    rewind(f);
-    n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = '\0';
-    fclose(f);
+    read_back(f, buf, sizeof buf);
     /* rows are "op fwd-calls fwd-s bwd-calls bwd-s total-s share" */
     {
         const char *e = strstr(buf, "\nexp "), *m = strstr(buf, "\nsum ");
