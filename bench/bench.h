@@ -29,6 +29,7 @@ typedef struct BenchReport {
     int n;
     int reps;         /* timed repeats per case (>= 5), after one warm-up run */
     int only_threads; /* --threads N: time only this thread count (0: every count) */
+    int conv_batch;   /* --conv-batch N: the batch of the conv section (64) */
 } BenchReport;
 
 typedef struct BenchSection {

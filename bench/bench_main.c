@@ -1,6 +1,6 @@
 /* bench_main.c - runs the benchmark sections and writes bench/results.json.
  *
- *   build-native/bench [--reps N] [--json PATH] [--threads N] [SECTION...]
+ *   build-native/bench [--reps N] [--json PATH] [--threads N] [--conv-batch N] [SECTION...]
  *   build-native/bench train     (training step, sampler step, conv layers)
  *   build-native/bench step      (training and sampler steps only)
  *   build-native/bench conv      (the conv layers only, gemm and Winograd paths)
@@ -108,17 +108,25 @@ int main(int argc, char **argv)
     const char *json = "bench/results.json";
     int i, s, failed = 0, only = 0;
     rep.reps = 7;
+    rep.conv_batch = 64;
     for (i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
             rep.reps = atoi(argv[++i]);
             if (rep.reps < 5) rep.reps = 5;
         } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             rep.only_threads = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--conv-batch") && i + 1 < argc) {
+            rep.conv_batch = atoi(argv[++i]);
+            if (rep.conv_batch < 2 || rep.conv_batch > 1024) {
+                fprintf(stderr, "bench: --conv-batch wants 2 to 1024, got '%s'\n", argv[i]);
+                return 2;
+            }
         } else if (!strcmp(argv[i], "--json") && i + 1 < argc) {
             json = argv[++i];
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: %s [--reps N (7, min 5)] [--json PATH (bench/results.json)] "
                    "[--threads N (train, step: only N threads; cmad, mem: run with N)] "
+                   "[--conv-batch N (64: the conv layers' batch; CMAD trains at 8 and 16)] "
                    "[SECTION...]\nsections:",
                    argv[0]);
             for (s = 0; s < N_SECTIONS; s++) printf(" %s", sections[s].name);

@@ -11,6 +11,7 @@
  *              cross-entropy, backward, gradient norm (its clip is off by default), Adam,
  *              EMA.  Rate in images per second.
  *   conv_*     conv2d forward (y = conv(x, w) + b) and backward (dx, dw, db) at batch 64
+ *              (--conv-batch N: at N, the names then ending in _bN)
  *              for each distinct conv shape of unet-s, found by walking the tape of one
  *              forward pass, on the gemm path (the Winograd switch off).  FLOPs: forward
  *              2 N O Ho Wo C kh kw, backward twice that (direct-conv FLOPs, also for:)
@@ -425,7 +426,7 @@ static int conv_check_dw(const ConvCase *c, const Var *w, const char *params)
 static int bench_convs(BenchReport *rep)
 {
     int failed = 0;
-    const int N = 64;
+    const int N = rep->conv_batch;
     ConvCase cc[MAX_CONVS];
     int nc = unet_conv_cases(cc, MAX_CONVS), ci, ti, wino;
     const int wino_saved = conv_wino_enabled();
@@ -438,12 +439,16 @@ static int bench_convs(BenchReport *rep)
             int xs[4], ws[4], bs[1], Ho = (c->H + 2 * c->pad - c->k) / c->stride + 1;
             double flop = 2.0 * N * c->O * Ho * Ho * c->C * c->k * c->k;
             char name[48], params[96];
-            const char *tag = wino ? "_wino" : "";
+            char tag[24];
             ConvShape s = conv_shape_make(N, c->C, c->H, c->H, c->O, c->k, c->k, c->stride, c->pad);
             Graph g;
             Var *x, *w, *b, *y;
             conv_wino_set_enabled(wino);
             if (wino && !conv_wino_use(&s)) continue;
+            if (N == 64)
+                snprintf(tag, sizeof tag, "%s", wino ? "_wino" : "");
+            else
+                snprintf(tag, sizeof tag, "%s_b%d", wino ? "_wino" : "", N);
             xs[0] = N;
             xs[1] = c->C;
             xs[2] = xs[3] = c->H;
