@@ -154,19 +154,14 @@ void ag_profile_reset(void) { memset(prof, 0, sizeof prof); }
 /* Runs op `out`'s forward (dir 0) or backward (dir 1), timed when the profile is on. */
 static void run_op(Graph *g, Var *out, int dir)
 {
+    void (*fn)(Graph *, Var *) = dir ? ag_ops[out->op].backward : ag_ops[out->op].forward;
     double t0;
     if (!prof_on) {
-        if (dir)
-            ag_ops[out->op].backward(g, out);
-        else
-            ag_ops[out->op].forward(g, out);
+        fn(g, out);
         return;
     }
     t0 = plat_now();
-    if (dir)
-        ag_ops[out->op].backward(g, out);
-    else
-        ag_ops[out->op].forward(g, out);
+    fn(g, out);
     prof[out->op].secs[dir] += plat_now() - t0;
     prof[out->op].calls[dir]++;
 }

@@ -254,6 +254,20 @@ static void silu_or_sigmoid(const Scalar *x, Scalar *y, size_t n, int silu)
 void elem_silu(const Scalar *x, Scalar *y, size_t n) { silu_or_sigmoid(x, y, n, 1); }
 void elem_sigmoid(const Scalar *x, Scalar *s, size_t n) { silu_or_sigmoid(x, s, n, 0); }
 
+void elem_silu_vjp(const Scalar *x, const Scalar *dy, Scalar *out, size_t n, int acc)
+{
+    Scalar s[ELEM_BLOCK];
+    size_t i, k;
+    for (i = 0; i < n; i += ELEM_BLOCK) {
+        const size_t m = n - i < ELEM_BLOCK ? n - i : ELEM_BLOCK;
+        elem_sigmoid(x + i, s, m);
+        for (k = 0; k < m; k++) { /* x read before out is written: out may be x */
+            const Scalar xk = x[i + k], base = acc ? out[i + k] : (Scalar)0;
+            out[i + k] = base + dy[i + k] * s[k] * ((Scalar)1 + xk * ((Scalar)1 - s[k]));
+        }
+    }
+}
+
 static void unary_forward(Var *out, int kind)
 {
     const Scalar *x = out->in[0]->val.data;
@@ -298,11 +312,7 @@ static void unary_backward(Graph *g, Var *out, int kind)
         PAR_FOR(n)
         for (i = 0; i < nb; i++) {
             const long i0 = i * ELEM_BLOCK, m = n - i0 < ELEM_BLOCK ? n - i0 : ELEM_BLOCK;
-            Scalar s[ELEM_BLOCK];
-            long k;
-            elem_sigmoid(x + i0, s, (size_t)m);
-            for (k = 0; k < m; k++)
-                dx[i0 + k] += dy[i0 + k] * s[k] * ((Scalar)1 + x[i0 + k] * ((Scalar)1 - s[k]));
+            elem_silu_vjp(x + i0, dy + i0, dx + i0, (size_t)m, 1);
         }
         break;
     case UN_RELU:

@@ -95,17 +95,8 @@ static void gn_silu_dn(const GnShape *s, const Var *out, size_t off, int c0, dou
         double a = r * gm, b = bt - mu * a;
         const Scalar *xc = x + (size_t)c * s->HW, *dc = dy + (size_t)c * s->HW;
         Scalar *nc = dn + (size_t)c * s->HW;
-        size_t i0, k;
         for (i = 0; i < s->HW; i++) nc[i] = (Scalar)((double)xc[i] * a + b); /* n */
-        for (i0 = 0; i0 < s->HW; i0 += ELEM_BLOCK) { /* n -> dn, a block of sigmoids at a time */
-            const size_t m = s->HW - i0 < ELEM_BLOCK ? s->HW - i0 : ELEM_BLOCK;
-            Scalar sg[ELEM_BLOCK];
-            elem_sigmoid(nc + i0, sg, m);
-            for (k = 0; k < m; k++) {
-                const Scalar n = nc[i0 + k];
-                nc[i0 + k] = (Scalar)0 + dc[i0 + k] * sg[k] * ((Scalar)1 + n * ((Scalar)1 - sg[k]));
-            }
-        }
+        elem_silu_vjp(nc, dc, nc, s->HW, 0);                                 /* n -> dn */
     }
 }
 

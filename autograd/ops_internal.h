@@ -109,5 +109,8 @@ void elem_exp(const Scalar *x, Scalar *y, size_t n);
 #define ELEM_BLOCK 32
 void elem_silu(const Scalar *x, Scalar *y, size_t n);    /* y = x / (1 + e^-x) */
 void elem_sigmoid(const Scalar *x, Scalar *s, size_t n); /* s = 1 / (1 + e^-x) */
+/* SiLU's VJP, a block of sigmoids at a time: out = base + dy s (1 + x (1 - s)),
+ * s = sigmoid(x), base = out (acc) or 0; out may be x. */
+void elem_silu_vjp(const Scalar *x, const Scalar *dy, Scalar *out, size_t n, int acc);
 
 #endif

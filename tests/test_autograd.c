@@ -75,18 +75,23 @@ static void read_back(FILE *f, char *buf, size_t cap)
     fclose(f);
 }
 
+/* g on ar, and a leaf x of 5 normals (seed 3) on it. */
+static Var *five_normals(Graph *g, Arena *ar)
+{
+    Rng r;
+    int s[1] = {5};
+    ag_graph_init(g, ar);
+    rng_seed(&r, 3, 0);
+    return gc_normal(g, &r, 1, s, 1, 0, 1, "x");
+}
+
 static void test_print_graph_lists_nodes(void)
 {
     Arena *ar = arena_new(1 << 20);
     Graph g;
-    Rng r;
-    int s[1] = {5};
     char buf[4096];
     FILE *f = tmpfile();
-    Var *x;
-    ag_graph_init(&g, ar);
-    rng_seed(&r, 3, 0);
-    x = gc_normal(&g, &r, 1, s, 1, 0, 1, "x");
+    Var *x = five_normals(&g, ar);
     ag_name(ag_exp(&g, x), "ex");
     T_OK(f != NULL);
     if (!f) return;
@@ -103,15 +108,10 @@ static void test_profile_counts_ops(void)
 {
     Arena *ar = arena_new(1 << 20);
     Graph g;
-    Rng r;
-    int s[1] = {5};
     char buf[4096];
     FILE *f = tmpfile();
-    Var *x, *y;
+    Var *x = five_normals(&g, ar), *y;
     const int was = ag_profile_on();
-    ag_graph_init(&g, ar);
-    rng_seed(&r, 3, 0);
-    x = gc_normal(&g, &r, 1, s, 1, 0, 1, "x");
     ag_profile_reset();
     ag_profile_set(1);
     y = ag_sum(&g, ag_exp(&g, x));
