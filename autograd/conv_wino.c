@@ -386,6 +386,67 @@ static void wino_block(const WinoGeom *g, long g0, int T, const Scalar *x, const
     }
 }
 
+/* ---------------------------------------------------------------- channels-last grids */
+
+/* One sample moved channels last: dst[i drow + j dcol + c] = src[c plane + i W + j].  Sixteen
+ * channels at a time, gathered for each pixel: every write fills a whole line of dst and
+ * the sixteen planes are read in step, one stream each.  Against a plane at a time with
+ * stores strided by C this was 1.4-1.9x as fast on the 28x28 layers and 1.6-5x on the 14x14
+ * in isolation (C 32-128, batch 64; a row at a time across all planes was slower than
+ * either); inside a training step the gain was not visible. */
+static void to_channels_last(const Scalar *src, size_t plane, int C, int H, int W, Scalar *dst,
+                             size_t drow, size_t dcol)
+{
+    int c0, c, i, j;
+    for (c0 = 0; c0 < C; c0 += 16) {
+        const int cn = C - c0 < 16 ? C - c0 : 16;
+        const Scalar *sb = src + (size_t)c0 * plane;
+        for (i = 0; i < H; i++)
+            for (j = 0; j < W; j++) {
+                const Scalar *sp = sb + (size_t)i * W + j;
+                Scalar *restrict d = dst + (size_t)i * drow + (size_t)j * dcol + c0;
+                for (c = 0; c < cn; c++) d[c] = sp[(size_t)c * plane];
+            }
+    }
+}
+
+/* conv_grid_blocks (conv_wino.h): dst [ceil(C / Wb)][rows][Wb] with rows >= N Hp Wp holds
+ * src [N, C, H, W] channels last in blocks of Wb channels, each sample an Hp x Wp grid with
+ * the image at row and column offset `pad` (Hp >= H + pad, Wp >= W + pad); zero elsewhere
+ * (the grid's border, the rows past the last grid, the channels past C).  Parallel over
+ * (block, sample).  It serves conv_wino_dw and op_conv.c's grid and channels-last dW. */
+void conv_grid_blocks(const Scalar *src, int N, int C, int H, int W, int pad, int Hp, int Wp,
+                      int Wb, size_t rows, Scalar *dst)
+{
+    const size_t plane = (size_t)H * W, g = (size_t)Hp * Wp, rowl = (size_t)Wp * Wb;
+    const int nb = (C + Wb - 1) / Wb;
+    long t;
+    PAR_FOR((long)nb * (long)rows * Wb)
+    for (t = 0; t < (long)nb * N + nb; t++) {
+        const int b = (int)(t / (N + 1)), n = (int)(t % (N + 1)), c0 = b * Wb;
+        const int cn = C - c0 < Wb ? C - c0 : Wb;
+        Scalar *d = dst + ((size_t)b * rows + (size_t)n * g) * Wb;
+        int i;
+        if (n == N) { /* past the last grid */
+            memset(d, 0, (rows - (size_t)N * g) * Wb * sizeof(Scalar));
+            continue;
+        }
+        if (cn < Wb) { /* a partial block: every lane zero first */
+            memset(d, 0, g * Wb * sizeof(Scalar));
+        } else { /* the border only */
+            memset(d, 0, (size_t)pad * rowl * sizeof(Scalar));
+            memset(d + (size_t)(pad + H) * rowl, 0, (size_t)(Hp - pad - H) * rowl * sizeof(Scalar));
+            for (i = pad; i < pad + H; i++) {
+                Scalar *r = d + (size_t)i * rowl;
+                memset(r, 0, (size_t)pad * Wb * sizeof(Scalar));
+                memset(r + (size_t)(pad + W) * Wb, 0, (size_t)(Wp - pad - W) * Wb * sizeof(Scalar));
+            }
+        }
+        to_channels_last(src + ((size_t)n * C + c0) * plane, plane, cn, H, W,
+                         d + (size_t)pad * rowl + (size_t)pad * Wb, rowl, (size_t)Wb);
+    }
+}
+
 /* ---------------------------------------------------------------- forward */
 
 void conv_wino_forward(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *w,
@@ -419,6 +480,263 @@ void conv_wino_forward(Arena *a, const ConvShape *s, const Scalar *x, const Scal
         ws.split = ws.m + 16 * g.ms;
         ws.out = ws.split + 4 * rl;
         wino_block(&g, g0, T, x, u, b, &ws, y);
+    }
+    arena_release(a, mark);
+}
+
+/* ---------------------------------------------------------------- weight gradient
+ *
+ * The forward is linear in U = G w G^T: y_t = A^T (U . V_t) A for each tile t, so
+ *   dL/dU = sum_t (A dy_t A^T) . V_t,   dL/dw = G^T (dL/dU) G,
+ * dy_t the 2x2 tile of dy (zero past the image), V_t = B^T d_t B as in the forward.  For
+ * each of the 16 positions k = 4 a + b that is a gemm whose depth runs over the tiles:
+ *   Z_k [O, C] = D_k [O, tiles] V_k^T [tiles, C],   D_k[o, t] = (A dy_t A^T)[a][b],
+ * 16 multiply-adds per (o, c) pair and tile against 36 for the direct dW.
+ *
+ * The operands come from channels-last grids of x and dy (conv_grid_blocks) in blocks of
+ * NR channels, so a tile's transform is a few adds of whole NR-lane rows; it lands in the
+ * gemm's panels as they are read ([channel block][tile][lane], gemm_panels_in_place; dy's
+ * NR lanes go out MR at a time).  x's row combinations are formed once per run of a tile
+ * row (neighbouring tiles share two patch columns).  Tile (n, ti, tj) starts at grid position
+ * (n Hg + 2 ti) Wg + 2 tj in both grids: x's is the image padded by 1 to 2 th + 2 rows and
+ * 2 tw + 2 columns (the 4x4 patches), dy's the output padded to 2 th x 2 tw (the 2x2
+ * tiles, zero past the image, so a tile hanging over an odd edge adds nothing there).
+ *
+ * The tiles are taken in blocks of WINO_DW_TILES (a constant, so the sums do not depend on
+ * the thread count): a block's operands are transformed into per-thread scratch, then one
+ * gemm per position accumulates into Z_k.  The threads share out the 4 rows a of the
+ * transforms (1, 2 or 4 groups of rows, so at most 4 threads take part), every Z_k summed
+ * by one thread in block order: 1 and T threads give the same bits.  Last,
+ * dw[o, c] += G^T Z[o, c] G. */
+/* Tiles per block: 64, 128 and 256 measured within noise of each other on the 28x28 and
+ * 14x14 layers (Zen 3, one thread); 64 keeps a thread's panels (16 positions, C + O
+ * channels) at 256 KB for C = O = 64, inside L2. */
+#ifndef WINO_DW_TILES
+#define WINO_DW_TILES 64
+#endif
+#define WINO_DW_WMAX 64
+/* The row transforms below are called with constant widths: inlined, their lane loops are
+ * whole vectors (gcc otherwise keeps one out-of-line copy with a variable width) */
+#if defined(__GNUC__)
+#define WINO_INLINE static inline __attribute__((always_inline))
+#else
+#define WINO_INLINE static
+#endif
+
+/* Row a of B^T (the patch rows u and v, the second with sign sgn) and the rows of A. */
+static const int wino_bt_u[4] = {0, 1, 2, 1}, wino_bt_v[4] = {2, 2, 1, 3};
+static const int wino_bt_sgn[4] = {-1, 1, -1, -1};
+static const int wino_a[4][2] = {{1, 0}, {1, 1}, {1, -1}, {0, -1}};
+
+/* The columns of row a of B^T d B for one tile, W lanes: e[v] (the W lanes at e + v W) is
+ * patch column v of row a, d[u] + sgn d[v] (wino_dw_transform forms these once per tile
+ * row: neighbouring tiles share two columns); the entries b = 0 .. 3 into o0 .. o3, as in
+ * the forward (wino_in_run).  Inlined with constant W by the callers. */
+WINO_INLINE void wino_dw_x_cols(const Scalar *e, int W, Scalar *restrict o0, Scalar *restrict o1,
+                                Scalar *restrict o2, Scalar *restrict o3)
+{
+    int w;
+    for (w = 0; w < W; w++) {
+        Scalar e0 = e[w], e1 = e[W + w], e2 = e[2 * W + w], e3 = e[3 * W + w];
+        o0[w] = e0 - e2;
+        o1[w] = e1 + e2;
+        o2[w] = e2 - e1;
+        o3[w] = e1 - e3;
+    }
+}
+
+/* Row a of A dy A^T for one 2x2 tile (dy[i][j] the W lanes at g + (i Wg + j) W): the
+ * coefficients of A are 0 and +-1, so f = a0 dy[0] + a1 dy[1] is exact; then the
+ * columns f0, f0 + f1, f0 - f1, -f1.  Lane w goes to o[(w / L) cs + w % L]: the A panels
+ * are L = MR lanes wide, narrower than the grid's blocks (computed W at a time, stored in
+ * W / L panels cs apart). */
+WINO_INLINE void wino_dw_dy_row(const Scalar *g, size_t Wg, int W, int L, size_t cs, int a,
+                                Scalar *restrict o0, Scalar *restrict o1, Scalar *restrict o2,
+                                Scalar *restrict o3)
+{
+    const Scalar *r0 = g, *r1 = g + Wg * (size_t)W;
+    const Scalar a0 = (Scalar)wino_a[a][0], a1 = (Scalar)wino_a[a][1];
+    Scalar t[4][WINO_DW_WMAX];
+    int w, q;
+    for (w = 0; w < W; w++) { /* whole vectors into t, then L lanes at a time out */
+        Scalar f0 = a0 * r0[w] + a1 * r1[w], f1 = a0 * r0[W + w] + a1 * r1[W + w];
+        t[0][w] = f0;
+        t[1][w] = f0 + f1;
+        t[2][w] = f0 - f1;
+        t[3][w] = -f1;
+    }
+    for (q = 0; q < W / L; q++) {
+        const size_t at = (size_t)q * cs;
+        for (w = 0; w < L; w++) {
+            o0[at + (size_t)w] = t[0][q * L + w];
+            o1[at + (size_t)w] = t[1][q * L + w];
+            o2[at + (size_t)w] = t[2][q * L + w];
+            o3[at + (size_t)w] = t[3][q * L + w];
+        }
+    }
+}
+
+/* One grid (x or dy) and the transform that turns its tiles into gemm panels. */
+typedef struct WinoDwGrid {
+    const Scalar *g;    /* [nblk][rows][W] */
+    size_t rows;        /* grid positions per channel block */
+    int nblk, W;        /* channel blocks and their width */
+    int L;              /* the panel width (W for x; MR, dividing W, for dy) */
+    int Hg, Wg, th, tw; /* grid and tiles per sample */
+    int is_x;           /* 1: B^T d B of 4x4 patches; 0: A dy A^T of 2x2 tiles */
+} WinoDwGrid;
+
+/* Tiles t0 .. t0 + nt - 1 of the grid, rows a0 .. a1 - 1 of the transform (positions
+ * k = 4 a0 .. 4 a1 - 1), into panels p: position k at p + (k - 4 a0) ps, [ceil(ch / L)][nt]
+ * [L] (a GemmPanels of depth nt).  The tiles go a run of one tile row at a time; for x the
+ * row combinations of the run's patch columns are formed first into e (4 Wg W scalars). */
+static void wino_dw_transform(const WinoDwGrid *gr, long t0, int nt, int a0, int a1, Scalar *p,
+                              size_t ps, Scalar *e)
+{
+    const int per = gr->th * gr->tw, W = gr->W, L = gr->L;
+    const size_t Wg = (size_t)gr->Wg, cs = (size_t)nt * (size_t)L, WW = (size_t)W;
+    int cb, j, a, r;
+    for (cb = 0; cb < gr->nblk; cb++) {
+        const Scalar *gb = gr->g + (size_t)cb * gr->rows * WW;
+        const size_t pb = (size_t)cb * (size_t)(W / L) * cs; /* the block's first panel */
+        for (j = 0; j < nt;) {
+            const long t = t0 + j;
+            const int n = (int)(t / per), ti = (int)(t % per) / gr->tw,
+                      tj = (int)(t % per) % gr->tw;
+            const int run = gr->tw - tj < nt - j ? gr->tw - tj : nt - j;
+            const Scalar *g =
+                gb + (((size_t)n * gr->Hg + 2 * (size_t)ti) * Wg + 2 * (size_t)tj) * WW;
+            if (gr->is_x) { /* e[a][col] = d[u][col] + sgn d[v][col], cols 2 tj .. */
+                const size_t ncol = (size_t)(2 * run + 2) * WW;
+                size_t i;
+                for (a = a0; a < a1; a++) {
+                    const Scalar *r0 = g + (size_t)wino_bt_u[a] * Wg * WW,
+                                 *r1 = g + (size_t)wino_bt_v[a] * Wg * WW;
+                    const Scalar sa = (Scalar)wino_bt_sgn[a];
+                    Scalar *restrict ea = e + (size_t)(a - a0) * Wg * WW;
+                    for (i = 0; i < ncol; i++) ea[i] = r0[i] + sa * r1[i];
+                }
+            }
+            for (r = 0; r < run; r++, j++) {
+                for (a = a0; a < a1; a++) {
+                    Scalar *o = p + (size_t)(4 * (a - a0)) * ps + pb + (size_t)j * (size_t)L;
+                    Scalar *o1 = o + ps, *o2 = o1 + ps, *o3 = o2 + ps;
+                    if (gr->is_x) { /* the usual widths as constants: whole-vector loops */
+                        const Scalar *ea = e + ((size_t)(a - a0) * Wg + 2 * (size_t)r) * WW;
+                        if (W == 16)
+                            wino_dw_x_cols(ea, 16, o, o1, o2, o3);
+                        else if (W == 32)
+                            wino_dw_x_cols(ea, 32, o, o1, o2, o3);
+                        else
+                            wino_dw_x_cols(ea, W, o, o1, o2, o3);
+                    } else {
+                        const Scalar *gt = g + 2 * (size_t)r * WW;
+                        if (W == 16 && L == 4)
+                            wino_dw_dy_row(gt, Wg, 16, 4, cs, a, o, o1, o2, o3);
+                        else if (W == 32 && L == 8)
+                            wino_dw_dy_row(gt, Wg, 32, 8, cs, a, o, o1, o2, o3);
+                        else
+                            wino_dw_dy_row(gt, Wg, W, L, cs, a, o, o1, o2, o3);
+                    }
+                }
+            }
+        }
+    }
+}
+
+void conv_wino_dw(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *dy, Scalar *dw)
+{
+    ArenaMark mark = arena_mark(a);
+    const int th = (s->Ho + 1) / 2, tw = (s->Wo + 1) / 2;
+    const long ntiles = (long)s->N * th * tw;
+    const size_t zs = (size_t)s->O * s->C;
+    int mr, nr, nthr = plat_threads(), ng;
+    size_t xs, ds, per_thr;
+    Scalar *z, *scr;
+    WinoDwGrid gx, gd;
+    long kg;
+    CHECK(conv_wino_fits(s), "conv_wino: %dx%d stride %d pad %d is not 3x3 stride 1 pad 1", s->kh,
+          s->kw, s->stride, s->pad);
+    gemm_tile_widths(&mr, &nr);
+    CHECK(nr <= WINO_DW_WMAX && mr <= WINO_DW_WMAX, "conv_wino dW: panel widths %d, %d", mr, nr);
+    gx.W = gx.L = nr;
+    gx.nblk = (s->C + nr - 1) / nr;
+    gx.Hg = 2 * th + 2;
+    gx.Wg = 2 * tw + 2;
+    gx.is_x = 1;
+    gd.L = mr; /* dy computed nr lanes at a time when MR divides NR (the usual tiles) */
+    gd.W = nr % mr == 0 ? nr : mr;
+    gd.nblk = (s->O + gd.W - 1) / gd.W;
+    gd.Hg = 2 * th;
+    gd.Wg = 2 * tw;
+    gd.is_x = 0;
+    gx.th = gd.th = th;
+    gx.tw = gd.tw = tw;
+    gx.rows = size_mul((size_t)s->N, (size_t)gx.Hg * (size_t)gx.Wg);
+    gd.rows = size_mul((size_t)s->N, (size_t)gd.Hg * (size_t)gd.Wg);
+    gx.g = (Scalar *)arena_alloc(a, size_mul(gx.rows, (size_t)gx.nblk * nr * sizeof(Scalar)));
+    gd.g = (Scalar *)arena_alloc(a, size_mul(gd.rows, (size_t)gd.nblk * gd.W * sizeof(Scalar)));
+    z = (Scalar *)arena_alloc(a, size_mul((size_t)16, zs * sizeof(Scalar)));
+    ng = nthr >= 4 ? 4 : nthr; /* whole rows of the transforms: 1, 2 or 4 groups */
+    if (ng == 3) ng = 2;
+    /* per thread: the panels of its 16 / ng positions for one block */
+    xs = (size_t)WINO_DW_TILES * gx.nblk * nr;
+    ds = (size_t)WINO_DW_TILES * gd.nblk * gd.W;
+    per_thr = (size_t)(16 / ng) * (xs + ds) + (size_t)4 * gx.Wg * nr; /* panels, e */
+    scr = (Scalar *)arena_alloc(a, size_mul((size_t)ng, per_thr * sizeof(Scalar)));
+    conv_grid_blocks(x, s->N, s->C, s->H, s->W, 1, gx.Hg, gx.Wg, nr, gx.rows, (Scalar *)gx.g);
+    conv_grid_blocks(dy, s->N, s->O, s->Ho, s->Wo, 0, gd.Hg, gd.Wg, gd.W, gd.rows, (Scalar *)gd.g);
+    PAR_FOR(ntiles * 16 * (long)(s->C + s->O))
+    for (kg = 0; kg < ng; kg++) { /* rows a0 .. a1 - 1: positions 4 a0 .. 4 a1 - 1 */
+        const int a0 = (int)(4 * kg / ng), a1 = (int)(4 * (kg + 1) / ng), k0 = 4 * a0, k1 = 4 * a1;
+        Scalar *vx = scr + (size_t)kg * per_thr, *vd = vx + (size_t)(k1 - k0) * xs;
+        Scalar *e = vd + (size_t)(k1 - k0) * ds;
+        long t0;
+        for (t0 = 0; t0 < ntiles; t0 += WINO_DW_TILES) {
+            const int nt = ntiles - t0 < WINO_DW_TILES ? (int)(ntiles - t0) : WINO_DW_TILES;
+            int k;
+            wino_dw_transform(&gx, t0, nt, a0, a1, vx, xs, e);
+            wino_dw_transform(&gd, t0, nt, a0, a1, vd, ds, NULL);
+            for (k = k0; k < k1; k++) { /* Z_k [O, C] (+)= D_k [O, nt] V_k^T [nt, C] */
+                GemmPanels pa, pb;
+                GemmOperand oa, ob;
+                pa.p = vd + (size_t)(k - k0) * ds;
+                pa.W = mr;
+                pa.depth = nt;
+                pb.p = vx + (size_t)(k - k0) * xs;
+                pb.W = nr;
+                pb.depth = nt;
+                oa.pack = ob.pack = gemm_pack_panels;
+                oa.panels = ob.panels = gemm_panels_in_place;
+                oa.ctx = &pa;
+                ob.ctx = &pb;
+                gemm_op(s->O, s->C, nt, 1, &oa, &ob, t0 == 0 ? 0 : 1, z + (size_t)k * zs, s->C,
+                        s->C, 0);
+            }
+        }
+    }
+    { /* dw[o, c] += G^T Z[o, c] G, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1] */
+        long oc;
+        PAR_FOR((long)zs * 25)
+        for (oc = 0; oc < (long)zs; oc++) {
+            Scalar t[4][3], r[3][3];
+            int i, j;
+            for (i = 0; i < 4; i++) { /* t = Z G */
+                const Scalar z0 = z[(size_t)(4 * i) * zs + (size_t)oc],
+                             z1 = z[(size_t)(4 * i + 1) * zs + (size_t)oc],
+                             z2 = z[(size_t)(4 * i + 2) * zs + (size_t)oc],
+                             z3 = z[(size_t)(4 * i + 3) * zs + (size_t)oc];
+                t[i][0] = z0 + (Scalar)0.5 * (z1 + z2);
+                t[i][1] = (Scalar)0.5 * (z1 - z2);
+                t[i][2] = (Scalar)0.5 * (z1 + z2) + z3;
+            }
+            for (j = 0; j < 3; j++) { /* r = G^T t */
+                r[0][j] = t[0][j] + (Scalar)0.5 * (t[1][j] + t[2][j]);
+                r[1][j] = (Scalar)0.5 * (t[1][j] - t[2][j]);
+                r[2][j] = (Scalar)0.5 * (t[1][j] + t[2][j]) + t[3][j];
+            }
+            for (i = 0; i < 9; i++) dw[(size_t)oc * 9 + (size_t)i] += r[i / 3][i % 3];
+        }
     }
     arena_release(a, mark);
 }

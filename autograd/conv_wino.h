@@ -22,7 +22,7 @@
  * as if the image were one larger and its extra outputs are dropped.
  *
  * conv_wino_forward serves op_conv2d's forward and, through the flipped transposed kernel,
- * the input gradient of a stride-1 conv (op_conv.c).  It is compared with conv2d_ref
+ * the input gradient of a stride-1 conv (op_conv.c); conv_wino_dw its weight gradient.  It is compared with conv2d_ref
  * (conv_ref.h) in tests/test_conv.c. */
 #ifndef CMAD_CONV_WINO_H
 #define CMAD_CONV_WINO_H
@@ -47,5 +47,17 @@ int conv_wino_set_enabled(int on);
  * pad 1.  Scratch comes from the arena and is released before returning. */
 void conv_wino_forward(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *w,
                        const Scalar *b, Scalar *y);
+
+/* dw [O, C, 3, 3] += the weight gradient of y = conv(x, w) given dy [N, O, H, W], stride 1,
+ * pad 1, by the same transforms: 16 gemms over the tiles instead of one over the pixels
+ * with 9 times the columns (see the section in conv_wino.c).  Scratch from the arena. */
+void conv_wino_dw(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *dy, Scalar *dw);
+
+/* dst [ceil(C / Wb)][rows][Wb] = src [N, C, H, W] channels last in blocks of Wb channels,
+ * each sample an Hp x Wp grid holding the image at row and column offset pad, zero
+ * elsewhere (rows >= N Hp Wp; the rows past the last grid and the lanes past C zero).  The
+ * layout of conv_wino_dw's operands and of op_conv.c's grid and channels-last dW. */
+void conv_grid_blocks(const Scalar *src, int N, int C, int H, int W, int pad, int Hp, int Wp,
+                      int Wb, size_t rows, Scalar *dst);
 
 #endif

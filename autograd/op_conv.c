@@ -360,64 +360,6 @@ typedef struct ConvNhwc {
     int Hp, Wp;
 } ConvNhwc;
 
-/* One sample moved channels last: dst[i drow + j dcol + c] = src[c plane + i W + j].  Sixteen
- * channels at a time, gathered for each pixel: every write fills a whole line of dst and
- * the sixteen planes are read in step, one stream each.  Against a plane at a time with
- * stores strided by C this was 1.4-1.9x as fast on the 28x28 layers and 1.6-5x on the 14x14
- * in isolation (C 32-128, batch 64; a row at a time across all planes was slower than
- * either); inside a training step the gain was not visible. */
-static void to_channels_last(const Scalar *src, size_t plane, int C, int H, int W, Scalar *dst,
-                             size_t drow, size_t dcol)
-{
-    int c0, c, i, j;
-    for (c0 = 0; c0 < C; c0 += 16) {
-        const int cn = C - c0 < 16 ? C - c0 : 16;
-        const Scalar *sb = src + (size_t)c0 * plane;
-        for (i = 0; i < H; i++)
-            for (j = 0; j < W; j++) {
-                const Scalar *sp = sb + (size_t)i * W + j;
-                Scalar *restrict d = dst + (size_t)i * drow + (size_t)j * dcol + c0;
-                for (c = 0; c < cn; c++) d[c] = sp[(size_t)c * plane];
-            }
-    }
-}
-
-/* dst [ceil(C / Wb)][rows][Wb] with rows >= N Hp Wp: src [N, C, H, W] channels last in
- * blocks of Wb channels, each sample an Hp x Wp grid holding the image at row and column
- * offset `pad` (Hp >= H + pad, Wp >= W + pad); zero elsewhere (the grid's border, the rows
- * past the last grid, the channels past C).  Parallel over (block, sample). */
-static void grid_blocks(const Scalar *src, int N, int C, int H, int W, int pad, int Hp, int Wp,
-                        int Wb, size_t rows, Scalar *dst)
-{
-    const size_t plane = (size_t)H * W, g = (size_t)Hp * Wp, rowl = (size_t)Wp * Wb;
-    const int nb = (C + Wb - 1) / Wb;
-    long t;
-    PAR_FOR((long)nb * (long)rows * Wb)
-    for (t = 0; t < (long)nb * N + nb; t++) {
-        const int b = (int)(t / (N + 1)), n = (int)(t % (N + 1)), c0 = b * Wb;
-        const int cn = C - c0 < Wb ? C - c0 : Wb;
-        Scalar *d = dst + ((size_t)b * rows + (size_t)n * g) * Wb;
-        int i;
-        if (n == N) { /* past the last grid */
-            memset(d, 0, (rows - (size_t)N * g) * Wb * sizeof(Scalar));
-            continue;
-        }
-        if (cn < Wb) { /* a partial block: every lane zero first */
-            memset(d, 0, g * Wb * sizeof(Scalar));
-        } else { /* the border only */
-            memset(d, 0, (size_t)pad * rowl * sizeof(Scalar));
-            memset(d + (size_t)(pad + H) * rowl, 0, (size_t)(Hp - pad - H) * rowl * sizeof(Scalar));
-            for (i = pad; i < pad + H; i++) {
-                Scalar *r = d + (size_t)i * rowl;
-                memset(r, 0, (size_t)pad * Wb * sizeof(Scalar));
-                memset(r + (size_t)(pad + W) * Wb, 0, (size_t)(Wp - pad - W) * Wb * sizeof(Scalar));
-            }
-        }
-        to_channels_last(src + ((size_t)n * C + c0) * plane, plane, cn, H, W,
-                         d + (size_t)pad * rowl + (size_t)pad * Wb, rowl, (size_t)Wb);
-    }
-}
-
 /* As B (d = k', depth = n): dst[q][p][w] = colt[p0 + p][d0 + q W + w]: each panel row is
  * the runs of one (ki, kj) at a time, read from the pixel's row of xt. */
 static void pack_nhwc(const void *ctx, int d0, int dn, int p0, int kc, int W, Scalar *dst)
@@ -501,8 +443,8 @@ static void conv_dw_nhwc(Graph *g, const ConvShape *s, const Scalar *x, const Sc
           nc.Hp, nc.Wp, C);
     xt = scratch(g, (size_t)s->N * nc.Hp, (size_t)nc.Wp * C);
     dwt = scratch(g, (size_t)s->O, (size_t)K);
-    grid_blocks(x, s->N, C, s->H, s->W, s->pad, nc.Hp, nc.Wp, C, (size_t)s->N * nc.Hp * nc.Wp,
-                xt); /* xt [N, Hp, Wp, C]: one block of every channel */
+    conv_grid_blocks(x, s->N, C, s->H, s->W, s->pad, nc.Hp, nc.Wp, C, (size_t)s->N * nc.Hp * nc.Wp,
+                     xt); /* xt [N, Hp, Wp, C]: one block of every channel */
     nc.xt = xt;
     vdy = conv_view(dy, (int)P, (int)P, (size_t)s->O * P, 0); /* Mat[o][n P + p] = dy[n, o, p] */
     oa.pack = gemm_pack_view;
@@ -611,8 +553,8 @@ static void conv_dw_grid(Graph *g, const ConvShape *s, const Scalar *x, const Sc
     xg = scratch(g, gr.Pt, (size_t)(C + gr.nr - 1) / gr.nr * gr.nr);
     dyg = scratch(g, gr.Pg, (size_t)(s->O + gr.mr - 1) / gr.mr * gr.mr);
     dwt = scratch(g, (size_t)s->O, (size_t)K);
-    grid_blocks(x, s->N, C, s->H, s->W, s->pad, gr.Hp, gr.Wp, gr.nr, gr.Pt, xg);
-    grid_blocks(dy, s->N, s->O, s->Ho, s->Wo, 0, gr.Hp, gr.Wp, gr.mr, gr.Pg, dyg);
+    conv_grid_blocks(x, s->N, C, s->H, s->W, s->pad, gr.Hp, gr.Wp, gr.nr, gr.Pt, xg);
+    conv_grid_blocks(dy, s->N, s->O, s->Ho, s->Wo, 0, gr.Hp, gr.Wp, gr.mr, gr.Pg, dyg);
     gr.xg = xg;
     dyp.p = dyg; /* Mat[d = o][q] = dyg, A's panels as they lie */
     dyp.W = gr.mr;
@@ -625,6 +567,18 @@ static void conv_dw_grid(Graph *g, const ConvShape *s, const Scalar *x, const Sc
     ob.ctx = &gr;
     gemm_op(s->O, K, (int)gr.Pg, 1, &oa, &ob, 0, dwt, K, K, 0);
     dw_add_taps_first(s, dwt, dw);
+}
+
+/* 1 when dW goes through Winograd (conv_wino_dw): a Winograd-path conv (3x3 stride 1 pad
+ * 1, C and O >= 16) where the grid form does not fit (14x14, 7x7: its garbage positions),
+ * or with C and O >= 32, where the transforms (C + O per tile) are small against the
+ * gemm (C O per tile).  dW alone, one thread, base = the grid form (Zen 3, 2026-11-28,
+ * exp dwall.sh): unet-s at batch 64 1.15-1.66x as fast on the 14x14 and 7x7 layers,
+ * 1.1-1.3x on the 28x28; ctrl-s at batch 16 1.05-1.65x on the 14x14, but 0.69-0.92x on the
+ * 28x28 layers with 16 channels (0.95x at 32 -> 32). */
+static int conv_dw_wino_use(const ConvShape *s)
+{
+    return conv_wino_use(s) && (!conv_dw_grid_fits(s) || (s->C >= 32 && s->O >= 32));
 }
 
 /* dst [N, O, Ho, Wp] = src [N, O, Ho, Wo] with zeros in the garbage columns (dy in the
@@ -862,7 +816,9 @@ void op_conv2d_backward(Graph *g, Var *out)
         /* dy [N, O, P] as the blocked matrix [O, N P]: rows o (depth for dx) */
         GemmView vdy = conv_view(dy, P, P, (size_t)s.O * P, 0);
         GemmOperand oa = {0}, ob = {0}; /* panels NULL: packed here */
-        if (dw && conv_dw_grid_fits(&s)) {
+        if (dw && conv_dw_wino_use(&s)) {
+            conv_wino_dw(g->arena, &s, x, dy, dw);
+        } else if (dw && conv_dw_grid_fits(&s)) {
             conv_dw_grid(g, &s, x, dy, dw);
         } else if (dw && s.stride == 1 && s.C >= NHWC_MIN_C && !conv_is_1x1(&s)) {
             conv_dw_nhwc(g, &s, x, dy, dw);

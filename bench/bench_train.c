@@ -378,8 +378,9 @@ static int conv_check(const ConvCase *c, const Var *x, const Var *w, const Var *
 /* dw (dy = 1) of the layer on CONV_CHECK_N fresh samples against conv2d_ref (dw sums over the
  * batch, so it is checked on a batch of its own; the path that forms dW depends on the
  * shapes, not the batch size).  Returns 1 when the error exceeds 2 K eps, K = the
- * CONV_CHECK_N Ho Wo terms of each element (inputs in [-1, 1]). */
-static int conv_check_dw(const ConvCase *c, const Var *w, const char *params)
+ * CONV_CHECK_N Ho Wo terms of each element (inputs in [-1, 1]), or CONV_WINO_TOL K eps on
+ * the Winograd path. */
+static int conv_check_dw(const ConvCase *c, const Var *w, const char *params, int wino)
 {
     ConvShape s =
         conv_shape_make(CONV_CHECK_N, c->C, c->H, c->H, c->O, c->k, c->k, c->stride, c->pad);
@@ -390,7 +391,7 @@ static int conv_check_dw(const ConvCase *c, const Var *w, const char *params)
     int xs[4];
     size_t nw = w->val.n;
     Scalar *ref = (Scalar *)xcalloc(nw, sizeof(Scalar)), *dy;
-    double e, tol = 2.0 * CONV_CHECK_N * s.Ho * s.Wo * CONV_EPS;
+    double e, tol = (wino ? CONV_WINO_TOL : 2.0) * CONV_CHECK_N * s.Ho * s.Wo * CONV_EPS;
     size_t i;
     ag_graph_init(&g, arena);
     rng_seed(&r, 5, 0);
@@ -468,7 +469,7 @@ static int bench_convs(BenchReport *rep)
             snprintf(params, sizeof params, "C%d %dx%d -> O%d k%d s%d p%d N%d%s", c->C, c->H, c->H,
                      c->O, c->k, c->stride, c->pad, N, wino ? " wino" : "");
             ag_backward(&g, y); /* dy = 1; x->grad from a zeroed start */
-            if (conv_check(c, x, w, b, y, params, wino) || (!wino && conv_check_dw(c, w, params))) {
+            if (conv_check(c, x, w, b, y, params, wino) || conv_check_dw(c, w, params, wino)) {
                 failed = 1;
                 continue;
             }
