@@ -31,6 +31,8 @@ typedef struct CtlCfg {
     long seed;
     /* copies of a controls file's metadata strings (the file is closed after loading) */
     char meta_target[16], meta_drift[16], meta_phi[16], meta_score[1024], meta_cls[1024];
+    /* SHA-256 of the score net and objective classifier in use (set by setup) */
+    char score_sha[SHA256_HEX_LEN + 1], cls_sha[SHA256_HEX_LEN + 1];
 } CtlCfg;
 
 /* ---------------------------------------------------------------- files */
@@ -63,6 +65,8 @@ static int controls_save(const char *path, const CmadProblem *pr, const CtlCfg *
     st_add_meta(w, "opt", c->opt);
     st_add_meta(w, "score", c->score);
     st_add_meta(w, "classifier", c->classifier);
+    st_add_meta(w, "score_sha256", c->score_sha);
+    st_add_meta(w, "classifier_sha256", c->cls_sha);
     st_add_metaf(w, "seed", "%ld", c->seed);
     st_add_metaf(w, "lr", "%.17g", c->lr);
     st_add_metaf(w, "lr_end", "%.17g", c->lr_end < 0 ? c->lr : c->lr_end);
@@ -94,9 +98,10 @@ static int parse_target(const char *cmd, const char *s, int *amortised)
     return (int)v;
 }
 
-static void setup(const char *cmd, const CtlCfg *c, CtlRun *run, int amortised)
+static void setup(const char *cmd, CtlCfg *c, CtlRun *run, int amortised)
 {
     CmadSpec spec;
+    char err[1024];
     int i;
     memset(&spec, 0, sizeof spec);
     spec.agents = c->agents;
@@ -116,6 +121,9 @@ static void setup(const char *cmd, const CtlCfg *c, CtlRun *run, int amortised)
     spec.amortised = amortised;
     spec.checkpointing = c->checkpointing;
     cmad_problem_init(&run->pr, &spec);
+    if (sha256_file_hex(c->score, c->score_sha, err, sizeof err) ||
+        sha256_file_hex(c->classifier, c->cls_sha, err, sizeof err))
+        app_fail(cmd, "%s", err);
     app_load_unet(cmd, c->score, &run->score);
     if (run->score.cfg.in_ch != 1 || run->score.cfg.num_classes != 0)
         app_fail(cmd, "%s: --score wants an unconditional score net (unet-s)", c->score);
@@ -436,6 +444,9 @@ static void controls_load(const char *cmd, const char *path, CtlCfg *c, CtlRun *
     c->rho = app_meta_number(cmd, f, "rho", 1.0, 0, 1e6, 0);
     (void)parse_target(cmd, c->target, &amortised);
     setup(cmd, c, run, amortised);
+    app_check_trained_with(cmd, f, path, "score_sha256", "score", c->score, c->score_sha);
+    app_check_trained_with(cmd, f, path, "classifier_sha256", "classifier", c->classifier,
+                           c->cls_sha);
     app_check_config_fits(cmd, path, st_total_numel(f), &cc, c->agents);
     for (i = 0; i < c->agents; i++) {
         Params *p;

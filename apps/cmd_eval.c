@@ -385,10 +385,16 @@ int cmd_eval(int argc, char **argv)
             spec.overlap, have_ctrl ? " (from the controls file)" : "");
     /* each checkpoint is hashed, loaded, and hashed again below (run_record_verify) */
     run_record_file(&rec, "score", score);
+    if (cf)
+        app_check_trained_with("eval", cf, controls, "score_sha256", "score", score,
+                               rec.files[rec.nfiles - 1].sha256);
     app_load_unet("eval", score, &su);
     params_use_ema(&su.params);
     su.params.trainable = 0;
     run_record_file(&rec, "classifier", obj);
+    if (cf)
+        app_check_trained_with("eval", cf, controls, "classifier_sha256", "classifier", obj,
+                               rec.files[rec.nfiles - 1].sha256);
     app_load_classifier("eval", obj, ARCH_MLP, &co);
     params_use_ema(&co.params);
     co.params.trainable = 0;

@@ -280,6 +280,17 @@ void run_record_file(RunRecord *r, const char *role, const char *path)
     r->nfiles++;
 }
 
+void app_check_trained_with(const char *cmd, const SafeFile *controls_file, const char *controls,
+                            const char *key, const char *role, const char *path, const char *hex)
+{
+    const char *want = st_meta(controls_file, key);
+    if (!want || !strcmp(want, hex)) return;
+    fprintf(stderr,
+            "cmad %s: warning: the %s net %s (sha256 %.12s) is not the one the controls %s were "
+            "trained with (sha256 %.12s); their results do not carry over to it\n",
+            cmd, role, path, hex, controls, want);
+}
+
 void run_record_verify(const RunRecord *r)
 {
     char hex[SHA256_HEX_LEN + 1], err[1024];

@@ -136,6 +136,12 @@ void run_record_json(const RunRecord *r, StrBuf *b);
 /* One line (no newline): the command, seed, git revision and the 12-digit short SHA-256 and
  * path of each checkpoint; markdown = 1 puts the command in a code span. */
 void run_record_line(const RunRecord *r, StrBuf *b, int markdown);
+/* Warns on stderr when a controls file records (metadata key, e.g. "score_sha256") another
+ * SHA-256 than hex, the hash of the net at path about to be used with it (role "score" or
+ * "classifier"): results with a net the controls were not trained against do not carry
+ * over.  Files from before the key existed are not checked. */
+void app_check_trained_with(const char *cmd, const SafeFile *controls_file, const char *controls,
+                            const char *key, const char *role, const char *path, const char *hex);
 /* Stderr: git revision and date, then "sha256 <hex>  <path> (<role>)" per checkpoint. */
 void run_record_print(const RunRecord *r);
 void run_record_free(RunRecord *r);

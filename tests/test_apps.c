@@ -547,6 +547,79 @@ static void test_eval_uses_the_controls_aggregator(void)
     remove(log);
 }
 
+/* Controls record the SHA-256 of the score net and objective classifier they were trained
+ * with; `control sample` and `eval` with another score net say so on stderr (one warning
+ * line naming the net), and stay quiet with the one they were trained with. */
+static void test_controls_record_their_nets(void)
+{
+    char ctrl[512], other[512], log[512], dir[512], png[512], cmd[4096], args[1200];
+    char hex[SHA256_HEX_LEN + 1], e[512];
+    SafeFile *f;
+    if (!exists("data/mnist/train-images-idx3-ubyte") || !exists("models/unet-s.safetensors") ||
+        !exists("models/mlp-robust.safetensors") || !exists("models/cnn-eval.safetensors")) {
+        t_skip("needs MNIST in data/mnist and the models in models/");
+        return;
+    }
+    tmp_path(ctrl, sizeof ctrl, "ctrl-nets.safetensors");
+    tmp_path(other, sizeof other, "other-unet.safetensors");
+    tmp_path(log, sizeof log, "ctrl-nets.log");
+    tmp_path(dir, sizeof dir, "ctrl-nets-eval");
+    tmp_path(png, sizeof png, "ctrl-nets.png");
+    snprintf(cmd, sizeof cmd,
+             "%s control train --agents 2 --target 3 --steps 3 --batch 1 --iters 1 --threads 1 "
+             "--out %c%s%c --curve %c%s.csv%c",
+             t_app_path(), Q, ctrl, Q, Q, ctrl, Q);
+    T_EQ_INT(run(cmd, log), 0);
+    f = st_open(ctrl, e, sizeof e);
+    T_OK(f != NULL);
+    if (!f) return;
+    T_EQ_INT(sha256_file_hex("models/unet-s.safetensors", hex, e, sizeof e), 0);
+    T_OK(st_meta(f, "score_sha256") && !strcmp(st_meta(f, "score_sha256"), hex));
+    T_EQ_INT(sha256_file_hex("models/mlp-robust.safetensors", hex, e, sizeof e), 0);
+    T_OK(st_meta(f, "classifier_sha256") && !strcmp(st_meta(f, "classifier_sha256"), hex));
+    st_close(f);
+    /* the nets it was trained with: no warning */
+    snprintf(cmd, sizeof cmd,
+             "%s control sample --controls %c%s%c --n 1 --steps 2 --batch 1 --threads 1 "
+             "--png %c%s%c",
+             t_app_path(), Q, ctrl, Q, Q, png, Q);
+    T_EQ_INT(run(cmd, log), 0);
+    T_OK(!file_has(log, "warning"));
+    /* another unet-s (one training step): a warning naming it, in both commands */
+    snprintf(cmd, sizeof cmd, "%s train-score --steps 1 --batch 2 --threads 1 --out %c%s%c",
+             t_app_path(), Q, other, Q);
+    T_EQ_INT(run(cmd, log), 0);
+    snprintf(cmd, sizeof cmd,
+             "%s control sample --controls %c%s%c --score %c%s%c --n 1 --steps 2 --batch 1 "
+             "--threads 1 --png %c%s%c",
+             t_app_path(), Q, ctrl, Q, Q, other, Q, Q, png, Q);
+    T_EQ_INT(run(cmd, log), 0);
+    T_OK(file_has(log, "warning: the score net"));
+    T_OK(file_has(log, other));
+    T_OK(!file_has(log, "warning: the classifier net"));
+    snprintf(args, sizeof args, "--methods cmad --controls %c%s%c --score %c%s%c", Q, ctrl, Q, Q,
+             other, Q);
+    T_EQ_INT(run_tiny_eval(args, dir, log), 0);
+    T_OK(file_has(log, "warning: the score net"));
+    {
+        static const char *outs[] = {"metrics.json", "table.md", "report.html", "cmad.png",
+                                     "cmad.npy"};
+        char path[1024];
+        int i;
+        for (i = 0; i < 5; i++) {
+            snprintf(path, sizeof path, "%s/%s", dir, outs[i]);
+            T_EQ_INT(remove(path), 0);
+        }
+        remove(dir);
+        snprintf(path, sizeof path, "%s.csv", ctrl);
+        remove(path);
+    }
+    remove(ctrl);
+    remove(other);
+    remove(png);
+    remove(log);
+}
+
 /* A controls file whose metadata numbers are not numbers (or overflow an int) is refused with
  * one line naming the file and the key, by `cmad control sample` and `cmad eval` alike, before
  * any sampling: the readers once took them through atoi.  A newline in the value stays out
@@ -610,6 +683,7 @@ const TestCase apps_tests[] = {
     {"resume_is_bit_identical", test_resume_is_bit_identical},
     {"eval_records_command_and_hashes", test_eval_records_command_and_hashes},
     {"eval_uses_the_controls_aggregator", test_eval_uses_the_controls_aggregator},
+    {"controls_record_their_nets", test_controls_record_their_nets},
     {"eval_resume", test_eval_resume},
     {"controls_bad_metadata_numbers", test_controls_bad_metadata_numbers},
     {NULL, NULL},
