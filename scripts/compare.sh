@@ -16,6 +16,7 @@
 #   OUT=results/compare  CMAD=build-native/cmad
 #   CLASSIFIER=models/mlp-robust.safetensors (the objective classifier of every method, the
 #   adversarially trained MLP; models/mlp.safetensors is the plain one)
+#   SCORE=models/unet-s.safetensors (the unconditional prior every method shares)
 # At the end the rows found under OUT are gathered into OUT/table.md, CMAD's rows named
 # cmad-joint and cmad-ido.
 set -e
@@ -29,6 +30,7 @@ N=${N:-256}
 OVERLAP=${OVERLAP:-0}
 LANES=${LANES:-2}
 CLASSIFIER=${CLASSIFIER:-models/mlp-robust.safetensors}
+SCORE=${SCORE:-models/unet-s.safetensors}
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 
 # one job: "train N c joint|ido" or "eval N c method"; its log beside its output
@@ -42,7 +44,7 @@ if [ "$1" = --job ]; then
         [ -f "$ctrl" ] && exit 0
         echo "compare: training $m controls N=$a c=$c"
         $CMAD control train --preset fast --opt "$m" --agents "$a" --target "$c" --overlap "$OVERLAP" \
-            --classifier "$CLASSIFIER" --seed 3 --threads 1 --out "$ctrl" --curve "$base.csv" \
+            --classifier "$CLASSIFIER" --score "$SCORE" --seed 3 --threads 1 --out "$ctrl" --curve "$base.csv" \
             > "$base.log" 2>&1 || { echo "compare: training N=$a c=$c $m failed, see $base.log" >&2; exit 1; }
         exit 0
     fi
@@ -54,15 +56,16 @@ if [ "$1" = --job ]; then
     mkdir -p "$dir"
     # shellcheck disable=SC2086
     $CMAD eval --agents "$a" --target "$c" --methods "$method" --overlap "$OVERLAP" $extra \
-        --classifier "$CLASSIFIER" \
+        --classifier "$CLASSIFIER" --score "$SCORE" \
         --n "$N" --seed 0 --threads 1 --out "$dir" --resume >> "$dir.log" 2>&1 || { echo "compare: $m N=$a c=$c failed, see $dir.log" >&2; exit 1; }
     exit 0
 fi
 
 [ -f data/mnist/t10k-labels-idx1-ubyte ] || sh data/fetch_mnist.sh data/mnist
-for f in unet-s unet-s-cond cnn-eval; do
+for f in unet-s-cond cnn-eval; do
     [ -f models/$f.safetensors ] || { echo "compare: models/$f.safetensors is missing (make models trains it)" >&2; exit 1; }
 done
+[ -f "$SCORE" ] || { echo "compare: the score net $SCORE is missing (make models trains models/unet-s.safetensors)" >&2; exit 1; }
 [ -f "$CLASSIFIER" ] || { echo "compare: the objective classifier $CLASSIFIER is missing" >&2; exit 1; }
 mkdir -p "$OUT"
 rc=0
