@@ -55,6 +55,17 @@ static int exists(const char *path)
     return f != NULL;
 }
 
+/* 1 when MNIST and the shipped nets the app tests run are here; else marks the test skipped. */
+static int have_mnist_and_models(void)
+{
+    if (exists("data/mnist/train-images-idx3-ubyte") &&
+        exists("data/mnist/t10k-images-idx3-ubyte") && exists("models/unet-s.safetensors") &&
+        exists("models/mlp-robust.safetensors") && exists("models/cnn-eval.safetensors"))
+        return 1;
+    t_skip("needs MNIST in data/mnist and the models in models/");
+    return 0;
+}
+
 /* A sampler given an --eval-classifier that is not there: exit 1, the flag and path named,
  * no PNG written. */
 static void expect_missing_eval_classifier(const char *sampler_args, const char *out,
@@ -322,10 +333,8 @@ static void test_eval_records_command_and_hashes(void)
     T_EQ_INT(run(cmd, log), 1);
     T_OK(file_has(log, "nosuch"));
     T_OK(!exists(dir));
-    if (!exists("data/mnist/t10k-images-idx3-ubyte") || !exists("models/unet-s.safetensors") ||
-        !exists("models/mlp-robust.safetensors") || !exists("models/cnn-eval.safetensors")) {
+    if (!have_mnist_and_models()) {
         remove(log);
-        t_skip("needs MNIST in data/mnist and the models in models/");
         return;
     }
     snprintf(cmd, sizeof cmd,
@@ -419,11 +428,7 @@ static void test_eval_resume(void)
     char *json;
     FILE *f;
     int i;
-    if (!exists("data/mnist/t10k-images-idx3-ubyte") || !exists("models/unet-s.safetensors") ||
-        !exists("models/mlp-robust.safetensors") || !exists("models/cnn-eval.safetensors")) {
-        t_skip("needs MNIST in data/mnist and the models in models/");
-        return;
-    }
+    if (!have_mnist_and_models()) return;
     tmp_path(full, sizeof full, "eval-full");
     tmp_path(part, sizeof part, "eval-part");
     tmp_path(bad, sizeof bad, "eval-bad");
@@ -500,11 +505,7 @@ static void test_eval_uses_the_controls_aggregator(void)
     tmp_path(dir, sizeof dir, "eval-overlap");
     tmp_path(ctrl, sizeof ctrl, "ctrl-overlap.safetensors");
     tmp_path(log, sizeof log, "eval-overlap.log");
-    if (!exists("data/mnist/t10k-images-idx3-ubyte") || !exists("models/unet-s.safetensors") ||
-        !exists("models/mlp-robust.safetensors") || !exists("models/cnn-eval.safetensors")) {
-        t_skip("needs MNIST in data/mnist and the models in models/");
-        return;
-    }
+    if (!have_mnist_and_models()) return;
     snprintf(cmd, sizeof cmd,
              "%s control train --agents 2 --target 3 --overlap 2 --steps 3 --batch 1 --iters 1 "
              "--threads 1 --out %c%s%c --curve %c%s.csv%c",
@@ -555,11 +556,7 @@ static void test_controls_record_their_nets(void)
     char ctrl[512], other[512], log[512], dir[512], png[512], cmd[4096], args[1200];
     char hex[SHA256_HEX_LEN + 1], e[512];
     SafeFile *f;
-    if (!exists("data/mnist/train-images-idx3-ubyte") || !exists("models/unet-s.safetensors") ||
-        !exists("models/mlp-robust.safetensors") || !exists("models/cnn-eval.safetensors")) {
-        t_skip("needs MNIST in data/mnist and the models in models/");
-        return;
-    }
+    if (!have_mnist_and_models()) return;
     tmp_path(ctrl, sizeof ctrl, "ctrl-nets.safetensors");
     tmp_path(other, sizeof other, "other-unet.safetensors");
     tmp_path(log, sizeof log, "ctrl-nets.log");
