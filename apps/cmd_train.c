@@ -149,9 +149,13 @@ static int train_opts(Opt *o, TrainCfg *c, const char *seed_help)
 {
     int n = 0;
     o[n++] = opt_make("--data", OPT_STR, &c->data, "folder with the raw MNIST files", 0, -1);
-    o[n++] = opt_make("--out", OPT_STR, &c->out, "model file to write: weights and EMA", 0, -1);
+    o[n++] =
+        opt_make("--out", OPT_STR, &c->out,
+                 "model file to write: weights and EMA (none: the net's file in models/)", 0, -1);
     o[n++] = opt_make("--state", OPT_STR, &c->state,
-                      "training-state file (adds Adam, step, RNG; --resume reads it)", 0, -1);
+                      "training-state file (adds Adam, step, RNG; --resume reads it; none: --out's "
+                      "name with .state)",
+                      0, -1);
     o[n++] = opt_make("--epochs", OPT_INT, &c->epochs, "passes over the 60000 training images", 1,
                       10000);
     o[n++] = opt_make("--steps", OPT_LONG, &c->max_steps,
