@@ -338,7 +338,7 @@ static void mem_train(BenchReport *rep, int batch)
     ag_graph_init(&g, a);
     t0 = plat_now();
     params_zero_grad(&net.params);
-    loss = sde_dsm_loss(&g, &sde, &net, ag_leaf(&g, x, NULL, 0, 4, shape, "x0"), NULL, &r);
+    loss = sde_dsm_loss(&g, &sde, &net, ag_leaf(&g, x, NULL, 0, 4, shape, "x0"), NULL, &r, 0);
     ag_backward(&g, loss);
     snprintf(params, sizeof params, "unet-s DSM fwd+bwd N=%d", batch);
     mem_report(rep, name, params, plat_now() - t0, (double)arena_high_water(a) / 1048576.0);

@@ -58,7 +58,7 @@ static double train_step(Graph *g, UNet *net, const Sde *sde, Adam *opt, Var **x
     ag_graph_reset(g);
     params_zero_grad(&net->params);
     xv = ag_leaf(g, x, NULL, 0, 4, shape, "x0");
-    loss = sde_dsm_loss(g, sde, net, xv, NULL, rng);
+    loss = sde_dsm_loss(g, sde, net, xv, NULL, rng, 0);
     ag_backward(g, loss);
     l = (double)loss->val.data[0];
     *norm = params_clip_grad(&net->params, 1.0);

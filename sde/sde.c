@@ -83,7 +83,15 @@ Var *sde_tweedie(Graph *g, const Sde *s, Var *x, Var *score, const Scalar *t)
     return ag_mul(g, u, sde_per_sample(g, t, n, inv_a, s));
 }
 
-Var *sde_dsm_loss(Graph *g, const Sde *s, const UNet *net, Var *x0, const int *labels, Rng *rng)
+double sde_dsm_time(Rng *rng, int i, int n, int stratified)
+{
+    double u = rng_uniform(rng);
+    if (stratified) u = ((double)i + u) / (double)n;
+    return 1e-5 + (1.0 - 1e-5) * u;
+}
+
+Var *sde_dsm_loss(Graph *g, const Sde *s, const UNet *net, Var *x0, const int *labels, Rng *rng,
+                  int stratified)
 {
     int N = x0->val.shape[0], i;
     size_t per = x0->val.n / (size_t)N, j;
@@ -92,7 +100,7 @@ Var *sde_dsm_loss(Graph *g, const Sde *s, const UNet *net, Var *x0, const int *l
     Var *xt = ag_new(g, x0->val.ndim, x0->val.shape, 0, "x_t");
     Var *out, *r;
     for (i = 0; i < N; i++) {
-        double ti = 1e-5 + (1.0 - 1e-5) * rng_uniform(rng);
+        double ti = sde_dsm_time(rng, i, N, stratified);
         double a = sde_a(s, ti), sd = sde_std(s, ti);
         t[i] = (Scalar)ti;
         for (j = 0; j < per; j++) {

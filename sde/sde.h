@@ -6,7 +6,7 @@
  * VE: f = 0, g = sigma^t, a = 1, s^2 = (sigma^(2t) - 1) / (2 ln sigma).
  * Perturbation x_t = a x0 + s z.  Score net: score = conv_out / s(t).
  * Tweedie: x0_hat = (x + s^2 score) / a.
- * DSM loss: t ~ U(1e-5, 1), L = mean_batch || s score(x_t, t) + z ||^2 (sum over pixels).
+ * DSM loss: t ~ U(1e-5, 1) (or stratified over the batch), L = mean_batch || s score(x_t, t) + z ||^2 (sum over pixels).
  * Time grid of a K-point sampler: t_k = 1 - k (1 - eps) / (K - 1), k = 0..K-1, eps = 1e-3;
  * K - 1 updates evaluated at t_k, the last one landing on eps without noise. */
 #ifndef CMAD_SDE_H
@@ -43,9 +43,14 @@ Var *sde_tweedie(Graph *g, const Sde *s, Var *x, Var *score, const Scalar *t);
 Var *sde_per_sample(Graph *g, const Scalar *t, int n, double (*f)(const Sde *, double),
                     const Sde *s);
 
-/* One DSM loss on a batch x0 [N, 1, 28, 28]: draws t and z from rng and returns the
- * scalar loss node.  labels may be NULL (unconditional). */
-Var *sde_dsm_loss(Graph *g, const Sde *s, const UNet *net, Var *x0, const int *labels, Rng *rng);
+/* The DSM time of sample i of n from one uniform draw: U(1e-5, 1), or, stratified, uniform
+ * on the i-th of n equal parts of [1e-5, 1].  The batch's samples are a random draw, so a
+ * stratified batch has the same expected loss with less variance from t. */
+double sde_dsm_time(Rng *rng, int i, int n, int stratified);
+/* One DSM loss on a batch x0 [N, 1, 28, 28]: draws t (sde_dsm_time) and z from rng and
+ * returns the scalar loss node.  labels may be NULL (unconditional). */
+Var *sde_dsm_loss(Graph *g, const Sde *s, const UNet *net, Var *x0, const int *labels, Rng *rng,
+                  int stratified);
 
 typedef enum SamplerKind { SAMPLER_EM, SAMPLER_HEUN } SamplerKind;
 

@@ -33,7 +33,7 @@ static void test_unet_train_step_peak(void)
     params_initialise(&net.params, &r);
     for (j = 0; j < 8 * 784; j++) x[j] = (Scalar)(2 * rng_uniform(&r) - 1);
     ag_graph_init(&g, a);
-    loss = sde_dsm_loss(&g, &sde, &net, ag_leaf(&g, x, NULL, 0, 4, shape, "x0"), NULL, &r);
+    loss = sde_dsm_loss(&g, &sde, &net, ag_leaf(&g, x, NULL, 0, 4, shape, "x0"), NULL, &r, 0);
     ag_backward(&g, loss);
     /* 51.7 MB (50.6 when first set; 110.9 MB before values and gradients went to the block
      * pool) */

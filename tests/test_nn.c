@@ -1,5 +1,6 @@
 /* test_nn.c - parameter counts and names of the default networks; Adam, clipping, EMA and
- * the learning-rate schedule against their formulas (nn/optim.h); the classifier's L2 PGD
+ * the learning-rate schedule against their formulas (nn/optim.h); the DSM times, uniform and
+ * stratified; the classifier's L2 PGD
  * attack (adversarial training) stays in its ball and raises the loss. */
 #include <math.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "../nn/classifier.h"
 #include "../nn/optim.h"
 #include "../nn/unet.h"
+#include "../sde/sde.h"
 #include "harness.h"
 #include "tmp_path.h"
 
@@ -102,6 +104,30 @@ static void test_lr_schedule(void)
         T_OK(lr <= prev && lr >= 1e-4 - 1e-18);
         prev = lr;
     }
+}
+
+/* sde_dsm_time: one uniform draw per sample in both modes (the uniform mode as the loss
+ * always drew it); stratified, sample i of n lands in the i-th part of [1e-5, 1], and over
+ * many batches each part is filled evenly (mean of each part near its centre). */
+static void test_dsm_time(void)
+{
+    enum { N = 8, BATCHES = 4000 };
+    Rng a, b, c;
+    double part_sum[N] = {0}, w = (1.0 - 1e-5) / N;
+    int i, k;
+    rng_seed(&a, 7, 3);
+    rng_seed(&b, 7, 3);
+    rng_seed(&c, 7, 3);
+    for (k = 0; k < BATCHES; k++)
+        for (i = 0; i < N; i++) {
+            double u = rng_uniform(&c), tu = sde_dsm_time(&a, i, N, 0),
+                   ts = sde_dsm_time(&b, i, N, 1);
+            T_OK(tu == 1e-5 + (1.0 - 1e-5) * u);
+            T_NEAR(ts, 1e-5 + w * (i + u), 1e-15);
+            T_OK(ts >= 1e-5 + w * i - 1e-15 && ts <= 1e-5 + w * (i + 1) + 1e-15);
+            part_sum[i] += ts;
+        }
+    for (i = 0; i < N; i++) T_NEAR(part_sum[i] / BATCHES, 1e-5 + w * (i + 0.5), 0.01);
 }
 
 /* Mean cross-entropy of a batch of 784-pixel images. */
@@ -250,6 +276,7 @@ const TestCase nn_tests[] = {
     {"pgd_attack", test_pgd_attack},
     {"adam_clip_ema_formulas", test_adam_clip_ema_formulas},
     {"lr_schedule", test_lr_schedule},
+    {"dsm_time", test_dsm_time},
     {"unet_param_counts", test_unet_param_counts},
     {"classifier_param_counts", test_classifier_param_counts},
     {"checkpoint_state_ranges", test_checkpoint_state_ranges},
