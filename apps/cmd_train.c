@@ -201,8 +201,7 @@ static double score_step(void *vctx, Graph *g, const Scalar *x, const int *label
     if (c->cond)
         for (i = 0; i < n; i++) c->labels[i] = rng_uniform(rng) < c->drop ? 10 : labels[i];
     xv = ag_leaf(g, (Scalar *)x, NULL, 0, 4, shape, "x0");
-    loss = sde_dsm_loss(g, &c->sde, c->net, xv, c->cond ? c->labels : NULL, rng,
-                        c->stratified);
+    loss = sde_dsm_loss(g, &c->sde, c->net, xv, c->cond ? c->labels : NULL, rng, c->stratified);
     ag_backward(g, loss);
     return (double)loss->val.data[0];
 }
