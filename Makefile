@@ -201,7 +201,7 @@ compare:
 	$(MAKE) --no-print-directory NATIVE=1 BUILD=build-native build-native/cmad
 	CMAD=build-native/cmad sh scripts/compare.sh
 
-## models: retrain the pretrained models in models/ (classifiers, unet-s and unet-s-e11, unet-s-cond, then the controls; long)
+## models: retrain the pretrained models in models/ (classifiers, unet-s, unet-s-e11 and unet-s-strat, unet-s-cond, then the controls; long)
 models:
 	$(MAKE) --no-print-directory NATIVE=1 BUILD=build-native build-native/cmad
 	build-native/cmad train-classifier --arch mlp --epochs 10 --seed 2
@@ -209,6 +209,7 @@ models:
 	build-native/cmad train-classifier --arch cnn --epochs 6 --seed 4
 	build-native/cmad train-score --epochs 8 --lr 1.5e-3 --lr-end 1e-4 --seed 1
 	build-native/cmad train-score --epochs 11 --lr 1.5e-3 --lr-end 1e-4 --seed 1 --out models/unet-s-e11.safetensors
+	build-native/cmad train-score --epochs 11 --lr 1.5e-3 --lr-end 1e-4 --seed 1 --stratified-t --out models/unet-s-strat.safetensors
 	build-native/cmad train-score --cond --epochs 5 --lr 1.5e-3 --seed 1
 	build-native/cmad control train --preset fast --agents 2 --target 3 --seed 3
 	build-native/cmad control train --preset fast --agents 2 --target all --seed 3
