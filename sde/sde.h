@@ -6,7 +6,8 @@
  * VE: f = 0, g = sigma^t, a = 1, s^2 = (sigma^(2t) - 1) / (2 ln sigma).
  * Perturbation x_t = a x0 + s z.  Score net: score = conv_out / s(t).
  * Tweedie: x0_hat = (x + s^2 score) / a.
- * DSM loss: t ~ U(1e-5, 1) (or stratified over the batch), L = mean_batch || s score(x_t, t) + z ||^2 (sum over pixels).
+ * DSM loss: t ~ U(1e-5, 1) (or stratified over the batch, sde_dsm_time),
+ *   L = mean_batch || s score(x_t, t) + z ||^2 (sum over pixels).
  * Time grid of a K-point sampler: t_k = 1 - k (1 - eps) / (K - 1), k = 0..K-1, eps = 1e-3;
  * K - 1 updates evaluated at t_k, the last one landing on eps without noise. */
 #ifndef CMAD_SDE_H

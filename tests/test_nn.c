@@ -1,7 +1,7 @@
 /* test_nn.c - parameter counts and names of the default networks; Adam, clipping, EMA and
  * the learning-rate schedule against their formulas (nn/optim.h); the DSM times, uniform and
- * stratified; the classifier's L2 PGD
- * attack (adversarial training) stays in its ball and raises the loss. */
+ * stratified (sde/sde.h); the classifier's L2 PGD attack (adversarial training) stays in its
+ * ball and raises the loss. */
 #include <math.h>
 #include <string.h>
 
