@@ -5,7 +5,8 @@
  * weights, and save the whole training state (weights, EMA, Adam moments, step, RNG) so
  * that `--resume` continues bit for bit.  Epoch e visits the training set in the order of
  * a permutation drawn from its own stream (seed, 1000 + e), so the batch of a step
- * depends on the step alone; the last partial batch of an epoch is dropped. */
+ * depends on the step alone; the last partial batch of an epoch is dropped.  The options
+ * that shape the run are saved with it (metadata "train") and `--resume` refuses others. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,132 @@ typedef struct TrainCfg {
     long max_steps;
     double lr, lr_end, clip, ema, wd;
     long seed;
+    char recipe[1024]; /* the options that shape the run (train_recipe) */
 } TrainCfg;
+
+/* ---------------------------------------------------------------- the run's recipe */
+
+/* Options that leave the trajectory alone: where files are, how often to log or save,
+ * threads (results do not depend on them), and the run length (see train_loop). */
+static int recipe_skips(const char *name)
+{
+    static const char *const skip[] = {"--data",    "--out",       "--state",
+                                       "--threads", "--log-every", "--save-every",
+                                       "--resume",  "--epochs",    "--steps"};
+    size_t k;
+    for (k = 0; k < sizeof skip / sizeof skip[0]; k++)
+        if (!strcmp(name, skip[k])) return 1;
+    return 0;
+}
+
+/* c->recipe = "name=value;..." over every option of the table but those above, so that an
+ * option added later is covered without a change here.  Doubles keep all 17 digits. */
+static void train_recipe(const char *cmd, const Opt *o, TrainCfg *c)
+{
+    size_t used = 0;
+    for (; o->name; o++) {
+        char v[64];
+        int n;
+        if (recipe_skips(o->name)) continue;
+        switch (o->kind) {
+        case OPT_INT:
+        case OPT_FLAG: snprintf(v, sizeof v, "%d", *(const int *)o->dst); break;
+        case OPT_LONG: snprintf(v, sizeof v, "%ld", *(const long *)o->dst); break;
+        case OPT_DOUBLE: snprintf(v, sizeof v, "%.17g", *(const double *)o->dst); break;
+        default: snprintf(v, sizeof v, "%s", *(const char *const *)o->dst); break;
+        }
+        CHECK(!strchr(v, ';') && !strchr(v, '='), "%s: option %s holds ';' or '='", cmd, o->name);
+        n = snprintf(c->recipe + used, sizeof c->recipe - used, "%s%s=%s", used ? ";" : "",
+                     o->name + 2, v);
+        CHECK(n > 0 && (size_t)n < sizeof c->recipe - used, "%s: recipe too long", cmd);
+        used += (size_t)n;
+    }
+}
+
+/* The value of `key` in a recipe string into buf ("(none)" when absent). */
+static void recipe_value(const char *recipe, const char *key, char *buf, size_t cap)
+{
+    size_t kl = strlen(key);
+    const char *s = recipe;
+    while (*s) {
+        const char *end = strchr(s, ';');
+        size_t len = end ? (size_t)(end - s) : strlen(s);
+        if (len > kl && !strncmp(s, key, kl) && s[kl] == '=') {
+            snprintf(buf, cap, "%.*s", (int)(len - kl - 1), s + kl + 1);
+            return;
+        }
+        s += len + (end != NULL);
+    }
+    snprintf(buf, cap, "(none)");
+}
+
+/* 0 when the two recipes are the same string; otherwise -1 with err naming the first key
+ * (of either) whose values differ. */
+static int recipe_diff(const char *there, const char *here, char *err, size_t cap)
+{
+    const char *pass[2];
+    int k;
+    pass[0] = here;
+    pass[1] = there;
+    for (k = 0; k < 2; k++) {
+        const char *s = pass[k];
+        while (*s) {
+            const char *end = strchr(s, ';'), *eq = strchr(s, '=');
+            size_t len = end ? (size_t)(end - s) : strlen(s);
+            char key[64], a[128], b[128];
+            if (!eq || eq > s + len || (size_t)(eq - s) >= sizeof key) {
+                snprintf(err, cap, "malformed entry in '%s'", pass[k]);
+                return -1;
+            }
+            snprintf(key, sizeof key, "%.*s", (int)(eq - s), s);
+            recipe_value(there, key, a, sizeof a);
+            recipe_value(here, key, b, sizeof b);
+            if (strcmp(a, b) != 0) {
+                snprintf(err, cap, "--%s was %s there, %s here", key, a, b);
+                return -1;
+            }
+            s += len + (end != NULL);
+        }
+    }
+    if (strcmp(there, here) != 0) { /* a repeated key, or a difference past the buffers */
+        snprintf(err, cap, "the file records '%s'", there);
+        return -1;
+    }
+    return 0;
+}
+
+/* --resume: the state at `path` must have been made with this run's recipe (a state from
+ * before recipes were recorded is let through with a note).  Returns the training seconds
+ * the state records, so that a model file counts the time of every leg. */
+static double resume_check(const char *cmd, const char *path, const char *recipe)
+{
+    char err[512], why[384], *end;
+    SafeFile *f = st_open(path, err, sizeof err);
+    const char *have, *secs;
+    double before = 0.0;
+    if (!f) app_fail(cmd, "--resume: %s", err);
+    err[0] = '\0';
+    have = st_meta(f, "train");
+    secs = st_meta(f, "train_seconds");
+    if (!have)
+        fprintf(stderr,
+                "cmad %s: note: %s records no training options (an older file); not checked\n", cmd,
+                path);
+    else if (recipe_diff(have, recipe, why, sizeof why))
+        snprintf(err, sizeof err,
+                 "--resume: %s: made by a run with other options (%s); resume with the same "
+                 "options, or start a new run with another --out",
+                 path, why);
+    if (!err[0] && secs) {
+        before = strtod(secs, &end);
+        if (end == secs || *end || !(before >= 0.0 && before < 1e12))
+            snprintf(err, sizeof err, "--resume: %s: metadata train_seconds is '%.40s', not a time",
+                     path, secs);
+    }
+    st_close(f);
+    if (err[0]) app_fail(cmd, "%s", err);
+    return before;
+}
 
 /* The images of step `step`: batch `b` of epoch `e` of the shuffled training set. */
 static void batch_of_step(const Mnist *m, long step, int batch, uint64_t seed, int *order,
@@ -59,16 +185,23 @@ static void train_loop(const char *cmd, const TrainCfg *c, const Mnist *m, Param
     int *idx = (int *)xmalloc(sizeof(int) * (size_t)c->batch);
     int *labels = (int *)xmalloc(sizeof(int) * (size_t)c->batch);
     Scalar *x = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)c->batch * MNIST_PIXELS);
-    double t0 = plat_now(), tlog = t0, loss_acc = 0.0, norm_acc = 0.0;
+    double t0 = plat_now(), tlog = t0, loss_acc = 0.0, norm_acc = 0.0, t_before = 0.0;
     long nlog = 0, start;
-    char err[512], metrics[128];
+    char err[512], metrics[128], recipe[sizeof c->recipe + 48];
     CHECK(spe >= 1, "batch larger than the data set");
     opt.weight_decay = c->wd;
     rng_seed(&rng, (uint64_t)c->seed, 1);
     ts.opt = &opt;
     ts.rng = &rng;
     ts.step = 0;
+    /* The cosine decay depends on the run length, so a cosine run's length is part of what a
+     * resumed run must share; a constant rate can be trained for longer. */
+    if (c->lr_end >= 0)
+        snprintf(recipe, sizeof recipe, "%s;schedule-steps=%ld", c->recipe, total);
+    else
+        snprintf(recipe, sizeof recipe, "%s", c->recipe);
     if (c->resume) {
+        t_before = resume_check(cmd, c->state, recipe);
         if (ckpt_load(c->state, p, model, &ts, err, sizeof err)) app_fail(cmd, "--resume: %s", err);
         fprintf(stderr, "cmad %s: resumed from %s at step %ld\n", cmd, c->state, ts.step);
     }
@@ -102,11 +235,12 @@ static void train_loop(const char *cmd, const TrainCfg *c, const Mnist *m, Param
         }
         if ((c->save_every > 0 && (step + 1) % c->save_every == 0) || step + 1 == total) {
             char secs[32];
-            const char *meta[] = {"seed", NULL, "train_seconds", secs, NULL};
+            const char *meta[] = {"seed", NULL, "train_seconds", secs, "train", NULL, NULL};
             char seedbuf[32];
             snprintf(seedbuf, sizeof seedbuf, "%ld", c->seed);
             meta[1] = seedbuf;
-            snprintf(secs, sizeof secs, "%.1f", plat_now() - t0);
+            meta[5] = recipe;
+            snprintf(secs, sizeof secs, "%.1f", t_before + plat_now() - t0); /* every leg */
             /* the training state (with Adam) and the model file (weights and EMA) */
             if (ckpt_save(c->state, p, model, config, &ts, meta, err, sizeof err) ||
                 ckpt_save(c->out, p, model, config, NULL, meta, err, sizeof err))
@@ -263,6 +397,7 @@ int cmd_train_score(int argc, char **argv)
         "  Trains the score network unet-s on MNIST with denoising score matching (VP SDE).",
         opts, argc, argv);
     if (rc) return rc == 1 ? 0 : 2;
+    train_recipe("train-score", opts, &c);
     if (!c.out) c.out = ctx.cond ? "models/unet-s-cond.safetensors" : "models/unet-s.safetensors";
     state_path(&c, statebuf, sizeof statebuf);
     app_start("train-score", c.threads, (uint64_t)c.seed);
@@ -457,6 +592,8 @@ int cmd_train_classifier(int argc, char **argv)
         opts, argc, argv);
     if (rc) return rc == 1 ? 0 : 2;
     if (arch_of("train-classifier", arch, &a)) return 2;
+    arch = a == ARCH_MLP ? "mlp" : "cnn"; /* one spelling in the recipe */
+    train_recipe("train-classifier", opts, &c);
     if (!c.out) c.out = a == ARCH_MLP ? "models/mlp.safetensors" : "models/cnn-eval.safetensors";
     state_path(&c, statebuf, sizeof statebuf);
     app_start("train-classifier", c.threads, (uint64_t)c.seed);

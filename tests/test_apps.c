@@ -674,10 +674,134 @@ static void test_controls_bad_metadata_numbers(void)
     remove(err);
 }
 
+/* Copies the safetensors file src to dst with metadata `key` set to `value` (added when
+ * absent); 1 on success. */
+static int with_meta(const char *src, const char *dst, const char *key, const char *value)
+{
+    char err[512];
+    SafeFile *f = st_open(src, err, sizeof err);
+    SafeWriter *w = st_writer_new();
+    int i, ok = f != NULL, seen = 0;
+    for (i = 0; ok && i < st_count(f); i++) {
+        const SafeEntry *e = st_entry(f, i);
+        int shape[ST_MAX_DIM], d;
+        void *buf = malloc(e->numel * 8 + 8);
+        for (d = 0; d < e->ndim; d++) shape[d] = (int)e->shape[d];
+        if (e->dtype == ST_DTYPE_F32)
+            ok = !st_read_scalar(f, e, (Scalar *)buf, e->numel, err, sizeof err) &&
+                 !st_add(w, e->name, ST_DTYPE_F32, e->ndim, shape, (const Scalar *)buf);
+        else if (e->dtype == ST_DTYPE_F64)
+            ok = !st_read_f64(f, e, (double *)buf, e->numel, err, sizeof err) &&
+                 !st_add_f64(w, e->name, e->ndim, shape, (const double *)buf);
+        else if (e->dtype == ST_DTYPE_U64)
+            ok = !st_read_u64(f, e, (uint64_t *)buf, e->numel, err, sizeof err) &&
+                 !st_add_u64(w, e->name, e->ndim, shape, (const uint64_t *)buf);
+        else
+            ok = !st_read_i64(f, e, (int64_t *)buf, e->numel, err, sizeof err) &&
+                 !st_add_i64(w, e->name, e->ndim, shape, (const int64_t *)buf);
+        free(buf);
+    }
+    for (i = 0; ok && i < st_meta_count(f); i++) {
+        const char *k = st_meta_key(f, i);
+        seen |= !strcmp(k, key);
+        ok = !st_add_meta(w, k, strcmp(k, key) ? st_meta(f, k) : value);
+    }
+    if (ok && !seen) ok = !st_add_meta(w, key, value);
+    if (f) st_close(f); /* the writer holds copies; dst may be src */
+    if (ok) ok = !st_write(w, dst, err, sizeof err);
+    st_writer_free(w);
+    return ok;
+}
+
+/* 1 when src was copied byte for byte to dst. */
+static int copy_file(const char *src, const char *dst)
+{
+    FILE *a = fopen(src, "rb"), *b = fopen(dst, "wb");
+    int c, ok = a && b;
+    while (ok && (c = getc(a)) != EOF) ok = putc(c, b) != EOF;
+    if (a) fclose(a);
+    if (b && fclose(b)) ok = 0;
+    return ok;
+}
+
+/* --resume with options that would make another run (here --lr, --stratified-t, and the
+ * length of a cosine schedule) is refused with one line naming the option, and the state
+ * is left as it was; the options are recorded in the model file too.  A resumed run's
+ * train_seconds adds the earlier legs'; a state with a bad one is refused. */
+static void test_resume_refuses_other_options(void)
+{
+    static const char *const other[][2] = {
+        {"--steps 3", "--lr 2e-3 --steps 3"},
+        {"--steps 3", "--stratified-t --steps 3"},
+        {"--lr-end 1e-4 --steps 2", "--lr-end 1e-4 --steps 3"},
+    };
+    static const char *const named[] = {"--lr was 0.001 there, 0.002 here",
+                                        "--stratified-t was 0 there, 1 here",
+                                        "--schedule-steps was 2 there, 3 here"};
+    const char *data = getenv("MNIST_DIR_RAW") ? getenv("MNIST_DIR_RAW") : "data/mnist";
+    char probe[1024], cmd[4096], err[512], m[512], s[512], keep[512];
+    const char *tail = "--batch 4 --warmup 2 --save-every 0 --threads 1";
+    size_t k;
+    snprintf(probe, sizeof probe, "%s/train-images-idx3-ubyte", data);
+    if (!exists(probe)) {
+        t_skip("needs MNIST in data/mnist (make data)");
+        return;
+    }
+    tmp_path(err, sizeof err, "recipe-err.txt");
+    tmp_path(m, sizeof m, "recipe.safetensors");
+    tmp_path(s, sizeof s, "recipe.state.safetensors");
+    tmp_path(keep, sizeof keep, "recipe-keep.safetensors");
+    for (k = 0; k < sizeof named / sizeof named[0]; k++) {
+        snprintf(cmd, sizeof cmd, "%s train-score --data %s %s %s --out %s --state %s",
+                 t_app_path(), data, other[k][0], tail, m, s);
+        T_EQ_INT(run(cmd, err), 0);
+        if (k == 0) {
+            SafeFile *f = st_open(m, cmd, sizeof cmd);
+            const char *r = f ? st_meta(f, "train") : NULL;
+            T_OK(r && !strncmp(r, "cond=0;stratified-t=0;batch=4;lr=0.001;", 39));
+            if (f) st_close(f);
+        }
+        T_OK(copy_file(s, keep));
+        snprintf(cmd, sizeof cmd, "%s train-score --data %s %s %s --out %s --state %s --resume",
+                 t_app_path(), data, other[k][1], tail, m, s);
+        T_EQ_INT(run(cmd, err), 1);
+        T_OK(file_has(err, "made by a run with other options"));
+        T_OK(file_has(err, named[k]));
+        T_OK(same_bytes(s, keep));
+    }
+    /* a model file counts the seconds of every leg: a state that says 5000 s gives > 5000 */
+    snprintf(cmd, sizeof cmd, "%s train-score --data %s --steps 2 %s --out %s --state %s",
+             t_app_path(), data, tail, m, s);
+    T_EQ_INT(run(cmd, err), 0);
+    T_OK(with_meta(s, s, "train_seconds", "5000.0"));
+    snprintf(cmd, sizeof cmd, "%s train-score --data %s --steps 3 %s --out %s --state %s --resume",
+             t_app_path(), data, tail, m, s);
+    T_EQ_INT(run(cmd, err), 0);
+    {
+        SafeFile *f = st_open(m, cmd, sizeof cmd);
+        const char *secs = f ? st_meta(f, "train_seconds") : NULL;
+        T_OK(secs && atof(secs) > 5000.0 && atof(secs) < 5100.0);
+        if (f) st_close(f);
+    }
+    /* and refuses a state whose recorded seconds are not a number, naming the key */
+    T_OK(with_meta(s, s, "train_seconds", "soon"));
+    T_OK(copy_file(s, keep));
+    snprintf(cmd, sizeof cmd, "%s train-score --data %s --steps 4 %s --out %s --state %s --resume",
+             t_app_path(), data, tail, m, s);
+    T_EQ_INT(run(cmd, err), 1);
+    T_OK(file_has(err, "train_seconds is 'soon'"));
+    T_OK(same_bytes(s, keep));
+    remove(err);
+    remove(m);
+    remove(s);
+    remove(keep);
+}
+
 const TestCase apps_tests[] = {
     {"train_smoke_loss_falls", test_train_smoke_loss_falls},
     {"bad_flag_and_missing_file", test_bad_flag_and_missing_file},
     {"resume_is_bit_identical", test_resume_is_bit_identical},
+    {"resume_refuses_other_options", test_resume_refuses_other_options},
     {"eval_records_command_and_hashes", test_eval_records_command_and_hashes},
     {"eval_uses_the_controls_aggregator", test_eval_uses_the_controls_aggregator},
     {"controls_record_their_nets", test_controls_record_their_nets},
