@@ -55,6 +55,18 @@ static int exists(const char *path)
     return f != NULL;
 }
 
+/* The folder of the raw MNIST files ($MNIST_DIR_RAW, else data/mnist), or NULL after
+ * marking the test skipped when they are not there. */
+static const char *raw_mnist(void)
+{
+    const char *data = getenv("MNIST_DIR_RAW") ? getenv("MNIST_DIR_RAW") : "data/mnist";
+    char probe[1024];
+    snprintf(probe, sizeof probe, "%s/train-images-idx3-ubyte", data);
+    if (exists(probe)) return data;
+    t_skip("needs MNIST in data/mnist (make data)");
+    return NULL;
+}
+
 /* 1 when MNIST and the shipped nets the app tests run are here; else marks the test skipped. */
 static int have_mnist_and_models(void)
 {
@@ -201,13 +213,8 @@ static void resume_matches(const char *data, const char *what)
 
 static void test_resume_is_bit_identical(void)
 {
-    const char *data = getenv("MNIST_DIR_RAW") ? getenv("MNIST_DIR_RAW") : "data/mnist";
-    char probe[1024];
-    snprintf(probe, sizeof probe, "%s/train-images-idx3-ubyte", data);
-    if (!exists(probe)) {
-        t_skip("needs MNIST in data/mnist (make data)");
-        return;
-    }
+    const char *data = raw_mnist();
+    if (!data) return;
     resume_matches(data, "train-score");
     /* the shift and noise augmentations draw from the training RNG, which the state carries */
     resume_matches(data, "train-classifier --arch mlp --shift 2 --noise 0.3");
@@ -237,15 +244,10 @@ static int first_last_loss(const char *log, double *first, double *last)
 static void test_train_smoke_loss_falls(void)
 {
     char cmd[4096], log[512], m[512], st[512];
-    const char *data = "data/mnist";
-    char probe[1024];
+    const char *data = raw_mnist();
     double first = 0, last = 0;
     int steps = t_quick() ? 30 : 50; /* sanitizer and tcc runs: fewer steps */
-    snprintf(probe, sizeof probe, "%s/train-images-idx3-ubyte", data);
-    if (!exists(probe)) {
-        t_skip("needs MNIST in data/mnist (make data)");
-        return;
-    }
+    if (!data) return;
     tmp_path(log, sizeof log, "smoke.log");
     tmp_path(m, sizeof m, "smoke.safetensors");
     tmp_path(st, sizeof st, "smoke.state.safetensors");
@@ -738,15 +740,11 @@ static void test_resume_refuses_other_options(void)
     static const char *const named[] = {"--lr was 0.001 there, 0.002 here",
                                         "--stratified-t was 0 there, 1 here",
                                         "--schedule-steps was 2 there, 3 here"};
-    const char *data = getenv("MNIST_DIR_RAW") ? getenv("MNIST_DIR_RAW") : "data/mnist";
-    char probe[1024], cmd[4096], err[512], m[512], s[512], keep[512];
+    const char *data = raw_mnist();
+    char cmd[4096], err[512], m[512], s[512], keep[512];
     const char *tail = "--batch 4 --warmup 2 --save-every 0 --threads 1";
     size_t k;
-    snprintf(probe, sizeof probe, "%s/train-images-idx3-ubyte", data);
-    if (!exists(probe)) {
-        t_skip("needs MNIST in data/mnist (make data)");
-        return;
-    }
+    if (!data) return;
     tmp_path(err, sizeof err, "recipe-err.txt");
     tmp_path(m, sizeof m, "recipe.safetensors");
     tmp_path(s, sizeof s, "recipe.state.safetensors");
