@@ -68,58 +68,6 @@ static void train_recipe(const char *cmd, const Opt *o, TrainCfg *c)
     }
 }
 
-/* The value of `key` in a recipe string into buf ("(none)" when absent). */
-static void recipe_value(const char *recipe, const char *key, char *buf, size_t cap)
-{
-    size_t kl = strlen(key);
-    const char *s = recipe;
-    while (*s) {
-        const char *end = strchr(s, ';');
-        size_t len = end ? (size_t)(end - s) : strlen(s);
-        if (len > kl && !strncmp(s, key, kl) && s[kl] == '=') {
-            snprintf(buf, cap, "%.*s", (int)(len - kl - 1), s + kl + 1);
-            return;
-        }
-        s += len + (end != NULL);
-    }
-    snprintf(buf, cap, "(none)");
-}
-
-/* 0 when the two recipes are the same string; otherwise -1 with err naming the first key
- * (of either) whose values differ. */
-static int recipe_diff(const char *there, const char *here, char *err, size_t cap)
-{
-    const char *pass[2];
-    int k;
-    pass[0] = here;
-    pass[1] = there;
-    for (k = 0; k < 2; k++) {
-        const char *s = pass[k];
-        while (*s) {
-            const char *end = strchr(s, ';'), *eq = strchr(s, '=');
-            size_t len = end ? (size_t)(end - s) : strlen(s);
-            char key[64], a[128], b[128];
-            if (!eq || eq > s + len || (size_t)(eq - s) >= sizeof key) {
-                snprintf(err, cap, "malformed entry in '%s'", pass[k]);
-                return -1;
-            }
-            snprintf(key, sizeof key, "%.*s", (int)(eq - s), s);
-            recipe_value(there, key, a, sizeof a);
-            recipe_value(here, key, b, sizeof b);
-            if (strcmp(a, b) != 0) {
-                snprintf(err, cap, "--%s was %s there, %s here", key, a, b);
-                return -1;
-            }
-            s += len + (end != NULL);
-        }
-    }
-    if (strcmp(there, here) != 0) { /* a repeated key, or a difference past the buffers */
-        snprintf(err, cap, "the file records '%s'", there);
-        return -1;
-    }
-    return 0;
-}
-
 /* --resume: the state at `path` must have been made with this run's recipe (a state from
  * before recipes were recorded is let through with a note).  Returns the training seconds
  * the state records, so that a model file counts the time of every leg. */
@@ -137,7 +85,7 @@ static double resume_check(const char *cmd, const char *path, const char *recipe
         fprintf(stderr,
                 "cmad %s: note: %s records no training options (an older file); not checked\n", cmd,
                 path);
-    else if (recipe_diff(have, recipe, why, sizeof why))
+    else if (ckpt_recipe_diff(have, recipe, why, sizeof why))
         snprintf(err, sizeof err,
                  "--resume: %s: made by a run with other options (%s); resume with the same "
                  "options, or start a new run with another --out",

@@ -5,7 +5,9 @@
  *             config it found, as apps/common.c does before it builds a UNet),
  *   ckpt_load into a tiny real UNet (FUZZ_TINY_UNET, model "unet") with the whole training
  *             state, with Adam but no RNG, and weights only,
- *   ckpt_load into the MLP classifier (model "mlp") with the training state.
+ *   ckpt_load into the MLP classifier (model "mlp") with the training state,
+ *   ckpt_recipe_diff of the file's recorded training options ("train") against a recipe
+ *             and against themselves (which must agree).
  * The tiny UNet makes the success paths reachable with inputs of a few kilobytes; the MLP's
  * 2 MB weights are out of reach, but its names and shapes drive the refusals.  Every
  * failure must leave a message.  Build and run: fuzz/run.sh. */
@@ -16,6 +18,7 @@
 #include "../nn/checkpoint.h"
 #include "../nn/classifier.h"
 #include "../nn/unet.h"
+#include "../tensor/safetensors.h"
 
 static UNet tiny;
 static Classifier mlp;
@@ -72,6 +75,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(memchr(small, '\0', sizeof small), "ckpt_peek overran a small buffer");
     } else {
         fuzz_check_err(err, sizeof err, "ckpt_peek");
+    }
+
+    {
+        SafeFile *f = st_open(path, err, sizeof err);
+        const char *train = f ? st_meta(f, "train") : NULL;
+        if (train) {
+            memset(err, 'x', sizeof err);
+            if (ckpt_recipe_diff(train, "cond=0;stratified-t=0;batch=64;lr=0.001", err, sizeof err))
+                fuzz_check_err(err, sizeof err, "ckpt_recipe_diff");
+            memset(err, 'x', sizeof err);
+            FUZZ_CHECK(ckpt_recipe_diff(train, train, err, sizeof err) == 0 ||
+                           strstr(err, "malformed"),
+                       "ckpt_recipe_diff: a recipe differs from itself: %.200s", err);
+            memset(small, 'x', sizeof small);
+            if (ckpt_recipe_diff(train, "lr=1", small, sizeof small))
+                FUZZ_CHECK(memchr(small, '\0', sizeof small), "ckpt_recipe_diff overran");
+        }
+        if (f) st_close(f);
     }
 
     ts.opt = &opt;

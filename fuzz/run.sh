@@ -8,7 +8,8 @@
 # Harnesses (fuzz/*.c, one LLVMFuzzerTestOneInput each):
 #   fuzz_safetensors  st_open and every reader on each entry (tensor/safetensors.c)
 #   fuzz_idx          idx_read_u8 with ndim 1..4 and mnist_load_files (data/idx.c)
-#   fuzz_ckpt         ckpt_peek and ckpt_load into a tiny UNet and the MLP (nn/checkpoint.c)
+#   fuzz_ckpt         ckpt_peek, ckpt_load into a tiny UNet and the MLP, ckpt_recipe_diff
+#                     of the recorded training options (nn/checkpoint.c)
 #   fuzz_config       unet_config_parse (nn/unet.c)
 #   fuzz_args         args_parse, method_parse, phi_mode_parse (apps/args.c, control/)
 #   fuzz_sha256       sha256_file_hex against the in-memory hash (data/sha256.c)

@@ -161,6 +161,9 @@ static void ckpt_variant(const char *src, const char *dst, const char *victim, E
 static void seed_ckpt(void)
 {
     static const char *const meta[] = {"agents", "2", "rho", "1.0", NULL};
+    static const char *const train_meta[] = {
+        "seed", "1", "train_seconds", "12.5", "train", "cond=0;stratified-t=0;batch=64;lr=0.001",
+        NULL};
     char path[FUZZ_PATH_MAX], err[512];
     UNetConfig cfg;
     UNet net;
@@ -182,9 +185,9 @@ static void seed_ckpt(void)
     ts.rng = &rng;
     ts.step = 34;
     snprintf(path, sizeof path, "%s/ckpt/tiny-train.safetensors", dir);
-    FUZZ_CHECK(ckpt_save(path, &net.params, "unet", FUZZ_TINY_UNET, &ts, NULL, err, sizeof err) ==
-                   0,
-               "%s", err);
+    FUZZ_CHECK(
+        ckpt_save(path, &net.params, "unet", FUZZ_TINY_UNET, &ts, train_meta, err, sizeof err) == 0,
+        "%s", err);
     snprintf(path, sizeof path, "%s/ckpt/tiny-weights.safetensors", dir);
     FUZZ_CHECK(ckpt_save(path, &net.params, "unet", FUZZ_TINY_UNET, NULL, meta, err, sizeof err) ==
                    0,

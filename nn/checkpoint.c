@@ -197,3 +197,58 @@ done:
     st_close(f);
     return rc;
 }
+
+/* The value of `key` in a recipe string into buf ("(none)" when absent), with bytes
+ * outside printable ASCII shown as '?' so that a message stays one line. */
+static void recipe_value(const char *recipe, const char *key, char *buf, size_t cap)
+{
+    size_t kl = strlen(key), i;
+    const char *s = recipe;
+    snprintf(buf, cap, "(none)");
+    while (*s) {
+        const char *end = strchr(s, ';');
+        size_t len = end ? (size_t)(end - s) : strlen(s);
+        if (len > kl && !strncmp(s, key, kl) && s[kl] == '=') {
+            snprintf(buf, cap, "%.*s", (int)(len - kl - 1), s + kl + 1);
+            break;
+        }
+        s += len + (end != NULL);
+    }
+    for (i = 0; buf[i]; i++)
+        if (buf[i] < 32 || buf[i] > 126) buf[i] = '?';
+}
+
+int ckpt_recipe_diff(const char *there, const char *here, char *err, size_t errcap)
+{
+    const char *pass[2];
+    int k;
+    pass[0] = there; /* first, so that a malformed record is called so */
+    pass[1] = here;
+    for (k = 0; k < 2; k++) {
+        const char *s = pass[k];
+        while (*s) {
+            const char *end = strchr(s, ';'), *eq = strchr(s, '=');
+            size_t len = end ? (size_t)(end - s) : strlen(s), i;
+            char key[64], a[96], b[96];
+            if (!eq || eq > s + len || eq == s || (size_t)(eq - s) >= sizeof key) {
+                snprintf(err, errcap, "its recorded options are malformed");
+                return -1;
+            }
+            snprintf(key, sizeof key, "%.*s", (int)(eq - s), s);
+            recipe_value(there, key, a, sizeof a);
+            recipe_value(here, key, b, sizeof b);
+            if (strcmp(a, b) != 0) {
+                for (i = 0; key[i]; i++)
+                    if (key[i] < 32 || key[i] > 126) key[i] = '?';
+                snprintf(err, errcap, "--%s was %s there, %s here", key, a, b);
+                return -1;
+            }
+            s += len + (end != NULL);
+        }
+    }
+    if (strcmp(there, here) != 0) { /* a repeated key, or a difference past the buffers */
+        snprintf(err, errcap, "its recorded options differ from these in a long or repeated value");
+        return -1;
+    }
+    return 0;
+}

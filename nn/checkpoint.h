@@ -37,4 +37,10 @@ int ckpt_peek(const char *path, char *model, size_t mcap, char *config, size_t c
 int ckpt_load(const char *path, Params *p, const char *model, TrainState *ts, char *err,
               size_t errcap);
 
+/* A run's recipe is "key=value;..." over the options that shaped it (metadata "train").
+ * 0 when `there` (read from a file: any bytes) and `here` are the same string; otherwise
+ * -1 with err naming the first key, of either, whose values differ, or saying that `there`
+ * is malformed. */
+int ckpt_recipe_diff(const char *there, const char *here, char *err, size_t errcap);
+
 #endif

@@ -272,6 +272,34 @@ static void test_unet_config_strict(void)
     T_OK(strstr(err, "a 28x28 image allows 1..3") != NULL);
 }
 
+/* The recipe comparison of --resume: equal strings pass; otherwise the first differing key
+ * is named, with its value on each side ("(none)" when one side lacks it); a malformed
+ * recorded recipe, a repeated key and bytes that would break the line are handled. */
+static void test_checkpoint_recipe_diff(void)
+{
+    char err[256];
+    const char *here = "cond=0;lr=0.001;ema=0.999";
+    T_EQ_INT(ckpt_recipe_diff(here, here, err, sizeof err), 0);
+    T_EQ_INT(ckpt_recipe_diff("cond=0;lr=0.002;ema=0.999", here, err, sizeof err), -1);
+    T_OK(strcmp(err, "--lr was 0.002 there, 0.001 here") == 0);
+    T_EQ_INT(ckpt_recipe_diff("cond=0;lr=0.001", here, err, sizeof err), -1);
+    T_OK(strcmp(err, "--ema was (none) there, 0.999 here") == 0);
+    T_EQ_INT(ckpt_recipe_diff("cond=0;lr=0.001;ema=0.999;wd=1", here, err, sizeof err), -1);
+    T_OK(strcmp(err, "--wd was 1 there, (none) here") == 0);
+    T_EQ_INT(ckpt_recipe_diff("cond=0;lr=0.001;ema=0.999;lr=5", here, err, sizeof err), -1);
+    T_OK(strstr(err, "repeated") != NULL);
+    T_EQ_INT(ckpt_recipe_diff("cond=0;lr", here, err, sizeof err), -1);
+    T_OK(strstr(err, "malformed") != NULL);
+    T_EQ_INT(ckpt_recipe_diff("=1;cond=0", here, err, sizeof err), -1);
+    T_OK(strstr(err, "malformed") != NULL);
+    T_EQ_INT(ckpt_recipe_diff("", here, err, sizeof err), -1);
+    T_OK(strcmp(err, "--cond was (none) there, 0 here") == 0);
+    T_EQ_INT(ckpt_recipe_diff("cond=\n\x80;lr=0.001;ema=0.999", here, err, sizeof err), -1);
+    T_OK(strcmp(err, "--cond was ?? there, 0 here") == 0);
+    T_EQ_INT(ckpt_recipe_diff(here, "", err, sizeof err), -1);
+    T_OK(strcmp(err, "--cond was 0 there, (none) here") == 0);
+}
+
 const TestCase nn_tests[] = {
     {"pgd_attack", test_pgd_attack},
     {"adam_clip_ema_formulas", test_adam_clip_ema_formulas},
@@ -280,6 +308,7 @@ const TestCase nn_tests[] = {
     {"unet_param_counts", test_unet_param_counts},
     {"classifier_param_counts", test_classifier_param_counts},
     {"checkpoint_state_ranges", test_checkpoint_state_ranges},
+    {"checkpoint_recipe_diff", test_checkpoint_recipe_diff},
     {"unet_config_strict", test_unet_config_strict},
     {NULL, NULL},
 };
