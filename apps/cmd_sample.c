@@ -1,5 +1,6 @@
 /* cmd_sample.c - `cmad sample`: draws images from a trained score net (unet-s, plain or
- * class-conditional) with the Euler-Maruyama or probability-flow Heun sampler, writes a PNG
+ * class-conditional) with the Euler-Maruyama sampler (alone or with a Langevin corrector) or
+ * the probability-flow Heun sampler, writes a PNG
  * grid and the raw floats (.npy), and, given cnn-eval, reports the share of confident
  * samples, the class histogram and (conditional) the accuracy against the requested label,
  * then the line that makes it traceable: command, seed, git revision, checkpoint hashes. */
@@ -35,7 +36,11 @@ int cmd_sample(int argc, char **argv)
         {"--model", OPT_STR, &model, "score net checkpoint (unet-s or unet-s-cond)", 0, -1},
         {"--n", OPT_INT, &n, "number of samples", 1, 10000000},
         {"--steps", OPT_INT, &so.K, "grid points of the sampler", 2, 100000},
-        {"--sampler", OPT_STR, &sampler, "em (reverse SDE) or heun (probability-flow ODE)", 0, -1},
+        {"--sampler", OPT_STR, &sampler,
+         "em (reverse SDE), pc (em with a Langevin corrector before each step: twice the "
+         "evaluations) or heun (probability-flow ODE)",
+         0, -1},
+        {"--snr", OPT_DOUBLE, &so.snr, "pc: the corrector's signal-to-noise ratio", 0, 10},
         {"--batch", OPT_INT, &so.batch, "samples per network call", 1, 4096},
         {"--label", OPT_STR, &label,
          "conditional nets: a digit 0..9, 'all' (cycles 0..9) or 'null'", 0, -1},
@@ -56,8 +61,10 @@ int cmd_sample(int argc, char **argv)
         so.kind = SAMPLER_EM;
     else if (!strcmp(sampler, "heun"))
         so.kind = SAMPLER_HEUN;
+    else if (!strcmp(sampler, "pc"))
+        so.kind = SAMPLER_PC;
     else
-        app_fail("sample", "option --sampler wants em or heun, got '%s'", sampler);
+        app_fail("sample", "option --sampler wants em, pc or heun, got '%s'", sampler);
     app_start("sample", threads, (uint64_t)seed);
     run_record_init(&rec, "sample", seed);
     run_record_file(&rec, "model", model);
@@ -88,8 +95,10 @@ int cmd_sample(int argc, char **argv)
     }
     so.seed = (uint64_t)seed;
     so.use_ema = !raw;
-    fprintf(stderr, "cmad sample: %s (%s), %d samples, %s sampler, K=%d\n", model,
+    fprintf(stderr, "cmad sample: %s (%s), %d samples, %s sampler, K=%d", model,
             unet_name(&net.cfg), n, sampler, so.K);
+    if (so.kind == SAMPLER_PC) fprintf(stderr, ", snr %g", so.snr);
+    fprintf(stderr, "\n");
     x = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)n * 784);
     t0 = plat_now();
     for (i = 0; i < n; i += so.batch) { /* a batch at a time for the progress line: the

@@ -1,7 +1,9 @@
-/* sampler.c - reverse-time samplers: Euler-Maruyama on the reverse SDE and Heun on the
- * probability-flow ODE.  One loop, the scheme picked per step.  Sample j draws its
- * initial state and its Brownian increments from its own stream (seed, first_index + j),
- * so a sample does not depend on the batch it was drawn in. */
+/* sampler.c - reverse-time samplers: Euler-Maruyama on the reverse SDE, the same with a
+ * Langevin corrector before each step (PC), and Heun on the probability-flow ODE.  One
+ * loop, the scheme picked per step.  Sample j draws its initial state and its Brownian
+ * increments from its own stream (seed, first_index + j), and the corrector's noise from
+ * stream (seed, PC_STREAM + first_index + j), so a sample does not depend on the batch it
+ * was drawn in. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,10 +11,13 @@
 #include "../autograd/ops.h"
 #include "sde.h"
 
+#define PC_STREAM ((uint64_t)1 << 48) /* the corrector's streams: far above any sample index */
+
 SampleOpts sample_opts_default(void)
 {
     SampleOpts o;
     o.kind = SAMPLER_EM;
+    o.snr = 0.16;
     o.K = 500;
     o.batch = 64;
     o.seed = 0;
@@ -38,6 +43,29 @@ static void eval_score(Graph *g, const Sde *s, const UNet *net, const Scalar *x,
     arena_release(g->arena, m);
 }
 
+/* The Langevin corrector on x [nb * P] with sc = score(x, t): one step per sample. */
+static void langevin_step(Scalar *x, const Scalar *sc, Scalar *z, int nb, double alpha, double snr,
+                          Rng *crngs)
+{
+    const int P = 28 * 28;
+    int i, p;
+    for (i = 0; i < nb; i++) {
+        Scalar *xi = x + (size_t)i * P, *zi = z + (size_t)i * P;
+        const Scalar *gi = sc + (size_t)i * P;
+        double zn = 0.0, gn = 0.0, eps, r;
+        for (p = 0; p < P; p++) {
+            zi[p] = (Scalar)rng_normal(&crngs[i]);
+            zn += (double)zi[p] * zi[p];
+            gn += (double)gi[p] * gi[p];
+        }
+        if (!(gn > 0.0)) continue; /* no gradient to follow: the noise is drawn all the same */
+        r = snr * sqrt(zn) / sqrt(gn);
+        eps = 2.0 * alpha * r * r;
+        for (p = 0; p < P; p++)
+            xi[p] = (Scalar)((double)xi[p] + eps * gi[p] + sqrt(2.0 * eps) * zi[p]);
+    }
+}
+
 void sde_sample(const Sde *s, UNet *net, int n, const int *labels, const SampleOpts *o, Scalar *out)
 {
     const int P = 28 * 28;
@@ -46,7 +74,8 @@ void sde_sample(const Sde *s, UNet *net, int n, const int *labels, const SampleO
     Scalar *x = (Scalar *)xmalloc(bytes), *sc = (Scalar *)xmalloc(bytes);
     Scalar *x2 = (Scalar *)xmalloc(bytes), *sc2 = (Scalar *)xmalloc(bytes);
     Scalar *tt = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)B);
-    Rng *rngs = (Rng *)xmalloc(sizeof(Rng) * (size_t)B);
+    Rng *rngs = (Rng *)xmalloc(sizeof(Rng) * (size_t)B),
+        *crngs = (Rng *)xmalloc(sizeof(Rng) * (size_t)B);
     Arena *arena = arena_new((size_t)64 << 20);
     Graph g;
     Scalar *keep = net->params.data;
@@ -61,6 +90,7 @@ void sde_sample(const Sde *s, UNet *net, int n, const int *labels, const SampleO
         for (i = 0; i < nb; i++) {
             int p;
             rng_seed(&rngs[i], o->seed, (uint64_t)(o->first_index + b0 + i));
+            rng_seed(&crngs[i], o->seed, PC_STREAM + (uint64_t)(o->first_index + b0 + i));
             for (p = 0; p < P; p++) x[(size_t)i * P + p] = (Scalar)(s1 * rng_normal(&rngs[i]));
         }
         for (k = 0; k + 1 < o->K; k++) {
@@ -70,7 +100,11 @@ void sde_sample(const Sde *s, UNet *net, int n, const int *labels, const SampleO
             size_t j, m = (size_t)nb * P;
             arena_reset(arena);
             eval_score(&g, s, net, x, nb, t, lb, tt, sc);
-            if (o->kind == SAMPLER_EM) {
+            if (o->kind == SAMPLER_PC) { /* correct at t, then predict from the new x */
+                langevin_step(x, sc, x2, nb, exp(2.0 * fc * dt), o->snr, crngs);
+                eval_score(&g, s, net, x, nb, t, lb, tt, sc);
+            }
+            if (o->kind != SAMPLER_HEUN) {
                 double gs = sde_g(s, t) * sqrt(dt);
                 for (i = 0; i < nb; i++) {
                     int p;
@@ -105,4 +139,5 @@ void sde_sample(const Sde *s, UNet *net, int n, const int *labels, const SampleO
     free(sc2);
     free(tt);
     free(rngs);
+    free(crngs);
 }

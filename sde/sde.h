@@ -53,10 +53,18 @@ double sde_dsm_time(Rng *rng, int i, int n, int stratified);
 Var *sde_dsm_loss(Graph *g, const Sde *s, const UNet *net, Var *x0, const int *labels, Rng *rng,
                   int stratified);
 
-typedef enum SamplerKind { SAMPLER_EM, SAMPLER_HEUN } SamplerKind;
+/* EM: Euler-Maruyama on the reverse SDE; HEUN: the probability-flow ODE; PC: a Langevin
+ * corrector step at t before each EM step (Song et al. 2021, predictor-corrector): with
+ * g = score(x, t) and z ~ N(0, I) per sample, eps = 2 alpha (snr |z| / |g|)^2 where
+ * alpha = exp(2 f(t) dt) (exp(-beta dt), about Song et al.'s 1 - beta dt, for VP; 1 for
+ * VE), x <- x + eps g + sqrt(2 eps) z.
+ * The norms are per sample, so a sample does not depend on its batch; z comes from the
+ * sample's own second stream, so snr = 0 gives EM's bits at twice the evaluations. */
+typedef enum SamplerKind { SAMPLER_EM, SAMPLER_HEUN, SAMPLER_PC } SamplerKind;
 
 typedef struct SampleOpts {
     SamplerKind kind;
+    double snr;    /* PC: the corrector's signal-to-noise ratio (0.16) */
     int K;         /* grid points (500 by default) */
     int batch;     /* samples per network call */
     uint64_t seed; /* sample j draws from stream (seed, first_index + j) */

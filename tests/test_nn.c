@@ -3,6 +3,7 @@
  * stratified (sde/sde.h); the classifier's L2 PGD attack (adversarial training) stays in its
  * ball and raises the loss. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../autograd/ops.h"
@@ -300,11 +301,104 @@ static void test_checkpoint_recipe_diff(void)
     T_OK(strcmp(err, "--cond was 0 there, (none) here") == 0);
 }
 
+/* The predictor-corrector sampler: with snr 0 the corrector does nothing and the bits are
+ * the Euler-Maruyama sampler's; with snr > 0 it moves the samples, and a sample is the
+ * same drawn in a batch of three or alone (per-sample norms, its own noise streams).  Then
+ * one step by hand (K = 2: the corrector at t = 1, then the last, noise-free EM step). */
+static void test_pc_sampler(void)
+{
+    UNetConfig sc = unet_s_config(0);
+    UNet net;
+    Sde sde = sde_vp(), ve = sde_ve();
+    SampleOpts em = sample_opts_default(), pc;
+    Rng r, cr;
+    const int P = 784;
+    Scalar *a = (Scalar *)malloc(sizeof(Scalar) * 3 * P),
+           *b = (Scalar *)malloc(sizeof(Scalar) * 3 * P);
+    Scalar *x = (Scalar *)malloc(sizeof(Scalar) * P), *z = (Scalar *)malloc(sizeof(Scalar) * P);
+    Scalar t1[1] = {1};
+    size_t j;
+    int same = 1, finite = 1, shape[4] = {1, 1, 28, 28};
+    rng_seed(&r, 43, 0);
+    sc.ch[0] = 8;
+    sc.ch[1] = sc.ch[2] = 16;
+    unet_build(&net, &sc);
+    params_initialise(&net.params, &r);
+    for (j = 0; j < net.params.total; j++) /* a score net that is not zero */
+        if (net.params.data[j] == 0) net.params.data[j] = (Scalar)(0.01 * rng_normal(&r));
+    em.K = 4;
+    em.batch = 3;
+    em.seed = 9;
+    em.use_ema = 0;
+    pc = em;
+    pc.kind = SAMPLER_PC;
+    pc.snr = 0;
+    sde_sample(&sde, &net, 3, NULL, &em, a);
+    sde_sample(&sde, &net, 3, NULL, &pc, b);
+    T_OK(memcmp(a, b, sizeof(Scalar) * 3 * P) == 0);
+    pc.snr = 0.16;
+    sde_sample(&sde, &net, 3, NULL, &pc, b);
+    for (j = 0; j < (size_t)3 * P; j++) {
+        same &= a[j] == b[j];
+        finite &= isfinite((double)b[j]);
+    }
+    T_OK(!same && finite);
+    pc.batch = 1;
+    pc.first_index = 2;
+    sde_sample(&sde, &net, 1, NULL, &pc, a);
+    T_OK(memcmp(a, b + 2 * P, sizeof(Scalar) * P) == 0);
+    /* by hand, on the VE SDE (alpha = 1: on VP at t = 1 the corrector is exp(-20) weak):
+     * x(1) ~ N(0, s(1)^2), one corrector step at t = 1, one EM step to eps */
+    pc.K = 2;
+    pc.first_index = 0;
+    sde_sample(&ve, &net, 1, NULL, &pc, a);
+    {
+        Arena *ar = arena_new((size_t)32 << 20);
+        Graph g;
+        Var *sv;
+        double moved = 0, s1 = sde_std(&ve, 1.0), dt = 1.0 - ve.eps, fc = sde_fcoef(&ve, 1.0);
+        double beta = sde_g(&ve, 1.0) * sde_g(&ve, 1.0), zn = 0, gn = 0, eps, worst = 0;
+        rng_seed(&r, 9, 0);
+        rng_seed(&cr, 9, (uint64_t)1 << 48);
+        for (j = 0; j < (size_t)P; j++) x[j] = (Scalar)(s1 * rng_normal(&r));
+        ag_graph_init(&g, ar);
+        ag_set_grad_enabled(&g, 0);
+        sv = sde_score(&g, &ve, &net, ag_leaf(&g, x, NULL, 0, 4, shape, "x"), t1, NULL);
+        for (j = 0; j < (size_t)P; j++) {
+            z[j] = (Scalar)rng_normal(&cr);
+            zn += (double)z[j] * z[j];
+            gn += (double)sv->val.data[j] * sv->val.data[j];
+        }
+        eps = 2.0 * exp(2.0 * fc * dt) * 0.16 * 0.16 * zn / gn;
+        for (j = 0; j < (size_t)P; j++) {
+            Scalar c = (Scalar)(x[j] + eps * sv->val.data[j] + sqrt(2.0 * eps) * z[j]);
+            moved += fabs((double)c - x[j]);
+            x[j] = c;
+        }
+        T_OK(moved > 1e-3 * P); /* the corrector step is not negligible here */
+        ag_graph_reset(&g);
+        sv = sde_score(&g, &ve, &net, ag_leaf(&g, x, NULL, 0, 4, shape, "x"), t1, NULL);
+        for (j = 0; j < (size_t)P; j++) {
+            double want = x[j] + (-fc * x[j] + beta * sv->val.data[j]) * dt;
+            double d = fabs(want - a[j]) / (1.0 + fabs(want));
+            if (d > worst) worst = d;
+        }
+        T_OK(worst < 1e-5);
+        arena_free(ar);
+    }
+    free(a);
+    free(b);
+    free(x);
+    free(z);
+    unet_free(&net);
+}
+
 const TestCase nn_tests[] = {
     {"pgd_attack", test_pgd_attack},
     {"adam_clip_ema_formulas", test_adam_clip_ema_formulas},
     {"lr_schedule", test_lr_schedule},
     {"dsm_time", test_dsm_time},
+    {"pc_sampler", test_pc_sampler},
     {"unet_param_counts", test_unet_param_counts},
     {"classifier_param_counts", test_classifier_param_counts},
     {"checkpoint_state_ranges", test_checkpoint_state_ranges},
