@@ -6,6 +6,7 @@
 #include "../control/objective.h"
 #include "golden.h"
 #include "harness.h"
+#include "small_net.h"
 
 static void test_phi_bands(void)
 {
@@ -362,7 +363,7 @@ static void test_deviation_properties(void)
 
 static void test_zero_control_equals_plain_sampler(void)
 {
-    UNetConfig sc = unet_s_config(0), cc = ctrl_s_config(0);
+    UNetConfig cc = ctrl_s_config(0);
     UNet score, ctrl[2];
     Classifier cls;
     CmadSpec spec;
@@ -375,14 +376,7 @@ static void test_zero_control_equals_plain_sampler(void)
     int tg[3] = {3, 3, 3}, i, K = 4;
     size_t j;
     rng_seed(&r, 41, 0);
-    sc.ch[0] = 8;
-    sc.ch[1] = sc.ch[2] = 16;
-    unet_build(&score, &sc);
-    params_initialise(&score.params, &r);
-    for (j = 0; j < score.params.total; j++) /* a score net that is not zero */
-        if (score.params.data[j] == 0) score.params.data[j] = (Scalar)(0.01 * rng_normal(&r));
-    memcpy(score.params.ema, score.params.data, score.params.total * sizeof(Scalar));
-    score.params.trainable = 0;
+    t_small_score_net(&score, &r);
     classifier_build(&cls, ARCH_MLP);
     params_initialise(&cls.params, &r);
     cls.params.trainable = 0;

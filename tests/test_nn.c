@@ -13,6 +13,7 @@
 #include "../nn/unet.h"
 #include "../sde/sde.h"
 #include "harness.h"
+#include "small_net.h"
 #include "tmp_path.h"
 
 static void test_unet_param_counts(void)
@@ -307,7 +308,6 @@ static void test_checkpoint_recipe_diff(void)
  * one step by hand (K = 2: the corrector at t = 1, then the last, noise-free EM step). */
 static void test_pc_sampler(void)
 {
-    UNetConfig sc = unet_s_config(0);
     UNet net;
     Sde sde = sde_vp(), ve = sde_ve();
     SampleOpts em = sample_opts_default(), pc;
@@ -320,12 +320,7 @@ static void test_pc_sampler(void)
     size_t j;
     int same = 1, finite = 1, shape[4] = {1, 1, 28, 28};
     rng_seed(&r, 43, 0);
-    sc.ch[0] = 8;
-    sc.ch[1] = sc.ch[2] = 16;
-    unet_build(&net, &sc);
-    params_initialise(&net.params, &r);
-    for (j = 0; j < net.params.total; j++) /* a score net that is not zero */
-        if (net.params.data[j] == 0) net.params.data[j] = (Scalar)(0.01 * rng_normal(&r));
+    t_small_score_net(&net, &r);
     em.K = 4;
     em.batch = 3;
     em.seed = 9;
