@@ -2,7 +2,7 @@
  * Langevin corrector before each step (PC), and Heun on the probability-flow ODE.  One
  * loop, the scheme picked per step.  Sample j draws its initial state and its Brownian
  * increments from its own stream (seed, first_index + j), and the corrector's noise from
- * stream (seed, PC_STREAM + first_index + j), so a sample does not depend on the batch it
+ * stream (seed, SDE_PC_STREAM + first_index + j), so a sample does not depend on the batch it
  * was drawn in. */
 #include <math.h>
 #include <stdlib.h>
@@ -10,8 +10,6 @@
 
 #include "../autograd/ops.h"
 #include "sde.h"
-
-#define PC_STREAM ((uint64_t)1 << 48) /* the corrector's streams: far above any sample index */
 
 SampleOpts sample_opts_default(void)
 {
@@ -90,7 +88,7 @@ void sde_sample(const Sde *s, UNet *net, int n, const int *labels, const SampleO
         for (i = 0; i < nb; i++) {
             int p;
             rng_seed(&rngs[i], o->seed, (uint64_t)(o->first_index + b0 + i));
-            rng_seed(&crngs[i], o->seed, PC_STREAM + (uint64_t)(o->first_index + b0 + i));
+            rng_seed(&crngs[i], o->seed, SDE_PC_STREAM + (uint64_t)(o->first_index + b0 + i));
             for (p = 0; p < P; p++) x[(size_t)i * P + p] = (Scalar)(s1 * rng_normal(&rngs[i]));
         }
         for (k = 0; k + 1 < o->K; k++) {

@@ -61,6 +61,7 @@ Var *sde_dsm_loss(Graph *g, const Sde *s, const UNet *net, Var *x0, const int *l
  * The norms are per sample, so a sample does not depend on its batch; z comes from the
  * sample's own second stream, so snr = 0 gives EM's bits at twice the evaluations. */
 typedef enum SamplerKind { SAMPLER_EM, SAMPLER_HEUN, SAMPLER_PC } SamplerKind;
+#define SDE_PC_STREAM ((uint64_t)1 << 48) /* + sample index: the corrector's noise streams */
 
 typedef struct SampleOpts {
     SamplerKind kind;

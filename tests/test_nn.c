@@ -354,7 +354,7 @@ static void test_pc_sampler(void)
         double moved = 0, s1 = sde_std(&ve, 1.0), dt = 1.0 - ve.eps, fc = sde_fcoef(&ve, 1.0);
         double beta = sde_g(&ve, 1.0) * sde_g(&ve, 1.0), zn = 0, gn = 0, eps, worst = 0;
         rng_seed(&r, 9, 0);
-        rng_seed(&cr, 9, (uint64_t)1 << 48);
+        rng_seed(&cr, 9, SDE_PC_STREAM);
         for (j = 0; j < (size_t)P; j++) x[j] = (Scalar)(s1 * rng_normal(&r));
         ag_graph_init(&g, ar);
         ag_set_grad_enabled(&g, 0);
