@@ -8,6 +8,7 @@ int cmd_train_classifier(int argc, char **argv);
 int cmd_test_classifier(int argc, char **argv);
 int cmd_control(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
+int cmd_score(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../control/metrics.h"
 #include "../data/wfile.h"
 #include "../nn/checkpoint.h"
 #include "../tensor/platform.h"
@@ -128,6 +129,31 @@ void app_load_classifier(const char *cmd, const char *path, ClassifierArch arch,
     classifier_build(c, arch);
     if (ckpt_load(path, &c->params, classifier_name(arch), NULL, err, sizeof err))
         app_fail(cmd, "%s", err);
+}
+
+double *app_features(const Classifier *c, const Scalar *x, int n)
+{
+    Scalar *xc = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)n * 784);
+    Scalar *f = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)n * 128);
+    double *d = (double *)xmalloc(sizeof(double) * (size_t)n * 128);
+    size_t i;
+    for (i = 0; i < (size_t)n * 784; i++) xc[i] = x[i] < 0 ? 0 : x[i] > 1 ? 1 : x[i];
+    classify(c, xc, n, NULL, NULL, f);
+    for (i = 0; i < (size_t)n * 128; i++) d[i] = (double)f[i];
+    free(xc);
+    free(f);
+    return d;
+}
+
+int app_class_images(const Mnist *m, int c, int skip, int max, Scalar **x)
+{
+    int *idx = (int *)xmalloc(sizeof(int) * (size_t)(m->n > 0 ? m->n : 1)), n = 0, seen = 0, i;
+    for (i = 0; i < m->n && n < max; i++)
+        if ((c < 0 || m->labels[i] == c) && seen++ >= skip) idx[n++] = i;
+    *x = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)(n > 0 ? n : 1) * 784);
+    mnist_batch(m, idx, n, *x, NULL);
+    free(idx);
+    return n;
 }
 
 double app_peak_mb(void) { return (double)plat_peak_rss() / (1024.0 * 1024.0); }

@@ -57,6 +57,13 @@ double app_meta_number(const char *cmd, const SafeFile *f, const char *key, doub
 /* Accuracy (0..1) of a classifier on a data set, with its weights or its EMA. */
 double classifier_accuracy(Classifier *c, const Mnist *m, int use_ema);
 
+/* cnn-eval's penultimate features [n, 128] (double, malloc'd) of images x [n, 784], each
+ * pixel clamped to [0, 1] first: what fd compares. */
+double *app_features(const Classifier *c, const Scalar *x, int n);
+/* Images of class c (any class when c < 0) from a split, skipping the first skip of them,
+ * up to max: returns the count, x [count, 784] malloc'd. */
+int app_class_images(const Mnist *m, int c, int skip, int max, Scalar **x);
+
 /* Peak resident memory in MB (0 when the platform does not say). */
 double app_peak_mb(void);
 

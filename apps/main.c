@@ -21,6 +21,7 @@ static const Command commands[] = {
      "a classifier's test accuracy, clean and under an L2 attack"},
     {"sample", cmd_sample,
      "draw images from a trained score net (PNG grid, .npy, cnn-eval report)"},
+    {"score", cmd_score, "the cnn-eval report (confident share, classes, fd) on saved samples"},
     {"control", cmd_control,
      "CMAD: train learned controls (control train) or sample (control sample)"},
     {"eval", cmd_eval,

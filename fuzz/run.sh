@@ -13,6 +13,7 @@
 #   fuzz_config       unet_config_parse (nn/unet.c)
 #   fuzz_args         args_parse, method_parse, phi_mode_parse (apps/args.c, control/)
 #   fuzz_sha256       sha256_file_hex against the in-memory hash (data/sha256.c)
+#   fuzz_npy          npy_read, and its result back through npy_write_f32 (data/npy.c)
 # The library is compiled once into build-fuzz/libcmad-fuzz.a with the harness flags (no
 # OpenMP); each harness links what it needs from it.  fuzz/seeds.c writes small valid inputs
 # to build-fuzz/seed/<name>/ (remade each run); the corpus grows in build-fuzz/corpus/<harness>/
@@ -35,7 +36,7 @@ FUZZ_RSS_MB=${FUZZ_RSS_MB:-2048}
 OUT=build-fuzz
 CFLAGS="-std=c99 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all"
 WARN="-pedantic -Wall -Wextra"
-ALL="fuzz_safetensors fuzz_idx fuzz_ckpt fuzz_config fuzz_args fuzz_sha256"
+ALL="fuzz_safetensors fuzz_idx fuzz_ckpt fuzz_config fuzz_args fuzz_sha256 fuzz_npy"
 HARNESSES=${*:-$ALL}
 
 # max_len per harness: headers and strings are small; a tiny-UNet training checkpoint is ~30 KB
@@ -55,6 +56,7 @@ dict_of()
     case $1 in
     fuzz_safetensors | fuzz_ckpt) echo "-dict=fuzz/safetensors.dict" ;;
     fuzz_config) echo "-dict=fuzz/config.dict" ;;
+    fuzz_npy) echo "-dict=fuzz/npy.dict" ;;
     esac
 }
 
@@ -93,7 +95,7 @@ done
 $CC -std=c99 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all $WARN \
     fuzz/seeds.c fuzz/fuzz_util.c "$LIB" -lm -o "$OUT/seeds" || exit 2
 rm -rf "$OUT/seed"
-for d in safetensors ckpt idx config args sha256; do mkdir -p "$OUT/seed/$d"; done
+for d in safetensors ckpt idx config args sha256 npy; do mkdir -p "$OUT/seed/$d"; done
 "$OUT/seeds" "$OUT/seed" || { echo "run.sh: the seed generator failed" >&2; exit 2; }
 
 # ---------------------------------------------------------------- runs
@@ -142,6 +144,7 @@ cov_spec() # prints: file include-regex exclude-regex (function names)
     fuzz_config) echo "nn/unet.c unet_config|has_long_number|unet_name ^$" ;;
     fuzz_args) echo "apps/args.c . ^$" ;;
     fuzz_sha256) echo "data/sha256.c . ^$" ;;
+    fuzz_npy) echo "data/npy.c npy_read|npy_fail|npy_skip|npy_eat|npy_string|npy_shape|npy_parse|npy_elem|npy_free ^$" ;;
     esac
 }
 if [ "${FUZZ_COVERAGE:-0}" = 1 ]; then

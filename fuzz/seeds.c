@@ -1,6 +1,6 @@
 /* seeds.c - writes the seed corpus of the fuzz harnesses (fuzz/run.sh runs it).
  *
- * Usage: seeds DIR, where DIR/{safetensors,ckpt,idx,config,args,sha256}/ exist.  Each folder
+ * Usage: seeds DIR, where DIR/{safetensors,ckpt,idx,config,args,sha256,npy}/ exist.  Each folder
  * gets a few small valid inputs (and a few near misses) in the input format of its harness:
  *   safetensors  every dtype, a scalar, an empty tensor, metadata with escapes; an empty
  *                header; a shape whose bytes overflow a 32-bit size_t
@@ -11,11 +11,13 @@
  *                a 4-d file, a gzip magic
  *   config       the config strings of unet-s, unet-s-cond, ctrl-s, ctrl-s-label, tiny
  *   args         NUL-separated command lines
- *   sha256       a few byte strings. */
+ *   sha256       a few byte strings
+ *   npy          our writer's (2, 3) and 1-d files; version 2 float64, big-endian, 0-d. */
 #include "fuzz_util.h"
 
 #include <stdint.h>
 
+#include "../data/npy.h"
 #include "../nn/checkpoint.h"
 #include "../nn/unet.h"
 #include "../tensor/safetensors.h"
@@ -320,6 +322,39 @@ static void seed_sha256(void)
     put("sha256", "b200", b, sizeof b);
 }
 
+/* A version-ver .npy of header text dict (padded to 64 with its '\n') and data bytes. */
+static void npy_seed(const char *name, int ver, const char *dict, const void *bytes, size_t nd)
+{
+    unsigned char buf[512];
+    size_t pre = ver == 1 ? 10 : 12, k = strlen(dict), total = (pre + k + 1 + 63) / 64 * 64;
+    memcpy(buf, "\x93NUMPY", 6);
+    buf[6] = (unsigned char)ver;
+    buf[7] = 0;
+    buf[8] = (unsigned char)((total - pre) & 0xff);
+    buf[9] = (unsigned char)((total - pre) >> 8);
+    buf[10] = buf[11] = 0; /* version 1: the first two header bytes, overwritten below */
+    memcpy(buf + pre, dict, k);
+    memset(buf + pre + k, ' ', total - pre - k - 1);
+    buf[total - 1] = '\n';
+    memcpy(buf + total, bytes, nd);
+    put("npy", name, buf, total + nd);
+}
+
+static void seed_npy(void)
+{
+    static const unsigned char f64[16] = {0, 0, 0, 0, 0, 0, 0xf8, 0x3f, 0, 0, 0, 0, 0, 0, 4, 0xc0};
+    static const unsigned char be[4] = {0x3f, 0x80, 0, 0};
+    char path[FUZZ_PATH_MAX], err[256];
+    int s2[2] = {2, 3}, s1[1] = {4};
+    Scalar x[6] = {0, 1, -2, 0.5f, 1e-3f, 3};
+    snprintf(path, sizeof path, "%s/npy/ours23", dir);
+    if (npy_write_f32(path, 2, s2, x, err, sizeof err)) fprintf(stderr, "%s\n", err);
+    snprintf(path, sizeof path, "%s/npy/ours4", dir);
+    if (npy_write_f32(path, 1, s1, x, err, sizeof err)) fprintf(stderr, "%s\n", err);
+    npy_seed("v2f8", 2, "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", f64, 16);
+    npy_seed("be0d", 1, "{\"descr\": \">f4\", \"shape\": (), \"fortran_order\": False}", be, 4);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -333,5 +368,6 @@ int main(int argc, char **argv)
     seed_config();
     seed_args();
     seed_sha256();
+    seed_npy();
     return 0;
 }

@@ -2,10 +2,12 @@
  * line and a non-zero exit with no output left behind, a resumed training run is bit
  * for bit the uninterrupted one (weights, EMA, Adam moments, step, RNG), and the numbers of
  * `cmad eval` come with the command, git revision and checkpoint SHA-256s that made them. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../data/npy.h"
 #include "../data/sha256.h"
 #include "../tensor/platform.h"
 #include "../tensor/safetensors.h"
@@ -795,6 +797,93 @@ static void test_resume_refuses_other_options(void)
     remove(keep);
 }
 
+/* The line of a file that starts with prefix, into buf (without its newline); 0 if none. */
+static int line_of(const char *path, const char *prefix, char *buf, size_t cap)
+{
+    char line[2048];
+    FILE *f = fopen(path, "r");
+    int found = 0;
+    if (!f) return 0;
+    while (!found && fgets(line, sizeof line, f))
+        if (!strncmp(line, prefix, strlen(prefix))) {
+            line[strcspn(line, "\r\n")] = '\0';
+            snprintf(buf, cap, "%s", line);
+            found = 1;
+        }
+    fclose(f);
+    return found;
+}
+
+/* `cmad score` on the .npy that `cmad sample` wrote prints the report sample printed
+ * (confident share, histogram, fd and its real-data range); bad samples files, shapes,
+ * pixels and flags get one line naming them and exit 1. */
+static void test_score_matches_sample(void)
+{
+    static const char *const lines[] = {"confident", "class histogram", "fd ("};
+    char cmd[4096], a[512], b[512], npy[512], png[512], la[2048], lb[2048];
+    int shape[3] = {2, 27, 27}, i;
+    Scalar px[2 * 28 * 28];
+    if (!have_mnist_and_models()) return;
+    tmp_path(a, sizeof a, "sample-out.txt");
+    tmp_path(b, sizeof b, "score-out.txt");
+    tmp_path(npy, sizeof npy, "s.npy");
+    tmp_path(png, sizeof png, "s.png");
+    snprintf(cmd, sizeof cmd, "%s sample --n 12 --steps 4 --threads 1 --npy %s --png %s",
+             t_app_path(), npy, png);
+    T_EQ_INT(run(cmd, a), 0);
+    snprintf(cmd, sizeof cmd, "%s score --npy %s --threads 1", t_app_path(), npy);
+    T_EQ_INT(run(cmd, b), 0);
+    for (i = 0; i < 3; i++) {
+        T_OK(line_of(a, lines[i], la, sizeof la));
+        T_OK(line_of(b, lines[i], lb, sizeof lb));
+        T_OK(strcmp(la, lb) == 0);
+    }
+    T_OK(file_has(b, "5 disjoint sets of 12"));
+    T_OK(file_has(b, "samples ")); /* the samples file's hash in the record line */
+    snprintf(cmd, sizeof cmd, "%s score --npy %s --label 3 --threads 1", t_app_path(), npy);
+    T_EQ_INT(run(cmd, b), 0);
+    T_OK(file_has(b, "accuracy against the requested label"));
+    T_OK(file_has(b, "test images of class 3"));
+    /* refusals */
+    snprintf(cmd, sizeof cmd, "%s score", t_app_path());
+    T_EQ_INT(run(cmd, b), 1);
+    T_OK(file_has(b, "--npy"));
+    snprintf(cmd, sizeof cmd, "%s score --npy %s --label null", t_app_path(), npy);
+    T_EQ_INT(run(cmd, b), 1);
+    T_OK(file_has(b, "--label"));
+    snprintf(cmd, sizeof cmd, "%s score --npy %s --eval-classifier /nonexistent/e.safetensors",
+             t_app_path(), npy);
+    T_EQ_INT(run(cmd, b), 1);
+    T_OK(file_has(b, "/nonexistent/e.safetensors"));
+    snprintf(cmd, sizeof cmd, "%s score --npy %s --data /nonexistent/mnist", t_app_path(), npy);
+    T_EQ_INT(run(cmd, b), 1);
+    T_OK(file_has(b, "/nonexistent/mnist"));
+    for (i = 0; i < 2 * 28 * 28; i++) px[i] = 0.5f;
+    T_EQ_INT(npy_write_f32(npy, 3, shape, px, la, sizeof la), 0);
+    snprintf(cmd, sizeof cmd, "%s score --npy %s", t_app_path(), npy);
+    T_EQ_INT(run(cmd, b), 1);
+    T_OK(file_has(b, npy) && file_has(b, "wants shape"));
+    shape[1] = shape[2] = 28;
+    px[28 * 28 + 5] = (Scalar)NAN; /* in sample 1 */
+    T_EQ_INT(npy_write_f32(npy, 3, shape, px, la, sizeof la), 0);
+    T_EQ_INT(run(cmd, b), 1);
+    T_OK(file_has(b, "sample 1 has a non-finite pixel"));
+    {
+        FILE *f = fopen(npy, "wb"); /* a header that is not a dict */
+        T_OK(f != NULL);
+        if (f) {
+            fwrite("\x93NUMPY\x01\x00\x04\x00{}x\n", 1, 14, f);
+            fclose(f);
+        }
+    }
+    T_EQ_INT(run(cmd, b), 1);
+    T_OK(file_has(b, npy) && file_has(b, "--npy"));
+    remove(a);
+    remove(b);
+    remove(npy);
+    remove(png);
+}
+
 const TestCase apps_tests[] = {
     {"train_smoke_loss_falls", test_train_smoke_loss_falls},
     {"bad_flag_and_missing_file", test_bad_flag_and_missing_file},
@@ -805,5 +894,6 @@ const TestCase apps_tests[] = {
     {"controls_record_their_nets", test_controls_record_their_nets},
     {"eval_resume", test_eval_resume},
     {"controls_bad_metadata_numbers", test_controls_bad_metadata_numbers},
+    {"score_matches_sample", test_score_matches_sample},
     {NULL, NULL},
 };

@@ -486,6 +486,129 @@ static void test_npy_header_and_data(void)
     remove(path);
 }
 
+/* A .npy file of header version ver (1 or 2) with dict text (padded and ended by '\n' unless
+ * raw) and nd data bytes. */
+static void npy_craft(const char *path, int ver, const char *dict, int raw,
+                      const unsigned char *data, size_t nd)
+{
+    unsigned char buf[1024];
+    size_t pre = ver == 1 ? 10 : 12, k = strlen(dict),
+           total = raw ? pre + k : (pre + k + 1 + 63) / 64 * 64, hl = total - pre;
+    memcpy(buf, "\x93NUMPY", 6);
+    buf[6] = (unsigned char)ver;
+    buf[7] = 0;
+    buf[8] = (unsigned char)(hl & 0xff);
+    buf[9] = (unsigned char)(hl >> 8);
+    if (ver != 1) buf[10] = buf[11] = 0;
+    memcpy(buf + pre, dict, k);
+    if (!raw) {
+        memset(buf + pre + k, ' ', total - pre - k - 1);
+        buf[total - 1] = '\n';
+    }
+    memcpy(buf + total, data, nd);
+    T_EQ_INT(t_write_bytes(path, buf, total + nd), 0);
+}
+
+/* npy_read: our own files back bit for bit; numpy's other layouts (version 2, float64,
+ * big-endian, 0-d and 1-d shapes); every malformed header, a lying shape and a file of the
+ * wrong length refused with one line naming the file and the fault. */
+static void test_npy_read(void)
+{
+    static const unsigned char f64[16] = {0, 0, 0, 0, 0, 0, 0xf8, 0x3f,     /* 1.5 */
+                                          0, 0, 0, 0, 0, 0, 0x04, 0xc0};    /* -2.5 */
+    static const unsigned char f4be[8] = {0x3f, 0x80, 0, 0, 0xc0, 0, 0, 0}; /* 1, -2 */
+    static const struct {
+        const char *dict;
+        int raw;
+        size_t nd; /* data bytes (zeros) */
+        const char *want;
+    } bad[] = {
+        {"{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }", 0, 8, "dtype"},
+        {"{'descr': '<f2', 'fortran_order': False, 'shape': (2,), }", 0, 4, "dtype"},
+        {"{'descr': '<f4', 'fortran_order': True, 'shape': (2,), }", 0, 8, "Fortran"},
+        {"{'descr': '<f4', 'fortran_order': Nope, 'shape': (2,), }", 0, 8, "fortran_order"},
+        {"{'descr': '<f4', 'shape': (2,), }", 0, 8, "lacks"},
+        {"{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2,)}", 0, 8,
+         "repeats 'descr'"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x': 1}", 0, 8, "other than"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2,,), }", 0, 8, "'shape'"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (-2,), }", 0, 8, "'shape'"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (1,1,1,1,1,1,1,1,1), }", 0, 4,
+         "'shape'"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }", 0, 8,
+         "'shape'"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 100000), }", 0, 8,
+         "more than"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", 0, 8, "truncated"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", 0, 8, "extra bytes"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", 1, 8, "newline"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2,), } x", 0, 8, "after the"},
+        {"['descr']", 0, 8, "not a dict"},
+        {"{'descr: '<f4', 'fortran_order': False, 'shape': (2,), }", 0, 8, "header"},
+        {"{'descr': '<f4\x01', 'fortran_order': False, 'shape': (2,), }", 0, 8, "control"},
+    };
+    static const unsigned char zeros[64] = {0};
+    char path[512];
+    NpyArray a;
+    int s3[3] = {2, 3, 4};
+    Scalar data[24];
+    size_t i;
+    t_tmp_path(path, sizeof path, "r.npy");
+    /* our writer's file back, bit for bit */
+    for (i = 0; i < 24; i++) data[i] = (Scalar)((double)i * 0.37 - 3.1);
+    T_EQ_INT(npy_write_f32(path, 3, s3, data, err, sizeof err), 0);
+    T_EQ_INT(npy_read(path, &a, err, sizeof err), 0);
+    T_EQ_INT(a.ndim, 3);
+    T_OK(a.shape[0] == 2 && a.shape[1] == 3 && a.shape[2] == 4 && a.numel == 24);
+    for (i = 0; i < 24 && a.data; i++) T_NEAR(a.data[i], (Scalar)(float)data[i], 0);
+    npy_free(&a);
+    /* version 2 header, float64 */
+    npy_craft(path, 2, "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", 0, f64, 16);
+    T_EQ_INT(npy_read(path, &a, err, sizeof err), 0);
+    T_OK(a.ndim == 1 && a.numel == 2 && a.data[0] == (Scalar)1.5 && a.data[1] == (Scalar)-2.5);
+    npy_free(&a);
+    /* big-endian float32, double quotes, no trailing comma, 2-d */
+    npy_craft(path, 1, "{\"descr\": \">f4\", \"shape\": (1, 2), \"fortran_order\": False}", 0, f4be,
+              8);
+    T_EQ_INT(npy_read(path, &a, err, sizeof err), 0);
+    T_OK(a.ndim == 2 && a.shape[1] == 2 && a.data[0] == 1 && a.data[1] == -2);
+    npy_free(&a);
+    /* 0-d: one element */
+    npy_craft(path, 1, "{'descr': '>f4', 'fortran_order': False, 'shape': (), }", 0, f4be, 4);
+    T_EQ_INT(npy_read(path, &a, err, sizeof err), 0);
+    T_OK(a.ndim == 0 && a.numel == 1 && a.data[0] == 1);
+    npy_free(&a);
+    /* empty array */
+    npy_craft(path, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 28), }", 0, f4be, 0);
+    T_EQ_INT(npy_read(path, &a, err, sizeof err), 0);
+    T_OK(a.ndim == 2 && a.numel == 0 && a.data != NULL);
+    npy_free(&a);
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        npy_craft(path, 1, bad[i].dict, bad[i].raw, zeros, bad[i].nd);
+        T_EQ_INT(npy_read(path, &a, err, sizeof err), -1);
+        if (!strstr(err, path) || !strstr(err, bad[i].want))
+            fprintf(stderr, "    case %d: %s\n", (int)i, err);
+        T_OK(strstr(err, path) != NULL && strstr(err, bad[i].want) != NULL);
+        T_OK(a.data == NULL && a.numel == 0);
+    }
+    /* not .npy at all, a version we do not know, a header that claims too much, a short file */
+    T_EQ_INT(t_write_bytes(path, "PK\x03\x04 zip file", 14), 0);
+    T_EQ_INT(npy_read(path, &a, err, sizeof err), -1);
+    T_OK(strstr(err, "magic") != NULL);
+    T_EQ_INT(t_write_bytes(path, "\x93NUMPY\x04\x00\x10\x00{}", 12), 0);
+    T_EQ_INT(npy_read(path, &a, err, sizeof err), -1);
+    T_OK(strstr(err, "version 4.0") != NULL);
+    T_EQ_INT(t_write_bytes(path, "\x93NUMPY\x02\x00\x00\x00\x00\x01", 12), 0); /* 16 MB */
+    T_EQ_INT(npy_read(path, &a, err, sizeof err), -1);
+    T_OK(strstr(err, "exceeds the limit") != NULL);
+    T_EQ_INT(t_write_bytes(path, "\x93NUMPY\x01\x00\x40\x00{'de", 14), 0);
+    T_EQ_INT(npy_read(path, &a, err, sizeof err), -1);
+    T_OK(strstr(err, "truncated in the header") != NULL);
+    remove(path);
+    T_EQ_INT(npy_read(path, &a, err, sizeof err), -1);
+    T_OK(strstr(err, "cannot open") != NULL);
+}
+
 /* mnist_shift moves the image and fills with zeros; a move and its inverse restore the
  * pixels that stayed inside. */
 static void test_mnist_shift(void)
@@ -520,5 +643,6 @@ const TestCase data_tests[] = {
     {"png_two_blocks_and_rgb", test_png_two_blocks_and_rgb},
     {"png_grid_and_errors", test_png_grid_and_errors},
     {"npy_header_and_data", test_npy_header_and_data},
+    {"npy_read", test_npy_read},
     {NULL, NULL},
 };
