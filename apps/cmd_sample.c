@@ -71,15 +71,18 @@ static void report(const Classifier *c, const Scalar *x, int n, const int *label
 {
     int *lab = (int *)xmalloc(sizeof(int) * (size_t)n), hist[10] = {0}, confident = 0, hit = 0, i;
     Scalar *conf = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)n);
-    double *feat = app_features(c, x, n);
+    double *feat = (double *)xmalloc(sizeof(double) * (size_t)n * 128);
     StrBuf line = {NULL, 0, 0};
-    {
-        Scalar *xc = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)n * 784);
+    { /* one pass of cnn-eval: labels, confidences and the features fd compares */
+        Scalar *xc = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)n * 784),
+               *f = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)n * 128);
         size_t j;
         for (j = 0; j < (size_t)n * 784; j++)
-            xc[j] = x[j] < 0 ? 0 : x[j] > 1 ? 1 : x[j]; /* as an image */
-        classify(c, xc, n, lab, conf, NULL);
+            xc[j] = x[j] < 0 ? 0 : x[j] > 1 ? 1 : x[j]; /* as an image, as app_features does */
+        classify(c, xc, n, lab, conf, f);
+        for (j = 0; j < (size_t)n * 128; j++) feat[j] = (double)f[j];
         free(xc);
+        free(f);
     }
     for (i = 0; i < n; i++) {
         hist[lab[i]]++;
