@@ -3,8 +3,9 @@
  * PNG grids of the first 64 samples, every image as float32 .npy, and report.html.
  * Metrics per method: acc_obj, acc_eval, terminal, seam, fd (Frechet distance of cnn-eval
  * penultimate features of the clamped images against MNIST test images of class c), nfe,
- * seconds, peak_mb; plus the real-data fd floor: the first n training images of class c (not held out from
- * cnn-eval, which trained on all 60000; a different set from the test reference). */
+ * seconds, peak_mb; plus the real-data fd floor: the first n training images of class c
+ * (not held out from cnn-eval, which trained on all 60000; a different set from the test
+ * reference). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,6 @@ typedef struct EvalRow {
     char resumed_rev[48]; /* the commit of the binary that drew them */
 } EvalRow;
 
-/* cnn-eval features [n, 128] of images [n, 784] clamped to [0, 1], as doubles. */
 static void base64_file(StrBuf *out, const char *path)
 {
     static const char tb[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -398,12 +398,12 @@ int cmd_eval(int argc, char **argv)
     if (plat_mkdirs(outdir)) app_fail("eval", "cannot make the output folder %s", outdir);
     /* fd reference: test images of class c; floor: the first n training images of class c */
     nreal = app_class_images(&test, target, 0, 100000, &real);
-    freal = app_features(&ce, real, nreal);
+    freal = app_features(&ce, real, nreal, NULL, NULL);
     {
         Scalar *held;
         double *fh;
         nheld = app_class_images(&train, target, 0, n, &held);
-        fh = app_features(&ce, held, nheld);
+        fh = app_features(&ce, held, nheld, NULL, NULL);
         fd_floor = frechet_distance(fh, nheld, freal, nreal, 128);
         free(held);
         free(fh);
@@ -431,7 +431,7 @@ int cmd_eval(int argc, char **argv)
             return 0;
         }
         metrics_compute(&pr.phi, &co, &ce, y, n, tg, &r->m);
-        fg = app_features(&ce, y, n);
+        fg = app_features(&ce, y, n, NULL, NULL);
         r->fd = frechet_distance(fg, n, freal, nreal, 128);
         free(fg);
         fprintf(stderr,

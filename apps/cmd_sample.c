@@ -71,19 +71,8 @@ static void report(const Classifier *c, const Scalar *x, int n, const int *label
 {
     int *lab = (int *)xmalloc(sizeof(int) * (size_t)n), hist[10] = {0}, confident = 0, hit = 0, i;
     Scalar *conf = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)n);
-    double *feat = (double *)xmalloc(sizeof(double) * (size_t)n * 128);
+    double *feat = app_features(c, x, n, lab, conf); /* one pass: labels and fd's features */
     StrBuf line = {NULL, 0, 0};
-    { /* one pass of cnn-eval: labels, confidences and the features fd compares */
-        Scalar *xc = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)n * 784),
-               *f = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)n * 128);
-        size_t j;
-        for (j = 0; j < (size_t)n * 784; j++)
-            xc[j] = x[j] < 0 ? 0 : x[j] > 1 ? 1 : x[j]; /* as an image, as app_features does */
-        classify(c, xc, n, lab, conf, f);
-        for (j = 0; j < (size_t)n * 128; j++) feat[j] = (double)f[j];
-        free(xc);
-        free(f);
-    }
     for (i = 0; i < n; i++) {
         hist[lab[i]]++;
         confident += conf[i] >= (Scalar)0.9;
@@ -102,14 +91,14 @@ static void report(const Classifier *c, const Scalar *x, int n, const int *label
         for (i = 1; i < n && cls >= 0; i++)
             if (labels[i] != cls) cls = -1; /* a mix of classes: against all of them */
         nreal = app_class_images(test, cls, 0, test->n, &real);
-        freal = app_features(c, real, nreal);
+        freal = app_features(c, real, nreal, NULL, NULL);
         fd = frechet_distance(feat, n, freal, nreal, 128);
         for (k = 0; k < FD_REAL_SETS; k++) { /* disjoint sets of n training images */
             Scalar *held;
             double *fheld, f;
             nheld = app_class_images(train, cls, k * n, n, &held);
             if (nheld == n) {
-                fheld = app_features(c, held, nheld);
+                fheld = app_features(c, held, nheld, NULL, NULL);
                 f = frechet_distance(fheld, nheld, freal, nreal, 128);
                 lo = sets && lo < f ? lo : f;
                 hi = sets && hi > f ? hi : f;

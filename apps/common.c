@@ -131,14 +131,14 @@ void app_load_classifier(const char *cmd, const char *path, ClassifierArch arch,
         app_fail(cmd, "%s", err);
 }
 
-double *app_features(const Classifier *c, const Scalar *x, int n)
+double *app_features(const Classifier *c, const Scalar *x, int n, int *label, Scalar *conf)
 {
     Scalar *xc = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)n * 784);
     Scalar *f = (Scalar *)xmalloc(sizeof(Scalar) * (size_t)n * 128);
     double *d = (double *)xmalloc(sizeof(double) * (size_t)n * 128);
     size_t i;
     for (i = 0; i < (size_t)n * 784; i++) xc[i] = x[i] < 0 ? 0 : x[i] > 1 ? 1 : x[i];
-    classify(c, xc, n, NULL, NULL, f);
+    classify(c, xc, n, label, conf, f);
     for (i = 0; i < (size_t)n * 128; i++) d[i] = (double)f[i];
     free(xc);
     free(f);

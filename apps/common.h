@@ -58,8 +58,9 @@ double app_meta_number(const char *cmd, const SafeFile *f, const char *key, doub
 double classifier_accuracy(Classifier *c, const Mnist *m, int use_ema);
 
 /* cnn-eval's penultimate features [n, 128] (double, malloc'd) of images x [n, 784], each
- * pixel clamped to [0, 1] first: what fd compares. */
-double *app_features(const Classifier *c, const Scalar *x, int n);
+ * pixel clamped to [0, 1] first: what fd compares.  The same pass gives the argmax labels
+ * and max probabilities when label [n] and conf [n] are not NULL. */
+double *app_features(const Classifier *c, const Scalar *x, int n, int *label, Scalar *conf);
 /* Images of class c (any class when c < 0) from a split, skipping the first skip of them,
  * up to max: returns the count, x [count, 784] malloc'd. */
 int app_class_images(const Mnist *m, int c, int skip, int max, Scalar **x);
