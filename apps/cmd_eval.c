@@ -255,7 +255,7 @@ int cmd_eval(int argc, char **argv)
 {
     const char *methods = "cmad,cdps,amdm,independent,prior", *controls = NULL, *curve = NULL,
                *score = "models/unet-s.safetensors", *cond = "models/unet-s-cond.safetensors",
-               *obj = APP_DEFAULT_OBJ, *evalc = APP_DEFAULT_EVALC, *data = "data/mnist",
+               *obj = APP_DEFAULT_OBJ, *evalc = APP_DEFAULT_EVALC, *data = APP_DEFAULT_DATA,
                *outdir = NULL;
     int agents = 2, target = 3, n = 256, K = 500, batch = 64, threads = 0, paper = 0, rc, i,
         nrow = 0, have_cond = 0, have_ctrl = 0, overlap = -1, resume = 0, batches = 0, left;

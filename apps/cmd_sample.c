@@ -27,7 +27,7 @@
 #include "common.h"
 
 /* fd's yardstick: the same distance for this many disjoint sets of n real training images,
- * reported as a range (at n = 1024 over all classes it spans 7.2 to 11.3: fd at such n
+ * reported as a range (at n = 1024 over all classes it spans 6.4 to 11.3: fd at such n
  * tells a model's samples from real ones only when it falls outside that range). */
 #define FD_REAL_SETS 5
 
@@ -57,7 +57,7 @@ static int load_fd_data(const char *cmd, const char *dir, Mnist *train, Mnist *t
     f = fopen(probe, "rb");
     if (f)
         fclose(f);
-    else if (!strcmp(dir, "data/mnist"))
+    else if (!strcmp(dir, APP_DEFAULT_DATA))
         return 0;
     app_load_mnist(cmd, dir, "t10k", test);
     app_load_mnist(cmd, dir, "train", train);
@@ -127,7 +127,7 @@ static void report(const Classifier *c, const Scalar *x, int n, const int *label
 int cmd_sample(int argc, char **argv)
 {
     const char *model = "models/unet-s.safetensors", *png = "samples.png", *npy = NULL,
-               *evalc = APP_DEFAULT_EVALC, *sampler = "em", *label = NULL, *data = "data/mnist";
+               *evalc = APP_DEFAULT_EVALC, *sampler = "em", *label = NULL, *data = APP_DEFAULT_DATA;
     int n = 64, threads = 0, raw = 0, rc, i, *labels = NULL, have_eval = 0, have_data = 0;
     Mnist train, test;
     Classifier c;
@@ -239,7 +239,7 @@ int cmd_sample(int argc, char **argv)
 
 int cmd_score(int argc, char **argv)
 {
-    const char *npy = NULL, *evalc = APP_DEFAULT_EVALC, *data = "data/mnist", *label = NULL;
+    const char *npy = NULL, *evalc = APP_DEFAULT_EVALC, *data = APP_DEFAULT_DATA, *label = NULL;
     int threads = 0, rc, n, *labels = NULL, have_data;
     Mnist train, test;
     Classifier c;

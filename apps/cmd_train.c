@@ -305,7 +305,7 @@ static TrainCfg train_defaults(void)
     TrainCfg c;
     memset(&c, 0, sizeof c);
     c.lr_end = -1;
-    c.data = "data/mnist";
+    c.data = APP_DEFAULT_DATA;
     c.batch = 64;
     c.log_every = 100;
     c.save_every = 1000;
@@ -578,7 +578,7 @@ int cmd_train_classifier(int argc, char **argv)
 
 int cmd_test_classifier(int argc, char **argv)
 {
-    const char *model = APP_DEFAULT_OBJ, *arch = "mlp", *data = "data/mnist";
+    const char *model = APP_DEFAULT_OBJ, *arch = "mlp", *data = APP_DEFAULT_DATA;
     double eps = 0;
     int steps = 7, threads = 0, rc;
     ClassifierArch a;

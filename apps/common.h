@@ -39,6 +39,8 @@ void app_check_config_fits(const char *cmd, const char *path, size_t have, const
 /* Loads a UNet checkpoint (any of unet-s, unet-s-cond, ctrl-s...) built from its config. */
 void app_load_unet(const char *cmd, const char *path, UNet *net);
 void app_load_classifier(const char *cmd, const char *path, ClassifierArch arch, Classifier *c);
+/* Where the apps look for MNIST unless --data names another folder (`make data` fills it). */
+#define APP_DEFAULT_DATA "data/mnist"
 /* Where the apps look for cnn-eval unless --eval-classifier names another file. */
 #define APP_DEFAULT_EVALC "models/cnn-eval.safetensors"
 /* The objective classifier of CMAD and the baselines: the adversarially trained MLP. */
