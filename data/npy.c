@@ -231,34 +231,34 @@ int npy_read(const char *path, NpyArray *out, char *err, size_t errcap)
     fp = fopen(path, "rb");
     if (!fp) return npy_fail(err, errcap, path, "cannot open file for reading");
     if (fread(pre, 1, 10, fp) != 10 || memcmp(pre, magic, 6) != 0) {
-        fclose(fp);
-        return npy_fail(err, errcap, path, "not a .npy file (no \\x93NUMPY magic)");
+        bad = "not a .npy file (no \\x93NUMPY magic)";
+        goto fail;
     }
     if (pre[6] < 1 || pre[6] > 3) {
-        fclose(fp);
         snprintf(msg, sizeof msg, ".npy format version %d.%d is not supported (1.0 to 3.0)", pre[6],
                  pre[7]);
-        return npy_fail(err, errcap, path, msg);
+        bad = msg;
+        goto fail;
     }
     if (pre[6] == 1) {
         hlen = (size_t)pre[8] | (size_t)pre[9] << 8;
     } else {
         if (fread(pre + 10, 1, 2, fp) != 2) {
-            fclose(fp);
-            return npy_fail(err, errcap, path, "truncated in the header length");
+            bad = "truncated in the header length";
+            goto fail;
         }
         hlen = (size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
     }
     if (hlen > NPY_MAX_HEADER) {
-        fclose(fp);
         snprintf(msg, sizeof msg, "header of %lu bytes exceeds the limit of %d (corrupt?)",
                  (unsigned long)hlen, NPY_MAX_HEADER);
-        return npy_fail(err, errcap, path, msg);
+        bad = msg;
+        goto fail;
     }
     head = (char *)malloc(hlen + 1);
     if (!head) {
-        fclose(fp);
-        return npy_fail(err, errcap, path, "out of memory for the header");
+        bad = "out of memory for the header";
+        goto fail;
     }
     if (fread(head, 1, hlen, fp) != hlen) {
         bad = "truncated in the header";
