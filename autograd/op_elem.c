@@ -44,6 +44,19 @@ static size_t bcast_off(const Bcast *m, int i0, int i1, int i2, int i3)
 /* Scalar kinds of binary op, shared by forward and backward. */
 enum { BIN_ADD, BIN_SUB, BIN_MUL };
 
+/* z[p] = x[p] op v for p < len: b constant over a run (a broadcast over the trailing
+ * dims), the kind chosen once per run so that each loop is a plain vector loop. */
+static void run_const(int kind, const Scalar *x, Scalar v, Scalar *restrict z, size_t len)
+{
+    size_t p;
+    if (kind == BIN_ADD)
+        for (p = 0; p < len; p++) z[p] = x[p] + v;
+    else if (kind == BIN_SUB)
+        for (p = 0; p < len; p++) z[p] = x[p] - v;
+    else
+        for (p = 0; p < len; p++) z[p] = x[p] * v;
+}
+
 static void binary_forward(Var *out, int kind)
 {
     const Var *a = out->in[0], *b = out->in[1];
@@ -52,18 +65,30 @@ static void binary_forward(Var *out, int kind)
     long n = (long)out->val.n, i;
     Bcast m = bcast_make(ag_ops[out->op].name, &a->val, &b->val);
     if (m.same) {
-        PAR_FOR(n)
-        for (i = 0; i < n; i++)
-            z[i] = kind == BIN_ADD ? x[i] + y[i] : kind == BIN_SUB ? x[i] - y[i] : x[i] * y[i];
+        if (kind == BIN_ADD) {
+            PAR_FOR(n)
+            for (i = 0; i < n; i++) z[i] = x[i] + y[i];
+        } else if (kind == BIN_SUB) {
+            PAR_FOR(n)
+            for (i = 0; i < n; i++) z[i] = x[i] - y[i];
+        } else {
+            PAR_FOR(n)
+            for (i = 0; i < n; i++) z[i] = x[i] * y[i];
+        }
         return;
     }
     {
         long outer = (long)m.as[0] * m.as[1];
+        const size_t plane = (size_t)m.as[2] * m.as[3];
         long o;
         PAR_FOR(n)
         for (o = 0; o < outer; o++) {
             int i0 = (int)(o / m.as[1]), i1 = (int)(o % m.as[1]), i2, i3;
-            size_t p = (size_t)o * m.as[2] * m.as[3];
+            size_t p = (size_t)o * plane;
+            if (m.bs[2] == 1 && m.bs[3] == 1) { /* per (i0, i1): one value for the plane */
+                run_const(kind, x + p, y[bcast_off(&m, i0, i1, 0, 0)], z + p, plane);
+                continue;
+            }
             for (i2 = 0; i2 < m.as[2]; i2++)
                 for (i3 = 0; i3 < m.as[3]; i3++, p++) {
                     Scalar v = y[bcast_off(&m, i0, i1, i2, i3)];
@@ -88,6 +113,21 @@ static void reduce_to_b(const Bcast *m, const Scalar *dy, const Scalar *a, Scala
         int r2 = m->bs[2] == 1 ? m->as[2] : 1, r3 = m->bs[3] == 1 ? m->as[3] : 1;
         int k0, k1, k2, k3;
         double acc = 0.0;
+        if (m->bs[2] == 1 && m->bs[3] == 1) { /* the plane is one contiguous run, in order */
+            const size_t plane = (size_t)m->as[2] * m->as[3];
+            for (k0 = 0; k0 < r0; k0++)
+                for (k1 = 0; k1 < r1; k1++) {
+                    int i0 = m->bs[0] == 1 ? k0 : b0, i1 = m->bs[1] == 1 ? k1 : b1;
+                    size_t q = ((size_t)i0 * m->as[1] + i1) * plane, e;
+                    if (a) {
+                        for (e = 0; e < plane; e++) acc += (double)(a[q + e] * dy[q + e]);
+                    } else {
+                        for (e = 0; e < plane; e++) acc += (double)dy[q + e];
+                    }
+                }
+            db[j] += (Scalar)(sign * acc);
+            continue;
+        }
         for (k0 = 0; k0 < r0; k0++)
             for (k1 = 0; k1 < r1; k1++)
                 for (k2 = 0; k2 < r2; k2++)

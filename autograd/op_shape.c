@@ -2,6 +2,7 @@
  * the backward of each is the same movement in reverse, accumulated. */
 #include <string.h>
 
+#include "../tensor/parallel.h"
 #include "gradcheck.h"
 #include "ops.h"
 #include "ops_internal.h"
@@ -18,24 +19,48 @@ static void split_dims(const Tensor *t, int axis, size_t *outer, size_t *inner)
 
 /* ---------------------------------------------------------------- concat (dim 1) */
 
+/* Both directions run in parallel over the outer index (each owns its rows of the output). */
 void op_concat_forward(Graph *g, Var *out)
 {
     const Var *a = out->in[0], *b = out->in[1];
-    size_t outer, inner, n, ca, cb;
+    size_t outer, inner, ca, cb;
+    long n, no;
     (void)g;
     split_dims(&a->val, 1, &outer, &inner);
     ca = (size_t)a->val.shape[1] * inner;
     cb = (size_t)b->val.shape[1] * inner;
-    for (n = 0; n < outer; n++) {
-        memcpy(out->val.data + n * (ca + cb), a->val.data + n * ca, ca * sizeof(Scalar));
-        memcpy(out->val.data + n * (ca + cb) + ca, b->val.data + n * cb, cb * sizeof(Scalar));
+    no = (long)outer;
+    PAR_FOR((long)out->val.n)
+    for (n = 0; n < no; n++) {
+        Scalar *dst = out->val.data + (size_t)n * (ca + cb);
+        memcpy(dst, a->val.data + (size_t)n * ca, ca * sizeof(Scalar));
+        memcpy(dst + ca, b->val.data + (size_t)n * cb, cb * sizeof(Scalar));
+    }
+}
+
+/* dst[n][i] = (fresh ? 0 : dst[n][i]) + src[n][off + i], i < len: one part of the
+ * concatenation's gradient (src rows of width w). */
+static void concat_grad_part(Scalar *dst, int fresh, const Scalar *src, size_t off, size_t len,
+                             size_t w, size_t outer)
+{
+    long n, no = (long)outer;
+    PAR_FOR((long)(outer * len))
+    for (n = 0; n < no; n++) {
+        Scalar *d = dst + (size_t)n * len;
+        const Scalar *s = src + (size_t)n * w + off;
+        size_t i;
+        if (fresh) {
+            for (i = 0; i < len; i++) d[i] = (Scalar)0 + s[i];
+        } else {
+            for (i = 0; i < len; i++) d[i] = d[i] + s[i];
+        }
     }
 }
 
 void op_concat_backward(Graph *g, Var *out)
 {
     Var *a = out->in[0], *b = out->in[1];
-    size_t outer, inner, n, i, ca, cb;
+    size_t outer, inner, ca, cb;
     split_dims(&a->val, 1, &outer, &inner);
     ca = (size_t)a->val.shape[1] * inner;
     cb = (size_t)b->val.shape[1] * inner;
@@ -43,17 +68,12 @@ void op_concat_backward(Graph *g, Var *out)
     if (ag_needs(out, 0)) {
         int f = 0;
         Scalar *da = ag_grad_fresh(g, a, &f);
-        for (n = 0; n < outer; n++)
-            for (i = 0; i < ca; i++)
-                da[n * ca + i] = (f ? (Scalar)0 : da[n * ca + i]) + out->grad[n * (ca + cb) + i];
+        concat_grad_part(da, f, out->grad, 0, ca, ca + cb, outer);
     }
     if (ag_needs(out, 1)) {
         int f = 0;
         Scalar *db = ag_grad_fresh(g, b, &f);
-        for (n = 0; n < outer; n++)
-            for (i = 0; i < cb; i++)
-                db[n * cb + i] =
-                    (f ? (Scalar)0 : db[n * cb + i]) + out->grad[n * (ca + cb) + ca + i];
+        concat_grad_part(db, f, out->grad, ca, cb, ca + cb, outer);
     }
 }
 
