@@ -234,6 +234,14 @@ Scalar *ag_grad_fresh(Graph *g, Var *v, int *fresh)
     return ag_grad(g, v);
 }
 
+int ag_grad_take(Var *out, Var *v)
+{
+    if (v->grad || v->op == OP_LEAF || !out->grad || v->val.n != out->val.n) return 0;
+    v->grad = out->grad;
+    out->grad = NULL; /* grad_drop after out's backward then has nothing to give back */
+    return 1;
+}
+
 /* An op node's gradient back to the pool. */
 static void grad_drop(Graph *g, Var *v)
 {

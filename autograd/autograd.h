@@ -154,6 +154,14 @@ Scalar *ag_grad(Graph *g, Var *v);
  * which spares zeroing the buffer and a pass adding into it.  Otherwise it is ag_grad and
  * *fresh is 0 (accumulate as usual). */
 Scalar *ag_grad_fresh(Graph *g, Var *v, int *fresh);
+/* For a backward whose contribution to input v is out's gradient itself (add's a, the
+ * identity part of sub): when v is an op node with no gradient yet and as many elements
+ * as out, v takes over out's gradient buffer (out's backward is its last reader; the
+ * walk would give it back to the pool right after) and 1 is returned - no copy at all.
+ * Otherwise 0, and the caller adds as usual.  The caller must have finished everything
+ * else that reads out->grad only if it writes v's gradient afterwards (it is the same
+ * memory). */
+int ag_grad_take(Var *out, Var *v);
 /* Sets a leaf's gradient to zero (no-op when it has none). */
 void ag_zero_grad(Var *v);
 Var *ag_name(Var *v, const char *name);

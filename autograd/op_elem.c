@@ -147,8 +147,23 @@ static void binary_backward(Graph *g, Var *out, int kind)
     const Scalar *dy = out->grad;
     long n = (long)out->val.n, i;
     Bcast m = bcast_make(ag_ops[out->op].name, &a->val, &b->val);
-    /* a fresh gradient (ag_grad_fresh) is written, not added to: 0 + v, the same bits */
-    if (ag_needs(out, 0)) {
+    /* a fresh gradient (ag_grad_fresh) is written, not added to: 0 + v, the same bits.
+     * b's part first: for an add, a may then take over dy's buffer itself (ag_grad_take),
+     * where a fresh copy of it would have been written */
+    if (ag_needs(out, 1)) {
+        int fb = 0;
+        Scalar *db = m.same ? ag_grad_fresh(g, b, &fb) : ag_grad(g, b);
+        Scalar sign = kind == BIN_SUB ? (Scalar)-1 : (Scalar)1;
+        const Scalar *x = kind == BIN_MUL ? a->val.data : NULL;
+        if (m.same) {
+            PAR_FOR(n)
+            for (i = 0; i < n; i++)
+                db[i] = (fb ? (Scalar)0 : db[i]) + sign * (x ? x[i] * dy[i] : dy[i]);
+        } else {
+            reduce_to_b(&m, dy, x, sign, db);
+        }
+    }
+    if (ag_needs(out, 0) && (kind == BIN_MUL || !ag_grad_take(out, a))) {
         int fa = 0; /* the broadcast product below adds element by element: no fresh buffer */
         Scalar *da = kind != BIN_MUL || m.same ? ag_grad_fresh(g, a, &fa) : ag_grad(g, a);
         if (kind != BIN_MUL) {
@@ -169,19 +184,6 @@ static void binary_backward(Graph *g, Var *out, int kind)
                     for (i3 = 0; i3 < m.as[3]; i3++, p++)
                         da[p] += dy[p] * y[bcast_off(&m, i0, i1, i2, i3)];
             }
-        }
-    }
-    if (ag_needs(out, 1)) {
-        int fb = 0;
-        Scalar *db = m.same ? ag_grad_fresh(g, b, &fb) : ag_grad(g, b);
-        Scalar sign = kind == BIN_SUB ? (Scalar)-1 : (Scalar)1;
-        const Scalar *x = kind == BIN_MUL ? a->val.data : NULL;
-        if (m.same) {
-            PAR_FOR(n)
-            for (i = 0; i < n; i++)
-                db[i] = (fb ? (Scalar)0 : db[i]) + sign * (x ? x[i] * dy[i] : dy[i]);
-        } else {
-            reduce_to_b(&m, dy, x, sign, db);
         }
     }
 }

@@ -245,6 +245,44 @@ static void test_frozen_conv_keeps_no_input(void)
     arena_free(ar);
 }
 
+/* An add hands its gradient buffer to its first input (no copy) when that input is an op
+ * node with no gradient yet; the second gets a copy; a + a still sums both parts; a leaf
+ * or an input that already has a gradient is added to as before. */
+static void test_add_hands_over_its_gradient(void)
+{
+    Arena *ar = arena_new(1 << 20);
+    Graph g;
+    Rng r;
+    int s[2] = {3, 4}, i;
+    Var *x, *p, *q, *y, *z;
+    Scalar *dy;
+    ag_graph_init(&g, ar);
+    rng_seed(&r, 7, 0);
+    x = gc_normal(&g, &r, 2, s, 1, 0, 1, "x");
+    p = ag_silu(&g, x);
+    q = ag_exp(&g, x);
+    y = ag_add(&g, p, q);
+    dy = ag_grad(&g, y);
+    for (i = 0; i < 12; i++) dy[i] = (Scalar)(i + 1);
+    ag_ops[OP_ADD].backward(&g, y);
+    T_OK(p->grad == dy && y->grad == NULL); /* taken over */
+    T_OK(q->grad != NULL && q->grad != dy);
+    for (i = 0; i < 12; i++) T_OK(p->grad[i] == (Scalar)(i + 1) && q->grad[i] == (Scalar)(i + 1));
+    /* a + a: the second part finds the first's gradient and adds */
+    z = ag_add(&g, q, q);
+    dy = ag_grad(&g, z);
+    for (i = 0; i < 12; i++) dy[i] = (Scalar)(i + 1);
+    ag_ops[OP_ADD].backward(&g, z);
+    for (i = 0; i < 12; i++) T_OK(q->grad[i] == (Scalar)(3 * (i + 1)));
+    /* a leaf keeps its own buffer: added to, not taken over */
+    y = ag_sub(&g, x, p);
+    dy = ag_grad(&g, y);
+    for (i = 0; i < 12; i++) dy[i] = 1;
+    T_OK(ag_grad_take(y, x) == 0 && ag_grad_take(y, p) == 0); /* leaf; has a gradient */
+    T_OK(y->grad == dy);
+    arena_free(ar);
+}
+
 const TestCase autograd_tests[] = {
     {"backward_twice_doubles", test_backward_twice_doubles},
     {"frozen_weights_get_no_grad", test_frozen_weights_get_no_grad},
@@ -254,5 +292,6 @@ const TestCase autograd_tests[] = {
     {"scope_gives_back_unread_values", test_scope_gives_back_unread_values},
     {"scope_in_no_grad_mode", test_scope_in_no_grad_mode},
     {"frozen_conv_keeps_no_input", test_frozen_conv_keeps_no_input},
+    {"add_hands_over_its_gradient", test_add_hands_over_its_gradient},
     {NULL, NULL},
 };
