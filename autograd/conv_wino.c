@@ -155,6 +155,15 @@ static void wino_weights(const ConvShape *s, int mr, const Scalar *w, Scalar *u)
     }
 }
 
+/* Row loops called with constant lengths (the widths of unet-s's images and of the gemm's
+ * panels): inlined, they become whole-vector and masked loops (gcc otherwise keeps one
+ * copy with a variable length, whose 13- or 6-element runs went scalar). */
+#if defined(__GNUC__)
+#define WINO_INLINE static inline __attribute__((always_inline))
+#else
+#define WINO_INLINE static
+#endif
+
 /* Scalars of the split rows of a block, all channels: chunk i of r_i tile rows has four
  * buffers of (r_i + 1) ns + 1 per channel; the r_i add up to at most R, and there are at
  * most R chunks. */
@@ -173,6 +182,23 @@ static size_t wino_split_len(const WinoGeom *g)
  * patches of the chunk's slots t = i ns + j sit at one affine offset per buffer.
  * Each buffer is len long (at least (tb - ta + 1) ns + 1); xc [H, W] is the input plane
  * of this sample and channel. */
+/* One input row x (W long) split by column parity into e and o (tw + 1 each): padded
+ * columns 2 j, 2 j + 1 are input columns 2 j - 1, 2 j, inside the image for 1 <= j < tw
+ * (W is 2 tw or 2 tw - 1). */
+WINO_INLINE void wino_split_row(const Scalar *x, int W, int tw, Scalar *restrict e,
+                                Scalar *restrict o)
+{
+    int j;
+    e[0] = 0;
+    o[0] = x[0];
+    for (j = 1; j < tw; j++) {
+        e[j] = x[2 * j - 1];
+        o[j] = x[2 * j];
+    }
+    e[tw] = W == 2 * tw ? x[W - 1] : 0;
+    o[tw] = 0;
+}
+
 static void wino_split(const WinoGeom *g, size_t len, int ta, int tb, const Scalar *xc, Scalar *sp)
 {
     const ConvShape *s = g->s;
@@ -189,16 +215,14 @@ static void wino_split(const WinoGeom *g, size_t len, int ta, int tb, const Scal
                 continue;
             }
             x = xc + (size_t)row * W;
-            /* padded columns 2 j, 2 j + 1 are input columns 2 j - 1, 2 j: inside the image
-             * for 1 <= j < tw (W is 2 tw or 2 tw - 1) */
-            e[0] = 0;
-            o[0] = x[0];
-            for (j = 1; j < tw; j++) {
-                e[j] = x[2 * j - 1];
-                o[j] = x[2 * j];
-            }
-            e[tw] = W == 2 * tw ? x[W - 1] : 0;
-            o[tw] = 0;
+            if (W == 28 && tw == 14) /* unet-s's image sizes as constants */
+                wino_split_row(x, 28, 14, e, o);
+            else if (W == 14 && tw == 7)
+                wino_split_row(x, 14, 7, e, o);
+            else if (W == 7 && tw == 4)
+                wino_split_row(x, 7, 4, e, o);
+            else
+                wino_split_row(x, W, tw, e, o);
         }
         ev[(size_t)nr * ns] = od[(size_t)nr * ns] = 0;
     }
@@ -296,6 +320,17 @@ static void wino_out(const WinoGeom *g, const Scalar *m, int T, Scalar *restrict
     }
 }
 
+/* y's output rows i and (when two) i + 1 of one tile row, n columns from the block's out
+ * rows (src, and src + olen for the second): y = A^T M A + b. */
+WINO_INLINE void wino_y_rows(Scalar *restrict yo, int Wo, const Scalar *src, size_t olen, Scalar bo,
+                             int n, int two)
+{
+    int j;
+    for (j = 0; j < n; j++) yo[j] = src[j] + bo;
+    if (two)
+        for (j = 0; j < n; j++) yo[(size_t)Wo + j] = src[olen + j] + bo;
+}
+
 /* ---------------------------------------------------------------- gemm operands */
 
 /* ---------------------------------------------------------------- one block */
@@ -371,7 +406,7 @@ static void wino_block(const WinoGeom *g, long g0, int T, const Scalar *x, const
         const Scalar bo = b ? b[o] : 0;
         wino_out(g, ws->m + (size_t)o * g->T, T, ws->out);
         for (r = r0; r < r1; r++) { /* tiles ja .. jb - 1 of tile row r */
-            int n = (int)(r / g->th), i = 2 * (int)(r % g->th), j, x0, x1;
+            int n = (int)(r / g->th), i = 2 * (int)(r % g->th), x0, x1, cols, two;
             long first = r * g->ns;
             int ja = first < g0 ? (int)(g0 - first) : 0;
             int jb = g1 - first < g->tw ? (int)(g1 - first) : g->tw;
@@ -379,9 +414,16 @@ static void wino_block(const WinoGeom *g, long g0, int T, const Scalar *x, const
             const Scalar *src = ws->out + 2 * (size_t)(first + ja - g0); /* column x0 */
             x0 = 2 * ja;
             x1 = 2 * jb < s->Wo ? 2 * jb : s->Wo;
-            for (j = x0; j < x1; j++) yo[j] = src[j - x0] + bo; /* y = A^T M A + b */
-            if (i + 1 < s->Ho)
-                for (j = x0; j < x1; j++) yo[s->Wo + j] = src[olen + j - x0] + bo;
+            cols = x1 - x0;
+            two = i + 1 < s->Ho;
+            if (cols == 28) /* whole rows of unet-s's images as constants */
+                wino_y_rows(yo + x0, s->Wo, src, olen, bo, 28, two);
+            else if (cols == 14)
+                wino_y_rows(yo + x0, s->Wo, src, olen, bo, 14, two);
+            else if (cols == 7)
+                wino_y_rows(yo + x0, s->Wo, src, olen, bo, 7, two);
+            else
+                wino_y_rows(yo + x0, s->Wo, src, olen, bo, cols, two);
         }
     }
 }
@@ -515,13 +557,6 @@ void conv_wino_forward(Arena *a, const ConvShape *s, const Scalar *x, const Scal
 #define WINO_DW_TILES 64
 #endif
 #define WINO_DW_WMAX 64
-/* The row transforms below are called with constant widths: inlined, their lane loops are
- * whole vectors (gcc otherwise keeps one out-of-line copy with a variable width) */
-#if defined(__GNUC__)
-#define WINO_INLINE static inline __attribute__((always_inline))
-#else
-#define WINO_INLINE static
-#endif
 
 /* Row a of B^T (the patch rows u and v, the second with sign sgn) and the rows of A. */
 static const int wino_bt_u[4] = {0, 1, 2, 1}, wino_bt_v[4] = {2, 2, 1, 3};
