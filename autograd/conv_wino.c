@@ -447,7 +447,11 @@ static void to_channels_last(const Scalar *src, size_t plane, int C, int H, int 
             for (j = 0; j < W; j++) {
                 const Scalar *sp = sb + (size_t)i * W + j;
                 Scalar *restrict d = dst + (size_t)i * drow + (size_t)j * dcol + c0;
-                for (c = 0; c < cn; c++) d[c] = sp[(size_t)c * plane];
+                if (cn == 16) { /* the usual case as a constant: no test per channel */
+                    for (c = 0; c < 16; c++) d[c] = sp[(size_t)c * plane];
+                } else {
+                    for (c = 0; c < cn; c++) d[c] = sp[(size_t)c * plane];
+                }
             }
     }
 }
