@@ -266,14 +266,14 @@ void gemm_pack_view(const void *ctx, int d0, int dn, int p0, int kc, int W, Scal
 /* ---------------------------------------------------------------- micro-kernel */
 
 /* C[0:MR, 0:NR] (row stride ldc) = (first ? beta*C : C) + alpha * Ap^T Bp, Ap [kc][MR],
- * Bp [kc][NR]; beta == 0 with first never reads C.  Whole tiles only, and every loop over
- * the rows of acc unrolled: when a loop indexed acc by a run-time row (a partial tile's
- * bounds, or a store loop left rolled), gcc kept a copy of acc in memory as well and
- * cleared it with a 1 KB memset on every call: 3.6 % of a training step, most of it in the
- * Winograd gemms, whose depth is only C (32 at 28x28).  Unrolling the column loops too
- * made gcc spill the accumulators. */
-static void kernel_full(int kc, const Scalar *restrict Ap, const Scalar *restrict Bp,
-                        Scalar *restrict C, int ldc, Scalar alpha, Scalar beta, int first)
+ * Bp [kc][NR]; beta == 0 with first never reads C.  Whole tiles only (a partial one goes
+ * through gemm_tile_split), and every loop over the rows of acc unrolled: when a loop
+ * indexed acc by a run-time row (a partial tile's bounds, or a store loop left rolled),
+ * gcc kept a copy of acc in memory as well and cleared it with a 1 KB memset on every
+ * call: 3.6 % of a training step, most of it in the Winograd gemms, whose depth is only C
+ * (32 at 28x28).  Unrolling the column loops too made gcc spill the accumulators. */
+static void kernel(int kc, const Scalar *restrict Ap, const Scalar *restrict Bp, Scalar *restrict C,
+                   int ldc, Scalar alpha, Scalar beta, int first)
 {
     Scalar acc[MR][NR];
     int i, j, p;
@@ -308,32 +308,6 @@ static void kernel_full(int kc, const Scalar *restrict Ap, const Scalar *restric
         for (i = 0; i < MR; i++) {
             Scalar *c = C + (size_t)i * ldc;
             for (j = 0; j < NR; j++) c[j] = beta * c[j] + alpha * acc[i][j];
-        }
-    }
-}
-
-/* C[0:mr, 0:nr] as kernel_full does it.  A partial tile goes through t with alpha = 1,
- * beta = 0 (t holds acc exactly: 1 * acc is acc), then alpha * t is acc's alpha * acc. */
-static void kernel(int kc, const Scalar *restrict Ap, const Scalar *restrict Bp, Scalar *restrict C,
-                   int ldc, int mr, int nr, Scalar alpha, Scalar beta, int first)
-{
-    Scalar t[MR * NR];
-    int i, j;
-    if (mr == MR && nr == NR) {
-        kernel_full(kc, Ap, Bp, C, ldc, alpha, beta, first);
-        return;
-    }
-    kernel_full(kc, Ap, Bp, t, NR, 1, 0, 1);
-    for (i = 0; i < mr; i++) {
-        Scalar *c = C + (size_t)i * ldc;
-        const Scalar *a = t + (size_t)i * NR;
-        for (j = 0; j < nr; j++) {
-            if (!first)
-                c[j] += alpha * a[j];
-            else if (beta == 0)
-                c[j] = alpha * a[j];
-            else
-                c[j] = beta * c[j] + alpha * a[j];
         }
     }
 }
@@ -376,8 +350,9 @@ static Scalar *gemm_c_at(const GemmC *c, int i, int j, int nr)
     return c->C + (size_t)i * c->ldc + (size_t)(j / c->cb) * c->cbs + (size_t)(j % c->cb);
 }
 
-/* A tile whose columns cross a block: the kernel writes alpha = 1, beta = 0 into t (so t
- * holds acc exactly), then each element is combined as the kernel would have done. */
+/* A partial tile, or one whose columns cross a block: the kernel writes alpha = 1, beta = 0
+ * into t (so t holds acc exactly: 1 * acc is acc), then each element is combined as the
+ * kernel would have done. */
 static void gemm_tile_split(const GemmC *c, int i0, int j0, int mr, int nr, const Scalar *t,
                             Scalar alpha, Scalar beta, int first)
 {
@@ -423,11 +398,11 @@ static void gemm_tile(int m0, int m1, int n0, int n1, int K, Scalar alpha, const
                     for (jr = 0; jr < nc; jr += NR) {
                         int nr = nc - jr < NR ? nc - jr : NR;
                         Scalar *cp = gemm_c_at(c, ic + ir, jc + jr, nr);
-                        if (cp) {
-                            kernel(kc, ap, bq[jr / NR], cp, c->ldc, mr, nr, alpha, beta, pc == 0);
+                        if (cp && mr == MR && nr == NR) {
+                            kernel(kc, ap, bq[jr / NR], cp, c->ldc, alpha, beta, pc == 0);
                         } else {
                             Scalar t[MR * NR];
-                            kernel_full(kc, ap, bq[jr / NR], t, NR, 1, 0, 1);
+                            kernel(kc, ap, bq[jr / NR], t, NR, 1, 0, 1);
                             gemm_tile_split(c, ic + ir, jc + jr, mr, nr, t, alpha, beta, pc == 0);
                         }
                     }
