@@ -158,9 +158,9 @@ Scalar *ag_grad_fresh(Graph *g, Var *v, int *fresh);
  * identity part of sub): when v is an op node with no gradient yet and as many elements
  * as out, v takes over out's gradient buffer (out's backward is its last reader; the
  * walk would give it back to the pool right after) and 1 is returned - no copy at all.
- * Otherwise 0, and the caller adds as usual.  The caller must have finished everything
- * else that reads out->grad only if it writes v's gradient afterwards (it is the same
- * memory). */
+ * Otherwise 0, and the caller adds as usual.  After a take, v's gradient and out's are
+ * one buffer: whatever else the backward reads from out->grad must be read before it
+ * writes v's gradient again. */
 int ag_grad_take(Var *out, Var *v);
 /* Sets a leaf's gradient to zero (no-op when it has none). */
 void ag_zero_grad(Var *v);

@@ -172,16 +172,6 @@ static size_t wino_split_len(const WinoGeom *g)
     return (size_t)g->s->C * ((size_t)2 * g->R * g->ns + (size_t)g->R);
 }
 
-/* Tile rows ta .. tb - 1 of one sample read padded rows 2 ta .. 2 tb + 1 (padded row p,
- * column q hold input row p - 1, column q - 1; zero outside the image).  They are split
- * by the parity of the row and of the column into four buffers of rows of ns = tw + 1:
- *   sp[2 par_row + par_col][i ns + j] = padded (2 (ta + i) + par_row, 2 j + par_col)
- * for i <= tb - ta, j <= tw, and a zero after the last row.  Every input row is read
- * once; patch row u of tile row ta + i is then padded row 2 (ta + i) + u, i.e. row
- * i + u / 2 of buffers 2 (u % 2) (even columns) and 2 (u % 2) + 1 (odd columns), so the
- * patches of the chunk's slots t = i ns + j sit at one affine offset per buffer.
- * Each buffer is len long (at least (tb - ta + 1) ns + 1); xc [H, W] is the input plane
- * of this sample and channel. */
 /* One input row x (W long) split by column parity into e and o (tw + 1 each): padded
  * columns 2 j, 2 j + 1 are input columns 2 j - 1, 2 j, inside the image for 1 <= j < tw
  * (W is 2 tw or 2 tw - 1). */
@@ -199,6 +189,16 @@ WINO_INLINE void wino_split_row(const Scalar *x, int W, int tw, Scalar *restrict
     o[tw] = 0;
 }
 
+/* Tile rows ta .. tb - 1 of one sample read padded rows 2 ta .. 2 tb + 1 (padded row p,
+ * column q hold input row p - 1, column q - 1; zero outside the image).  They are split
+ * by the parity of the row and of the column into four buffers of rows of ns = tw + 1:
+ *   sp[2 par_row + par_col][i ns + j] = padded (2 (ta + i) + par_row, 2 j + par_col)
+ * for i <= tb - ta, j <= tw, and a zero after the last row.  Every input row is read
+ * once; patch row u of tile row ta + i is then padded row 2 (ta + i) + u, i.e. row
+ * i + u / 2 of buffers 2 (u % 2) (even columns) and 2 (u % 2) + 1 (odd columns), so the
+ * patches of the chunk's slots t = i ns + j sit at one affine offset per buffer.
+ * Each buffer is len long (at least (tb - ta + 1) ns + 1); xc [H, W] is the input plane
+ * of this sample and channel. */
 static void wino_split(const WinoGeom *g, size_t len, int ta, int tb, const Scalar *xc, Scalar *sp)
 {
     const ConvShape *s = g->s;
