@@ -430,17 +430,21 @@ static void test_wino_threads_bit_identical(void)
     arena_free(ar);
 }
 
-/* conv_wino_dw against conv2d_ref_backward on every shape above, batch 2: dw accumulates
- * (it starts from a nonzero value), to WINO_TOL of the gradient's scale. */
+/* conv_wino_dw against conv2d_ref_backward on every shape above, batch 1 to 5 (parts of
+ * one or two samples, fewer parts than WINO_DW_PARTS), and on a 14x14 layer at batch 40
+ * (parts of 10 samples in chunks of 4, 4 and 2): dw accumulates (it starts from a nonzero
+ * value), to WINO_TOL of the gradient's scale. */
 static void test_wino_dw_matches_reference(void)
 {
     Arena *ar = arena_new((size_t)1 << 24);
     Rng r;
     int i;
     rng_seed(&r, 24, 0);
-    for (i = 0; i < N_WINO_SHAPES; i++) {
-        const int *q = wino_shapes[i];
-        ConvShape s = conv_shape_make(2, q[0], q[2], q[3], q[1], 3, 3, 1, 1);
+    for (i = 0; i <= N_WINO_SHAPES; i++) {
+        static const int big[4] = {64, 64, 14, 14};
+        const int *q = i < N_WINO_SHAPES ? wino_shapes[i] : big;
+        ConvShape s =
+            conv_shape_make(i < N_WINO_SHAPES ? 1 + i % 5 : 40, q[0], q[2], q[3], q[1], 3, 3, 1, 1);
         size_t nx = (size_t)s.N * s.C * s.H * s.W, nw = (size_t)s.O * s.C * 9,
                ny = (size_t)s.N * s.O * s.Ho * s.Wo, k;
         Scalar *x, *dy, *dw, *ref;
@@ -465,31 +469,38 @@ static void test_wino_dw_matches_reference(void)
     arena_free(ar);
 }
 
-/* conv_wino_dw with 1, 2, 3 and 4 threads (1, 2, 2 and 4 groups of transform rows): the
- * same bits, several tile blocks per group. */
+/* conv_wino_dw with 1, 2, 3 and 4 threads (4 parts of the batch shared out 4, 2 + 2,
+ * 2 + 1 + 1 and 1 each): the same bits, on a 28x28 layer (a sample per chunk, several tile
+ * blocks per chunk) and a 14x14 one (several samples per chunk, several chunks per part). */
 static void test_wino_dw_threads_bit_identical(void)
 {
-    ConvShape s = conv_shape_make(6, 32, 28, 28, 48, 3, 3, 1, 1);
-    Arena *ar = arena_new((size_t)1 << 24);
+    static const int shapes[2][5] = {{6, 32, 28, 28, 48}, {40, 64, 14, 14, 64}};
+    Arena *ar = arena_new((size_t)1 << 25);
     Rng r;
-    size_t nx = (size_t)s.N * s.C * s.H * s.W, nw = (size_t)s.O * s.C * 9,
-           ny = (size_t)s.N * s.O * s.Ho * s.Wo;
-    Scalar *x = (Scalar *)arena_alloc(ar, nx * sizeof(Scalar));
-    Scalar *dy = (Scalar *)arena_alloc(ar, ny * sizeof(Scalar));
-    Scalar *dw1 = (Scalar *)arena_alloc(ar, nw * sizeof(Scalar));
-    Scalar *dwt = (Scalar *)arena_alloc(ar, nw * sizeof(Scalar));
-    int keep = plat_threads(), t;
+    int keep = plat_threads(), t, i;
     rng_seed(&r, 25, 0);
-    fill_normal(&r, x, nx, 1.0);
-    fill_normal(&r, dy, ny, 1.0);
-    memset(dw1, 0, nw * sizeof(Scalar));
-    plat_set_threads(1);
-    conv_wino_dw(ar, &s, x, dy, dw1);
-    for (t = 2; t <= 4; t++) {
-        memset(dwt, 0, nw * sizeof(Scalar));
-        plat_set_threads(t);
-        conv_wino_dw(ar, &s, x, dy, dwt);
-        T_OK(memcmp(dw1, dwt, nw * sizeof(Scalar)) == 0);
+    for (i = 0; i < 2; i++) {
+        const int *q = shapes[i];
+        ConvShape s = conv_shape_make(q[0], q[1], q[2], q[3], q[4], 3, 3, 1, 1);
+        size_t nx = (size_t)s.N * s.C * s.H * s.W, nw = (size_t)s.O * s.C * 9,
+               ny = (size_t)s.N * s.O * s.Ho * s.Wo;
+        Scalar *x, *dy, *dw1, *dwt;
+        arena_reset(ar);
+        x = (Scalar *)arena_alloc(ar, nx * sizeof(Scalar));
+        dy = (Scalar *)arena_alloc(ar, ny * sizeof(Scalar));
+        dw1 = (Scalar *)arena_alloc(ar, nw * sizeof(Scalar));
+        dwt = (Scalar *)arena_alloc(ar, nw * sizeof(Scalar));
+        fill_normal(&r, x, nx, 1.0);
+        fill_normal(&r, dy, ny, 1.0);
+        memset(dw1, 0, nw * sizeof(Scalar));
+        plat_set_threads(1);
+        conv_wino_dw(ar, &s, x, dy, dw1);
+        for (t = 2; t <= 4; t++) {
+            memset(dwt, 0, nw * sizeof(Scalar));
+            plat_set_threads(t);
+            conv_wino_dw(ar, &s, x, dy, dwt);
+            T_OK(memcmp(dw1, dwt, nw * sizeof(Scalar)) == 0);
+        }
     }
     plat_set_threads(keep);
     arena_free(ar);
