@@ -764,6 +764,41 @@ void op_conv2d_forward(Graph *g, Var *out)
                       out->in[2] ? out->in[2]->val.data : NULL, out->val.data);
 }
 
+/* Runs of samples whose 1x1 weight gradients are summed apart (conv_dw_1x1). */
+#define DW_1X1_PARTS 4
+
+/* dw [O, C] += dy [O, N P] x^T [N P, C] for a 1x1 conv: the depth N P is long and O and C
+ * short, so a gemm split over C's tiles had each thread pack all of x (the transposed
+ * copy is most of the work), and 2 threads took as long as one.  Instead the batch is cut
+ * into min(N, DW_1X1_PARTS) runs of samples, each a serial gemm into its own partial, and
+ * the partials are added in run order: the cut depends on N only, so 1 and T threads give
+ * the same bits. */
+static void conv_dw_1x1(Graph *g, const ConvShape *s, const Scalar *x, const Scalar *dy, Scalar *dw)
+{
+    const int P = s->Ho * s->Wo, np = s->N < DW_1X1_PARTS ? s->N : DW_1X1_PARTS;
+    const size_t ws = (size_t)s->O * s->C;
+    Scalar *part = scratch(g, ws, (size_t)np);
+    long p, i;
+    PAR_FOR((long)s->N * P * (long)ws)
+    for (p = 0; p < np; p++) {
+        const int n0 = (int)((long)s->N * p / np), n1 = (int)((long)s->N * (p + 1) / np);
+        GemmView vd = conv_view(dy + (size_t)n0 * s->O * P, P, P, (size_t)s->O * P, 0);
+        GemmView vx = conv_view(x + (size_t)n0 * s->C * P, P, P, (size_t)s->C * P, 0);
+        GemmOperand oa = {0}, ob = {0};
+        oa.pack = ob.pack = gemm_pack_view;
+        oa.ctx = &vd;
+        ob.ctx = &vx;
+        gemm_op(s->O, s->C, (n1 - n0) * P, 1, &oa, &ob, 0, part + (size_t)p * ws, s->C, s->C, 0);
+    }
+    PAR_FOR((long)ws * np)
+    for (i = 0; i < (long)ws; i++) {
+        Scalar acc = part[i];
+        int q;
+        for (q = 1; q < np; q++) acc += part[(size_t)q * ws + (size_t)i];
+        dw[i] += acc;
+    }
+}
+
 /* dxt [N, C, H, W] = the input gradient of a stride-1 conv, as the conv of dy with the
  * flipped, transposed kernel (see the header); wt is scratch for that kernel. */
 static void conv_dx_transposed(Graph *g, const ConvShape *s, const Scalar *w, const Scalar *dy,
@@ -820,33 +855,29 @@ void op_conv2d_backward(Graph *g, Var *out)
             conv_wino_dw(g->arena, &s, x, dy, dw);
         } else if (dw && conv_dw_grid_fits(&s)) {
             conv_dw_grid(g, &s, x, dy, dw);
-        } else if (dw && s.stride == 1 && s.C >= NHWC_MIN_C && !conv_is_1x1(&s)) {
+        } else if (dw && conv_is_1x1(&s)) {
+            conv_dw_1x1(g, &s, x, dy, dw);
+        } else if (dw && s.stride == 1 && s.C >= NHWC_MIN_C) {
             conv_dw_nhwc(g, &s, x, dy, dw);
         } else if (dw) { /* dwt [O, K] = dy [O, N P] cols^T [N P, K]; dw += dwt */
             Scalar *dwt = scratch(g, (size_t)s.O, (size_t)K);
-            GemmView vx, vdw;
+            Scalar *xp = scratch(g, conv_pad_size(&s), 1);
+            GemmView vdw;
             ConvCols cc;
             int depth = s.N * P;
+            conv_pad(&s, x, xp);
+            conv_cols_init(&cc, &s, xp);
             oa.pack = gemm_pack_view;
             oa.ctx = &vdy;
-            if (conv_is_1x1(&s)) {
-                vx = conv_view(x, P, P, (size_t)s.C * P, 0);
-                ob.pack = gemm_pack_view;
-                ob.ctx = &vx;
-            } else {
-                Scalar *xp = scratch(g, conv_pad_size(&s), 1);
-                conv_pad(&s, x, xp);
-                conv_cols_init(&cc, &s, xp);
-                ob.ctx = &cc;
-                ob.pack = pack_cols_t;
-                if (s.stride == 1) { /* padded-width layout: dy widened with zero columns */
-                    Scalar *dyw = scratch(g, (size_t)s.N * s.O, (size_t)cc.Pw);
-                    pw_widen(&s, cc.Wp, dy, dyw);
-                    vdw = conv_view(dyw, cc.Pw, cc.Pw, (size_t)s.O * cc.Pw, 0);
-                    oa.ctx = &vdw;
-                    ob.pack = pack_pw_t;
-                    depth = s.N * cc.Pw;
-                }
+            ob.ctx = &cc;
+            ob.pack = pack_cols_t;
+            if (s.stride == 1) { /* padded-width layout: dy widened with zero columns */
+                Scalar *dyw = scratch(g, (size_t)s.N * s.O, (size_t)cc.Pw);
+                pw_widen(&s, cc.Wp, dy, dyw);
+                vdw = conv_view(dyw, cc.Pw, cc.Pw, (size_t)s.O * cc.Pw, 0);
+                oa.ctx = &vdw;
+                ob.pack = pack_pw_t;
+                depth = s.N * cc.Pw;
             }
             gemm_op(s.O, K, depth, 1, &oa, &ob, 0, dwt, K, K, 0);
             add_into(dw, dwt, (size_t)s.O * K);
