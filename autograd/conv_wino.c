@@ -29,6 +29,7 @@
 #include "../tensor/gemm.h"
 #include "../tensor/parallel.h"
 #include "../tensor/platform.h"
+#include "ops_internal.h"
 
 /* Scalars that a block's scratch may take: T = this / (8 C + 16 O) slots, rounded down to
  * a multiple of 32 (a gemm panel width), and at least WINO_BLOCK_MIN.  2 MB in float: more
@@ -727,7 +728,8 @@ static void wino_dw_grid(const WinoDwGrid *gr, const Scalar *src, int nc, int H,
         }
 }
 
-void conv_wino_dw(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *dy, Scalar *dw)
+void conv_wino_dw(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *dy, Scalar *dw,
+                  Scalar *db)
 {
     ArenaMark mark = arena_mark(a);
     const int th = (s->Ho + 1) / 2, tw = (s->Wo + 1) / 2;
@@ -736,6 +738,7 @@ void conv_wino_dw(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *d
     int mr, nr, nthr = plat_threads(), S;
     size_t xs, ds, xgs, dgs, per_thr;
     Scalar *z, *scr;
+    double *dbs = NULL; /* [N][O]: each plane of dy summed, for db */
     WinoDwGrid gx, gd;
     long part;
     CHECK(conv_wino_fits(s), "conv_wino: %dx%d stride %d pad %d is not 3x3 stride 1 pad 1", s->kh,
@@ -768,6 +771,7 @@ void conv_wino_dw(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *d
     dgs = gd.rows * gd.nblk * gd.W;
     if (nthr > nparts) nthr = nparts;
     z = (Scalar *)arena_alloc(a, size_mul((size_t)16 * nparts, zs * sizeof(Scalar)));
+    if (db) dbs = (double *)arena_alloc(a, size_mul((size_t)s->N * s->O, sizeof(double)));
     /* per thread: its chunk's grids, the panels of 4 positions (one row a) for a tile
      * block, and e */
     xs = (size_t)WINO_DW_TILES * gx.nblk * nr;
@@ -797,6 +801,12 @@ void conv_wino_dw(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *d
             int j;
             wino_dw_grid(&cx, x, s->C, s->H, s->W, 1, n0, ns, xg);
             wino_dw_grid(&cd, dy, s->O, s->Ho, s->Wo, 0, n0, ns, dg);
+            if (dbs) { /* the chunk's planes of dy, just read, summed for db */
+                const size_t P = (size_t)s->Ho * s->Wo;
+                size_t q;
+                for (q = (size_t)n0 * s->O; q < (size_t)(n0 + ns) * s->O; q++)
+                    dbs[q] = sum_lanes(dy + q * P, P);
+            }
             for (j = 0; j < nb; j++) { /* tile blocks of even size, at most WINO_DW_TILES */
                 const long t0 = ntc * j / nb;
                 const int nt = (int)(ntc * (j + 1) / nb - t0);
@@ -823,6 +833,14 @@ void conv_wino_dw(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *d
                 }
                 first = 0;
             }
+        }
+    }
+    if (db) { /* db[o] += the planes' sums over n, in sample order */
+        int o, n;
+        for (o = 0; o < s->O; o++) {
+            double acc = 0.0;
+            for (n = 0; n < s->N; n++) acc += dbs[(size_t)n * s->O + (size_t)o];
+            db[o] += (Scalar)acc;
         }
     }
     { /* the parts' sums into the first, in part order */

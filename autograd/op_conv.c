@@ -828,9 +828,11 @@ void op_conv2d_backward(Graph *g, Var *out)
     const int P = s.Ho * s.Wo, K = s.C * s.kh * s.kw;
     const size_t plane = (size_t)s.C * s.H * s.W;
     const int need_x = ag_needs(out, 0), need_w = ag_needs(out, 1);
+    /* the Winograd dW reads dy a chunk at a time and sums db from it while it is in cache */
+    const int wino_dw = need_w && conv_dw_wino_use(&s);
+    Scalar *db = bv && ag_needs(out, 2) ? ag_grad(g, bv) : NULL;
     long t;
-    if (bv && ag_needs(out, 2)) { /* db[o] += sum_{n, p} dy[n, o, p], parallel over o */
-        Scalar *db = ag_grad(g, bv);
+    if (db && !wino_dw) { /* db[o] += sum_{n, p} dy[n, o, p], parallel over o */
         long no = s.O;
         PAR_FOR((long)out->val.n)
         for (t = 0; t < no; t++) {
@@ -851,8 +853,8 @@ void op_conv2d_backward(Graph *g, Var *out)
         /* dy [N, O, P] as the blocked matrix [O, N P]: rows o (depth for dx) */
         GemmView vdy = conv_view(dy, P, P, (size_t)s.O * P, 0);
         GemmOperand oa = {0}, ob = {0}; /* panels NULL: packed here */
-        if (dw && conv_dw_wino_use(&s)) {
-            conv_wino_dw(g->arena, &s, x, dy, dw);
+        if (wino_dw) {
+            conv_wino_dw(g->arena, &s, x, dy, dw, db);
         } else if (dw && conv_dw_grid_fits(&s)) {
             conv_dw_grid(g, &s, x, dy, dw);
         } else if (dw && conv_is_1x1(&s)) {

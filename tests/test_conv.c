@@ -447,24 +447,30 @@ static void test_wino_dw_matches_reference(void)
             conv_shape_make(i < N_WINO_SHAPES ? 1 + i % 5 : 40, q[0], q[2], q[3], q[1], 3, 3, 1, 1);
         size_t nx = (size_t)s.N * s.C * s.H * s.W, nw = (size_t)s.O * s.C * 9,
                ny = (size_t)s.N * s.O * s.Ho * s.Wo, k;
-        Scalar *x, *dy, *dw, *ref;
-        double d;
+        Scalar *x, *dy, *dw, *ref, *db, *dbref;
+        double d, e;
         arena_reset(ar);
         x = (Scalar *)arena_alloc(ar, nx * sizeof(Scalar));
         dy = (Scalar *)arena_alloc(ar, ny * sizeof(Scalar));
         dw = (Scalar *)arena_alloc(ar, nw * sizeof(Scalar));
         ref = (Scalar *)arena_alloc(ar, nw * sizeof(Scalar));
+        db = (Scalar *)arena_alloc(ar, (size_t)s.O * sizeof(Scalar));
+        dbref = (Scalar *)arena_alloc(ar, (size_t)s.O * sizeof(Scalar));
         fill_normal(&r, x, nx, 1.0);
         fill_normal(&r, dy, ny, 1.0);
         fill_normal(&r, dw, nw, 1.0);
+        fill_normal(&r, db, (size_t)s.O, 1.0);
         for (k = 0; k < nw; k++) ref[k] = dw[k];
-        conv_wino_dw(ar, &s, x, dy, dw);
-        conv2d_ref_backward(&s, x, NULL, dy, NULL, ref, NULL);
+        for (k = 0; k < (size_t)s.O; k++) dbref[k] = db[k];
+        conv_wino_dw(ar, &s, x, dy, dw, i % 2 ? db : NULL); /* db on every other shape */
+        conv2d_ref_backward(&s, x, NULL, dy, NULL, ref, i % 2 ? dbref : NULL);
         d = max_scaled_diff(dw, ref, nw);
-        if (!(d <= WINO_TOL))
+        e = max_scaled_diff(db, dbref, (size_t)s.O); /* untouched when NULL was passed */
+        if (!(d <= WINO_TOL && e <= WINO_TOL))
             t_report(__FILE__, __LINE__,
-                     "winograd dW C%d O%d %dx%d: max diff %.3g of the gradient scale > %.3g", s.C,
-                     s.O, s.H, s.W, d, WINO_TOL);
+                     "winograd dW C%d O%d %dx%d: max diff %.3g (dw), %.3g (db) of the gradient "
+                     "scale > %.3g",
+                     s.C, s.O, s.H, s.W, d, e, WINO_TOL);
     }
     arena_free(ar);
 }
@@ -488,18 +494,18 @@ static void test_wino_dw_threads_bit_identical(void)
         arena_reset(ar);
         x = (Scalar *)arena_alloc(ar, nx * sizeof(Scalar));
         dy = (Scalar *)arena_alloc(ar, ny * sizeof(Scalar));
-        dw1 = (Scalar *)arena_alloc(ar, nw * sizeof(Scalar));
-        dwt = (Scalar *)arena_alloc(ar, nw * sizeof(Scalar));
+        dw1 = (Scalar *)arena_alloc(ar, (nw + (size_t)s.O) * sizeof(Scalar)); /* dw, db */
+        dwt = (Scalar *)arena_alloc(ar, (nw + (size_t)s.O) * sizeof(Scalar));
         fill_normal(&r, x, nx, 1.0);
         fill_normal(&r, dy, ny, 1.0);
-        memset(dw1, 0, nw * sizeof(Scalar));
+        memset(dw1, 0, (nw + (size_t)s.O) * sizeof(Scalar));
         plat_set_threads(1);
-        conv_wino_dw(ar, &s, x, dy, dw1);
+        conv_wino_dw(ar, &s, x, dy, dw1, dw1 + nw);
         for (t = 2; t <= 4; t++) {
-            memset(dwt, 0, nw * sizeof(Scalar));
+            memset(dwt, 0, (nw + (size_t)s.O) * sizeof(Scalar));
             plat_set_threads(t);
-            conv_wino_dw(ar, &s, x, dy, dwt);
-            T_OK(memcmp(dw1, dwt, nw * sizeof(Scalar)) == 0);
+            conv_wino_dw(ar, &s, x, dy, dwt, dwt + nw);
+            T_OK(memcmp(dw1, dwt, (nw + (size_t)s.O) * sizeof(Scalar)) == 0);
         }
     }
     plat_set_threads(keep);
