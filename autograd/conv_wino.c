@@ -387,21 +387,10 @@ static void wino_block(const WinoGeom *g, long g0, int T, const Scalar *x, const
                                ((size_t)(T / g->nr) * s->C + (size_t)c) * g->nr + (size_t)w0,
                            0, (size_t)(g->nr - w0) * sizeof(Scalar));
         }
-        for (k = 4 * ai; k < 4 * ai + 4; k++) { /* M_k [O, T] = U_k^T [O, C] V_k [C, T] */
-            GemmPanels mu, mv;
-            GemmOperand oa, ob;
-            mu.p = u + (size_t)k * wino_weights_ks(s, g->mr);
-            mu.W = g->mr;
-            mu.depth = s->C;
-            mv.p = ws->v + (size_t)(k - 4 * ai) * g->vs;
-            mv.W = g->nr;
-            mv.depth = s->C;
-            oa.pack = ob.pack = gemm_pack_panels;
-            oa.panels = ob.panels = gemm_panels_in_place;
-            oa.ctx = &mu;
-            ob.ctx = &mv;
-            gemm_op(s->O, T, s->C, 1, &oa, &ob, 0, ws->m + (size_t)k * g->ms, g->T, g->T, 0);
-        }
+        for (k = 4 * ai; k < 4 * ai + 4; k++) /* M_k [O, T] = U_k^T [O, C] V_k [C, T] */
+            gemm_op_panels(s->O, T, s->C, u + (size_t)k * wino_weights_ks(s, g->mr), g->mr,
+                           ws->v + (size_t)(k - 4 * ai) * g->vs, g->nr, 0,
+                           ws->m + (size_t)k * g->ms, g->T);
     }
     for (o = 0; o < s->O; o++) {
         const Scalar bo = b ? b[o] : 0;
@@ -814,22 +803,10 @@ void conv_wino_dw(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *d
                 for (ai = 0; ai < 4; ai++) { /* row a: positions 4 a .. 4 a + 3 */
                     wino_dw_transform(&cx, t0, nt, ai, ai + 1, vx, xs, e);
                     wino_dw_transform(&cd, t0, nt, ai, ai + 1, vd, ds, NULL);
-                    for (k = 4 * ai; k < 4 * ai + 4; k++) { /* Z_k [O, C] (+)= D_k V_k^T */
-                        GemmPanels pa, pb;
-                        GemmOperand oa, ob;
-                        pa.p = vd + (size_t)(k - 4 * ai) * ds;
-                        pa.W = mr;
-                        pa.depth = nt;
-                        pb.p = vx + (size_t)(k - 4 * ai) * xs;
-                        pb.W = nr;
-                        pb.depth = nt;
-                        oa.pack = ob.pack = gemm_pack_panels;
-                        oa.panels = ob.panels = gemm_panels_in_place;
-                        oa.ctx = &pa;
-                        ob.ctx = &pb;
-                        gemm_op(s->O, s->C, nt, 1, &oa, &ob, first ? 0 : 1, zp + (size_t)k * zs,
-                                s->C, s->C, 0);
-                    }
+                    for (k = 4 * ai; k < 4 * ai + 4; k++) /* Z_k [O, C] (+)= D_k V_k^T */
+                        gemm_op_panels(s->O, s->C, nt, vd + (size_t)(k - 4 * ai) * ds, mr,
+                                       vx + (size_t)(k - 4 * ai) * xs, nr, first ? 0 : 1,
+                                       zp + (size_t)k * zs, s->C);
                 }
                 first = 0;
             }

@@ -616,3 +616,21 @@ void gemm_op(int M, int N, int K, Scalar alpha, const GemmOperand *A, const Gemm
     }
     gemm_run(M, N, K, alpha, A, B, beta, &c);
 }
+
+void gemm_op_panels(int M, int N, int K, const Scalar *a, int wa, const Scalar *b, int wb,
+                    Scalar beta, Scalar *C, int ldc)
+{
+    GemmPanels pa, pb;
+    GemmOperand oa, ob;
+    pa.p = a;
+    pa.W = wa;
+    pa.depth = K;
+    pb.p = b;
+    pb.W = wb;
+    pb.depth = K;
+    oa.pack = ob.pack = gemm_pack_panels;
+    oa.panels = ob.panels = gemm_panels_in_place;
+    oa.ctx = &pa;
+    ob.ctx = &pb;
+    gemm_op(M, N, K, 1, &oa, &ob, beta, C, ldc, ldc, 0);
+}

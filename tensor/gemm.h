@@ -84,4 +84,10 @@ void gemm_pack_view(const void *ctx, int d0, int dn, int p0, int kc, int W, Scal
 void gemm_op(int M, int N, int K, Scalar alpha, const GemmOperand *A, const GemmOperand *B,
              Scalar beta, Scalar *C, int ldc, int cb, size_t cbs);
 
+/* C [M, N] (row stride ldc) = beta C + A B with both operands stored as GemmPanels of
+ * depth K: a (Mat[i][k], width wa) and b (Mat[j][k], width wb), read in place when the
+ * widths are the tile's.  gemm_op with alpha 1 and one column block. */
+void gemm_op_panels(int M, int N, int K, const Scalar *a, int wa, const Scalar *b, int wb,
+                    Scalar beta, Scalar *C, int ldc);
+
 #endif

@@ -230,8 +230,6 @@ static void test_gemm_panels_operand(void)
             Scalar *Bp = (Scalar *)xcalloc((size_t)nb * K, sizeof(Scalar));
             Scalar *C = (Scalar *)xmalloc((size_t)M * N * sizeof(Scalar));
             Scalar *R = (Scalar *)xmalloc((size_t)M * N * sizeof(Scalar));
-            GemmPanels pa, pb;
-            GemmOperand oa, ob;
             double tol = 2 * EPS * K;
             int i, j, k;
             for (i = 0; i < M; i++) /* Mat[d][p] at ((d / W) depth + p) W + d % W */
@@ -240,17 +238,7 @@ static void test_gemm_panels_operand(void)
             for (j = 0; j < N; j++)
                 for (k = 0; k < K; k++)
                     Bp[((size_t)(j / wb) * K + k) * wb + j % wb] = B[(size_t)j * K + k];
-            pa.p = Ap;
-            pa.W = wa;
-            pa.depth = K;
-            pb.p = Bp;
-            pb.W = wb;
-            pb.depth = K;
-            oa.pack = ob.pack = gemm_pack_panels;
-            oa.panels = ob.panels = gemm_panels_in_place;
-            oa.ctx = &pa;
-            ob.ctx = &pb;
-            gemm_op(M, N, K, 1, &oa, &ob, 0, C, N, N, 0);
+            gemm_op_panels(M, N, K, Ap, wa, Bp, wb, 0, C, N);
             gemm_ref(0, 1, M, N, K, 1, A, K, B, K, 0, R, N);
             for (i = 0; i < M * N; i++)
                 if (!(fabs((double)C[i] - (double)R[i]) <= tol) && bad++ == 0)
