@@ -768,8 +768,9 @@ void op_conv2d_forward(Graph *g, Var *out)
 #define DW_1X1_PARTS 4
 
 /* dw [O, C] += dy [O, N P] x^T [N P, C] for a 1x1 conv: the depth N P is long and O and C
- * short, so a gemm split over C's tiles had each thread pack all of x (the transposed
- * copy is most of the work), and 2 threads took as long as one.  Instead the batch is cut
+ * short (C often one register tile wide), so one gemm split its output over O's tiles and
+ * each thread packed all of x (the transposed copy is most of the work): 2 threads took
+ * about as long as one.  Instead the batch is cut
  * into min(N, DW_1X1_PARTS) runs of samples, each a serial gemm into its own partial, and
  * the partials are added in run order: the cut depends on N only, so 1 and T threads give
  * the same bits. */
