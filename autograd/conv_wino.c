@@ -701,6 +701,16 @@ static void wino_dw_transform(const WinoDwGrid *gr, long t0, int nt, int a0, int
     }
 }
 
+void conv_db_add(const double *sums, int N, int O, Scalar *db)
+{
+    int o, n;
+    for (o = 0; o < O; o++) {
+        double acc = 0.0;
+        for (n = 0; n < N; n++) acc += sums[(size_t)n * O + (size_t)o];
+        db[o] += (Scalar)acc;
+    }
+}
+
 /* Samples n0 .. n0 + ns - 1 of src [N, nc, H, W] as the chunk's grid gr describes it
  * (blocks of gr->W channels, image at offset pad), into dst: the grid's storage, which
  * the transforms then read through gr->g. */
@@ -812,14 +822,7 @@ void conv_wino_dw(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *d
             }
         }
     }
-    if (db) { /* db[o] += the planes' sums over n, in sample order */
-        int o, n;
-        for (o = 0; o < s->O; o++) {
-            double acc = 0.0;
-            for (n = 0; n < s->N; n++) acc += dbs[(size_t)n * s->O + (size_t)o];
-            db[o] += (Scalar)acc;
-        }
-    }
+    if (db) conv_db_add(dbs, s->N, s->O, db);
     { /* the parts' sums into the first, in part order */
         long i;
         PAR_FOR((long)16 * zs * nparts)

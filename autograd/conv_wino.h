@@ -51,11 +51,15 @@ void conv_wino_forward(Arena *a, const ConvShape *s, const Scalar *x, const Scal
 /* dw [O, C, 3, 3] += the weight gradient of y = conv(x, w) given dy [N, O, H, W], stride 1,
  * pad 1, by the same transforms: 16 gemms over the tiles instead of one over the pixels
  * with 9 times the columns (see the section in conv_wino.c).  db [O], unless NULL,
- * += the bias gradient, sum over n and the pixels of dy[n, o], each plane summed by
- * sum_lanes in double and the planes added in sample order (op_conv.c's order, so the same
- * bits as there).  Scratch from the arena. */
+ * += the bias gradient, each plane of dy summed while a chunk is in cache, then
+ * conv_db_add.  Scratch from the arena. */
 void conv_wino_dw(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *dy, Scalar *dw,
                   Scalar *db);
+
+/* db [O] += sum over n of sums[n O + o], in sample order: a conv's bias gradient from its
+ * per-plane sums of dy (sums[n O + o] = sum_lanes of plane (n, o)).  op_conv.c and
+ * conv_wino_dw both finish db here, so the two paths give the same bits. */
+void conv_db_add(const double *sums, int N, int O, Scalar *db);
 
 /* dst [ceil(C / Wb)][rows][Wb] = src [N, C, H, W] channels last in blocks of Wb channels,
  * each sample an Hp x Wp grid holding the image at row and column offset pad, zero

@@ -833,16 +833,14 @@ void op_conv2d_backward(Graph *g, Var *out)
     const int wino_dw = need_w && conv_dw_wino_use(&s);
     Scalar *db = bv && ag_needs(out, 2) ? ag_grad(g, bv) : NULL;
     long t;
-    if (db && !wino_dw) { /* db[o] += sum_{n, p} dy[n, o, p], parallel over o */
-        long no = s.O;
+    if (db && !wino_dw) { /* db[o] += sum_{n, p} dy[n, o, p]: planes in parallel */
+        ArenaMark mark = arena_mark(g->arena);
+        const long nq = (long)s.N * s.O;
+        double *sums = (double *)arena_alloc(g->arena, size_mul((size_t)nq, sizeof(double)));
         PAR_FOR((long)out->val.n)
-        for (t = 0; t < no; t++) {
-            double acc = 0.0;
-            int n;
-            for (n = 0; n < s.N; n++)
-                acc += sum_lanes(dy + ((size_t)n * s.O + (size_t)t) * P, (size_t)P);
-            db[t] += (Scalar)acc;
-        }
+        for (t = 0; t < nq; t++) sums[t] = sum_lanes(dy + (size_t)t * P, (size_t)P);
+        conv_db_add(sums, s.N, s.O, db);
+        arena_release(g->arena, mark);
     }
     if (!need_x && !need_w) return;
     {
