@@ -16,6 +16,8 @@ void ag_graph_init(Graph *g, Arena *arena)
     g->count = 0;
     g->grad_enabled = 1;
     g->check_finite = 0;
+    g->memo = NULL;
+    g->memo_resets = arena_resets(arena);
 }
 
 void ag_graph_reset(Graph *g)

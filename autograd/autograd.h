@@ -88,6 +88,11 @@ struct Graph {
     int count;    /* nodes recorded since the last reset */
     int grad_enabled;
     int check_finite; /* NaN/Inf tripwire after every forward */
+    /* op_conv.c's memo of transformed conv weights, kept in the arena: valid while the
+     * arena's reset count is memo_resets (an arena_reset, by ag_graph_reset or directly,
+     * drops it) */
+    void *memo;
+    unsigned long memo_resets;
 };
 
 /* Which values an op's backward reads: for each input and for the op's own output,

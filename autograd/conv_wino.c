@@ -113,13 +113,16 @@ static void wino_geom(WinoGeom *g, const ConvShape *s, int nthr)
 
 /* u_k = G w G^T for every (o, c), k = 4 a + b, stored as the gemm's A panels of width mr
  * (Mat[o][c], a GemmPanels of depth C): u[k ks + (o / mr) C mr + c mr + o % mr], ks = the panels'
- * size, the rows past O zero. */
+ * size, the rows past O zero.  flip = 0: the kernel of (o, c) is w[o, c] (w [O, C, 3, 3]);
+ * flip = 1: it is w[c, o] turned by 180 degrees (w [C, O, 3, 3]), the kernel of the
+ * transposed conv that gives a conv's input gradient (op_conv.c), made here without a
+ * flipped copy. */
 static size_t wino_weights_ks(const ConvShape *s, int mr)
 {
     return (size_t)s->C * (size_t)((s->O + mr - 1) / mr * mr);
 }
 
-static void wino_weights(const ConvShape *s, int mr, const Scalar *w, Scalar *u)
+static void wino_weights(const ConvShape *s, int mr, const Scalar *w, int flip, Scalar *u)
 {
     const size_t ks = wino_weights_ks(s, mr);
     const int Op = (s->O + mr - 1) / mr * mr; /* rows of the panels, O rounded up */
@@ -136,8 +139,9 @@ static void wino_weights(const ConvShape *s, int mr, const Scalar *w, Scalar *u)
             continue;
         }
         for (c = 0; c < s->C; c++) {
-            const Scalar *g = w + ((size_t)o * s->C + c) * 9;
-            Scalar t[4][3], r[4][4];
+            const Scalar *src = flip ? w + ((size_t)c * s->O + o) * 9 : w + ((size_t)o * s->C + c) * 9;
+            Scalar g[9], t[4][3], r[4][4];
+            for (i = 0; i < 9; i++) g[i] = src[flip ? 8 - i : i];
             for (j = 0; j < 3; j++) { /* t = G g (4x3) */
                 t[0][j] = g[j];
                 t[1][j] = (Scalar)0.5 * (g[j] + g[3 + j] + g[6 + j]);
@@ -154,6 +158,20 @@ static void wino_weights(const ConvShape *s, int mr, const Scalar *w, Scalar *u)
                 u[(size_t)i * ks + ((size_t)(o / mr) * s->C + c) * mr + o % mr] = r[i / 4][i % 4];
         }
     }
+}
+
+size_t conv_wino_u_len(const ConvShape *s)
+{
+    int mr, nr;
+    gemm_tile_widths(&mr, &nr);
+    return size_mul((size_t)16, wino_weights_ks(s, mr));
+}
+
+void conv_wino_u(const ConvShape *s, const Scalar *w, int flip, Scalar *u)
+{
+    int mr, nr;
+    gemm_tile_widths(&mr, &nr);
+    wino_weights(s, mr, w, flip, u);
 }
 
 /* Row loops called with constant lengths (the widths of unet-s's images and of the gemm's
@@ -493,14 +511,14 @@ void conv_grid_blocks(const Scalar *src, int N, int C, int H, int W, int pad, in
 
 /* ---------------------------------------------------------------- forward */
 
-void conv_wino_forward(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *w,
-                       const Scalar *b, Scalar *y)
+void conv_wino_forward_u(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *u,
+                         const Scalar *b, Scalar *y)
 {
     ArenaMark mark = arena_mark(a);
     WinoGeom g;
     int nthr = plat_threads();
     size_t per_thr, rl;
-    Scalar *u, *scr;
+    Scalar *scr;
     long blk, nblk;
     CHECK(conv_wino_fits(s), "conv_wino: %dx%d stride %d pad %d is not 3x3 stride 1 pad 1", s->kh,
           s->kw, s->stride, s->pad);
@@ -509,9 +527,7 @@ void conv_wino_forward(Arena *a, const ConvShape *s, const Scalar *x, const Scal
     if (nthr > nblk) nthr = (int)nblk; /* fewer blocks than threads: scratch per block */
     rl = wino_split_len(&g);
     per_thr = 4 * g.vs + 16 * g.ms + 4 * rl + 4 * (size_t)g.T; /* V, M, split rows, out */
-    u = (Scalar *)arena_alloc(a, size_mul((size_t)16, wino_weights_ks(s, g.mr) * sizeof(Scalar)));
     scr = (Scalar *)arena_alloc(a, size_mul((size_t)nthr, per_thr * sizeof(Scalar)));
-    wino_weights(s, g.mr, w, u);
     PAR_FOR(g.nslots * 16 * (long)(s->C + s->O))
     for (blk = 0; blk < nblk; blk++) {
         int me = nblk == nthr ? (int)blk : plat_thread_num(); /* whose scratch */
@@ -525,6 +541,16 @@ void conv_wino_forward(Arena *a, const ConvShape *s, const Scalar *x, const Scal
         ws.out = ws.split + 4 * rl;
         wino_block(&g, g0, T, x, u, b, &ws, y);
     }
+    arena_release(a, mark);
+}
+
+void conv_wino_forward(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *w,
+                       const Scalar *b, Scalar *y)
+{
+    ArenaMark mark = arena_mark(a);
+    Scalar *u = (Scalar *)arena_alloc(a, size_mul(conv_wino_u_len(s), sizeof(Scalar)));
+    conv_wino_u(s, w, 0, u);
+    conv_wino_forward_u(a, s, x, u, b, y);
     arena_release(a, mark);
 }
 

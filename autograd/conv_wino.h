@@ -48,6 +48,18 @@ int conv_wino_set_enabled(int on);
 void conv_wino_forward(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *w,
                        const Scalar *b, Scalar *y);
 
+/* The same in two steps, so that a caller may keep the transformed weights U of a kernel
+ * that many convs use (op_conv.c keeps them for a step: a CMAD iteration runs each net K
+ * times with the same weights).  u holds conv_wino_u_len(s) scalars; conv_wino_u fills it
+ * from w [O, C, 3, 3] (flip = 0) or, for the transposed conv of an input gradient, from
+ * w [C, O, 3, 3] with each kernel turned by 180 degrees (flip = 1: the kernel of (o, c) is
+ * w[c, o, 2 - i, 2 - j]), the bits that a flipped copy would give.  conv_wino_forward_u
+ * is conv_wino_forward given u. */
+size_t conv_wino_u_len(const ConvShape *s);
+void conv_wino_u(const ConvShape *s, const Scalar *w, int flip, Scalar *u);
+void conv_wino_forward_u(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *u,
+                         const Scalar *b, Scalar *y);
+
 /* dw [O, C, 3, 3] += the weight gradient of y = conv(x, w) given dy [N, O, H, W], stride 1,
  * pad 1, by the same transforms: 16 gemms over the tiles instead of one over the pixels
  * with 9 times the columns (see the section in conv_wino.c).  db [O], unless NULL,

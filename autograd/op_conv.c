@@ -691,6 +691,50 @@ static void conv_small_o(const ConvShape *s, const Scalar *xp, int Hp, int Wp, c
     }
 }
 
+/* ---------------------------------------------------------------- Winograd weights memo */
+
+/* The transformed weights U of a Winograd-path conv (conv_wino_u), kept for the rest of a
+ * step: a CMAD iteration runs each net K times with unchanged weights, and making U again
+ * each time (with the flipped copy of the input gradient's kernel) took about 3 % of the
+ * iteration, besides a parallel loop per conv.  An entry is found by the kernel's address,
+ * shape and flip, and used only when the kernel's bits equal the copy it was made from
+ * (one memcmp): so a kernel changed in place (a finite-difference check, an optimiser step
+ * within a step) gets a new U, and the memo never changes a result, since U is a function
+ * of those bits.  Entries live in the arena's block pool and go with its next reset. */
+typedef struct WinoMemo {
+    const Scalar *w;
+    int C, O, flip;
+    Scalar *copy, *u;
+    struct WinoMemo *next;
+} WinoMemo;
+
+static const Scalar *wino_memo_u(Graph *g, const ConvShape *s, const Scalar *w, int flip)
+{
+    const size_t nw = size_mul((size_t)s->O * s->C, 9 * sizeof(Scalar));
+    WinoMemo *e;
+    if (g->memo_resets != arena_resets(g->arena)) { /* the arena was reset: all gone */
+        g->memo = NULL;
+        g->memo_resets = arena_resets(g->arena);
+    }
+    for (e = (WinoMemo *)g->memo; e; e = e->next)
+        if (e->w == w && e->C == s->C && e->O == s->O && e->flip == flip) break;
+    if (e && memcmp(e->copy, w, nw) == 0) return e->u;
+    if (!e) {
+        e = (WinoMemo *)arena_block_get(g->arena, sizeof(WinoMemo));
+        e->w = w;
+        e->C = s->C;
+        e->O = s->O;
+        e->flip = flip;
+        e->copy = (Scalar *)arena_block_get(g->arena, nw);
+        e->u = (Scalar *)arena_block_get(g->arena, size_mul(conv_wino_u_len(s), sizeof(Scalar)));
+        e->next = (WinoMemo *)g->memo;
+        g->memo = e;
+    }
+    memcpy(e->copy, w, nw);
+    conv_wino_u(s, w, flip, e->u);
+    return e->u;
+}
+
 /* y [N, O, P] = W [O, K] cols(x) (+ b): one gemm over the batch (scratch from the
  * arena).  1x1: x is read in place and y written in place.  Stride 1: the gemm writes the
  * padded-width layout into scratch (or conv_small_o does, for O <= SMALL_O), then the
@@ -706,7 +750,7 @@ static void conv_forward_gemm(Graph *g, const ConvShape *s, const Scalar *x, con
     ConvCols cc;
     long t, nt = (long)s->N * s->O;
     if (conv_wino_use(s)) { /* 3x3 stride 1 pad 1, C and O >= 16: Winograd F(2x2, 3x3) */
-        conv_wino_forward(g->arena, s, x, w, b, y);
+        conv_wino_forward_u(g->arena, s, x, wino_memo_u(g, s, w, 0), b, y);
         return;
     }
     oa.pack = gemm_pack_view;
@@ -808,6 +852,10 @@ static void conv_dx_transposed(Graph *g, const ConvShape *s, const Scalar *w, co
     ConvShape t =
         conv_shape_make(s->N, s->O, s->Ho, s->Wo, s->C, s->kh, s->kw, 1, s->kh - 1 - s->pad);
     long c;
+    if (conv_wino_use(&t)) { /* U made from w itself, flipped as it is read */
+        conv_wino_forward_u(g->arena, &t, dy, wino_memo_u(g, &t, w, 1), NULL, dxt);
+        return;
+    }
     PAR_FOR((long)s->C * s->O * s->kh * s->kw)
     for (c = 0; c < s->C; c++) { /* wt[c, o, a, b] = w[o, c, kh-1-a, kw-1-b] */
         int o, a, bb;

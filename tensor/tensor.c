@@ -81,6 +81,7 @@ struct Arena {
     size_t plive;        /* bytes in blocks handed out and not put back */
     size_t slot_cap[POOL_SLOTS];
     BlockHead *slot_head[POOL_SLOTS];
+    unsigned long resets; /* arena_reset calls so far (arena_resets) */
 };
 
 static Chunk *chunk_new(size_t cap)
@@ -182,7 +183,10 @@ void arena_reset(Arena *a)
     a->pused = a->pdone = a->plive = 0;
     memset(a->slot_cap, 0, sizeof a->slot_cap);
     memset(a->slot_head, 0, sizeof a->slot_head);
+    a->resets++;
 }
+
+unsigned long arena_resets(const Arena *a) { return a->resets; }
 
 ArenaMark arena_mark(const Arena *a)
 {

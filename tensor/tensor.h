@@ -74,6 +74,9 @@ void arena_free(Arena *a);
 void *arena_alloc(Arena *a, size_t bytes);  /* uninitialised */
 void *arena_calloc(Arena *a, size_t bytes); /* zeroed */
 void arena_reset(Arena *a);
+/* How many times a has been reset: memory taken from it since (block or bump) is valid
+ * while this is unchanged, which lets a memo kept in the arena tell that it is stale. */
+unsigned long arena_resets(const Arena *a);
 ArenaMark arena_mark(const Arena *a);
 void arena_release(Arena *a, ArenaMark m); /* free everything allocated after m */
 size_t arena_used(const Arena *a);

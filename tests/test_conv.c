@@ -430,6 +430,81 @@ static void test_wino_threads_bit_identical(void)
     arena_free(ar);
 }
 
+/* op_conv.c keeps each kernel's Winograd weights U for the step (a memo checked against
+ * the kernel's bits).  A conv whose kernel is changed in place must get a new U, for y
+ * and for dx (the flipped U); a kernel at the address of an old one after a direct
+ * arena_reset must not find the old U; and the flipped U made from w itself must be the
+ * bits that a flipped copy gives.  With a stale U, y and dx would be those of the old
+ * kernel, far outside the tolerance (the kernel is doubled). */
+static void test_wino_memo(void)
+{
+    static const ConvCase c = {2, 16, 9, 8, 24, 3, 1, 1};
+    Arena *ar = arena_new((size_t)1 << 24);
+    Graph g;
+    Rng r;
+    ConvShape s = case_shape(&c);
+    ConvShape t = conv_shape_make(c.N, c.O, c.H, c.W, c.C, 3, 3, 1, 1); /* dx's conv */
+    const size_t nw = (size_t)c.O * c.C * 9;
+    Var *x, *w, *b, *y;
+    Scalar *ref, *dy, *dx, *dw, *db, *wf, *u1, *u2, *w_at;
+    int was = conv_wino_set_enabled(1), round;
+    size_t i;
+    ag_graph_init(&g, ar);
+    rng_seed(&r, 24, 0);
+    T_OK(conv_wino_use(&s) && conv_wino_use(&t));
+    make_conv_leaves(&g, &r, &c, 1, 0, 1, &x, &w, &b);
+    y = ag_conv2d(&g, x, w, b, 1, 1);
+    ref = (Scalar *)arena_alloc(ar, y->val.n * sizeof(Scalar));
+    conv2d_ref_forward(&s, x->val.data, w->val.data, b->val.data, ref);
+    expect_close("memo: first forward", &c, y->val.data, ref, y->val.n, WINO_TOL);
+    for (i = 0; i < nw; i++) w->val.data[i] *= 2; /* in place, same address */
+    ag_forward(&g, y);
+    conv2d_ref_forward(&s, x->val.data, w->val.data, b->val.data, ref);
+    expect_close("memo: kernel changed in place", &c, y->val.data, ref, y->val.n, WINO_TOL);
+    dy = (Scalar *)arena_alloc(ar, y->val.n * sizeof(Scalar));
+    dx = (Scalar *)arena_calloc(ar, x->val.n * sizeof(Scalar));
+    dw = (Scalar *)arena_calloc(ar, nw * sizeof(Scalar));
+    db = (Scalar *)arena_calloc(ar, (size_t)c.O * sizeof(Scalar));
+    fill_normal(&r, dy, y->val.n, 1.0);
+    ag_backward_seed(&g, y, dy); /* the flipped U made */
+    for (i = 0; i < nw; i++) w->val.data[i] *= -0.5f;
+    ag_backward_seed(&g, y, dy); /* x->grad accumulates: dx(w) + dx(-w / 2) = dx(w) / 2 */
+    conv2d_ref_backward(&s, x->val.data, w->val.data, dy, dx, dw, db);
+    T_OK(x->grad != NULL);
+    if (x->grad) {
+        for (i = 0; i < x->val.n; i++) dx[i] *= -1;
+        expect_close("memo: dx after the kernel changed", &c, x->grad, dx, x->val.n, WINO_TOL);
+    }
+    /* the sampler's way: no grad, the arena reset directly between steps; the next step's
+     * kernel lies where the last one did, with other values */
+    ag_graph_reset(&g);
+    ag_set_grad_enabled(&g, 0);
+    w_at = NULL;
+    for (round = 0; round < 2; round++) {
+        if (round) arena_reset(ar);
+        make_conv_leaves(&g, &r, &c, 0, 0, 1, &x, &w, &b);
+        if (round) T_OK(w->val.data == w_at); /* else this proves nothing */
+        w_at = w->val.data;
+        y = ag_conv2d(&g, x, w, b, 1, 1);
+        ref = (Scalar *)arena_alloc(ar, y->val.n * sizeof(Scalar));
+        conv2d_ref_forward(&s, x->val.data, w->val.data, b->val.data, ref);
+        expect_close("memo: after a direct arena_reset", &c, y->val.data, ref, y->val.n, WINO_TOL);
+    }
+    /* the flipped U from w itself against U of a flipped copy, bit for bit */
+    wf = (Scalar *)arena_alloc(ar, nw * sizeof(Scalar));
+    u1 = (Scalar *)arena_alloc(ar, conv_wino_u_len(&t) * sizeof(Scalar));
+    u2 = (Scalar *)arena_alloc(ar, conv_wino_u_len(&t) * sizeof(Scalar));
+    for (i = 0; i < nw; i++) { /* wf[ci, o, a, bb] = w[o, ci, 2 - a, 2 - bb] */
+        size_t o = i / ((size_t)c.C * 9), ci = i / 9 % (size_t)c.C, k = i % 9;
+        wf[(ci * (size_t)c.O + o) * 9 + (8 - k)] = w->val.data[i];
+    }
+    conv_wino_u(&t, w->val.data, 1, u1);
+    conv_wino_u(&t, wf, 0, u2);
+    T_OK(memcmp(u1, u2, conv_wino_u_len(&t) * sizeof(Scalar)) == 0);
+    conv_wino_set_enabled(was);
+    arena_free(ar);
+}
+
 /* conv_wino_dw against conv2d_ref_backward on every shape above, batch 1 to 5 (parts of
  * one or two samples, fewer parts than WINO_DW_PARTS), and on a 14x14 layer at batch 40
  * (parts of 10 samples in chunks of 4, 4 and 2): dw accumulates (it starts from a nonzero
@@ -801,6 +876,7 @@ const TestCase conv_tests[] = {
     {"wino_matches_reference", test_wino_matches_reference},
     {"wino_dispatch_and_switch", test_wino_dispatch_and_switch},
     {"wino_threads_bit_identical", test_wino_threads_bit_identical},
+    {"wino_memo", test_wino_memo},
     {"wino_dw_matches_reference", test_wino_dw_matches_reference},
     {"wino_dw_threads_bit_identical", test_wino_dw_threads_bit_identical},
     {"upsample2_values", test_upsample2_values},
