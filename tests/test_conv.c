@@ -31,10 +31,12 @@ static const ConvCase conv_cases[] = {
     {11, 32, 28, 28, 4, 3, 1, 1}, /* several im2col chunks (9 + 2 samples) */
     {2, 16, 7, 7, 16, 3, 1, 1},   /* Winograd forward and dx (C, O >= 16), odd size */
     {2, 16, 9, 13, 20, 3, 1, 1},  /* Winograd, odd H != W */
-    {2, 9, 8, 7, 3, 5, 1, 2},     /* dW channels last, 5x5, C = 9 (runs cut by the panels) */
+    {2, 9, 8, 7, 5, 5, 1, 2},     /* dW channels last, 5x5, C = 9 (runs cut by the panels) */
     {3, 8, 6, 6, 5, 3, 1, 0},     /* dW channels last, no padding */
     {2, 16, 30, 26, 5, 3, 1, 1},  /* dW on the padded grid, O not a whole A panel */
-    {2, 3, 28, 28, 4, 3, 1, 1},   /* dW on the padded grid, C = 3: panels gathered */
+    {2, 5, 28, 28, 6, 3, 1, 1},   /* dW on the padded grid, C = 5: panels gathered */
+    {2, 3, 28, 28, 16, 3, 1, 1},  /* C = 3 (ctrl-s's first conv): dW summed directly */
+    {3, 16, 14, 12, 1, 3, 1, 1},  /* O = 1: dW summed directly */
     {2, 32, 28, 28, 1, 3, 1, 1},  /* O = 1 (unet-s's last conv): summed directly */
     {2, 1, 9, 11, 8, 3, 1, 1},    /* C = 1: dx (a conv with O = 1) summed directly */
     {2, 3, 8, 8, 2, 5, 1, 2},     /* O = 2, 5x5: summed directly */
@@ -801,16 +803,17 @@ static void test_groupnorm_backward_properties(void)
 
 /* ---------------------------------------------------------------- threads */
 
-/* Forward values and input gradients of conv2d (im2col and 1x1 paths), GroupNorm,
+/* Forward values and input gradients of conv2d (im2col, 1x1 and, C = 3, direct dW paths), GroupNorm,
  * upsample2 and maxpool2 on sizes above the parallel threshold, with n threads. */
 static void run_image_ops(int threads, Scalar **vals, size_t *count)
 {
-    static const ConvCase big = {4, 16, 32, 32, 16, 3, 1, 1}, big1 = {4, 16, 32, 32, 16, 1, 1, 0};
+    static const ConvCase big = {4, 16, 32, 32, 16, 3, 1, 1}, big1 = {4, 16, 32, 32, 16, 1, 1, 0},
+                          big3 = {4, 3, 32, 32, 16, 3, 1, 1};
     Arena *ar = arena_new((size_t)1 << 24);
     Graph g;
     Rng r;
-    Var *x, *w, *b, *x1, *w1, *b1, *y, *y1, *gn, *up, *mp, *gm, *bt;
-    Var *outs[5], *ins[8];
+    Var *x, *w, *b, *x1, *w1, *b1, *x3, *w3, *b3, *y, *y1, *y3, *gn, *up, *mp, *gm, *bt;
+    Var *outs[6], *ins[11];
     Scalar *seed;
     int cs[1] = {16}, k;
     size_t n = 0, j;
@@ -819,13 +822,15 @@ static void run_image_ops(int threads, Scalar **vals, size_t *count)
     rng_seed(&r, 17, 0);
     make_conv_leaves(&g, &r, &big, 1, 1, 1, &x, &w, &b);
     make_conv_leaves(&g, &r, &big1, 1, 1, 1, &x1, &w1, &b1);
+    make_conv_leaves(&g, &r, &big3, 1, 1, 1, &x3, &w3, &b3);
     gm = ag_new(&g, 1, cs, 1, "gamma");
     bt = ag_new(&g, 1, cs, 1, "beta");
     fill_normal(&r, gm->val.data, 16, 1.0);
     fill_normal(&r, bt->val.data, 16, 1.0);
     y = ag_conv2d(&g, x, w, b, big.stride, big.pad);
     y1 = ag_conv2d(&g, x1, w1, b1, 1, 0);
-    gn = ag_groupnorm(&g, ag_add(&g, y, y1), gm, bt, 4, (Scalar)1e-5);
+    y3 = ag_conv2d(&g, x3, w3, b3, 1, 1);
+    gn = ag_groupnorm(&g, ag_add(&g, ag_add(&g, y, y1), y3), gm, bt, 4, (Scalar)1e-5);
     up = ag_upsample2(&g, gn);
     mp = ag_maxpool2(&g, up);
     /* root: mp; seed it and walk back through everything */
@@ -837,6 +842,7 @@ static void run_image_ops(int threads, Scalar **vals, size_t *count)
     outs[2] = gn;
     outs[3] = up;
     outs[4] = mp;
+    outs[5] = y3;
     ins[0] = x;
     ins[1] = w;
     ins[2] = b;
@@ -845,13 +851,16 @@ static void run_image_ops(int threads, Scalar **vals, size_t *count)
     ins[5] = b1;
     ins[6] = gm;
     ins[7] = bt;
-    for (k = 0; k < 5; k++) n += outs[k]->val.n;
-    for (k = 0; k < 8; k++) n += ins[k]->val.n;
+    ins[8] = x3;
+    ins[9] = w3;
+    ins[10] = b3;
+    for (k = 0; k < 6; k++) n += outs[k]->val.n;
+    for (k = 0; k < 11; k++) n += ins[k]->val.n;
     *vals = (Scalar *)xmalloc(n * sizeof(Scalar));
     n = 0;
-    for (k = 0; k < 5; k++)
+    for (k = 0; k < 6; k++)
         for (j = 0; j < outs[k]->val.n; j++) (*vals)[n++] = outs[k]->val.data[j];
-    for (k = 0; k < 8; k++)
+    for (k = 0; k < 11; k++)
         for (j = 0; j < ins[k]->val.n; j++) (*vals)[n++] = ins[k]->grad[j];
     *count = n;
     arena_free(ar);
