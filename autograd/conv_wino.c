@@ -139,7 +139,8 @@ static void wino_weights(const ConvShape *s, int mr, const Scalar *w, int flip, 
             continue;
         }
         for (c = 0; c < s->C; c++) {
-            const Scalar *src = flip ? w + ((size_t)c * s->O + o) * 9 : w + ((size_t)o * s->C + c) * 9;
+            const Scalar *src =
+                flip ? w + ((size_t)c * s->O + o) * 9 : w + ((size_t)o * s->C + c) * 9;
             Scalar g[9], t[4][3], r[4][4];
             for (i = 0; i < 9; i++) g[i] = src[flip ? 8 - i : i];
             for (j = 0; j < 3; j++) { /* t = G g (4x3) */

@@ -618,8 +618,8 @@ static void pw_widen(const ConvShape *s, int Wp, const Scalar *src, Scalar *dst)
 
 static int conv_dw_direct_fits(const ConvShape *s)
 {
-    return s->stride == 1 && !conv_is_1x1(s) &&
-           (s->O <= DW_DIRECT_MAX || s->C <= DW_DIRECT_MAX) && s->kh * s->kw <= DW_DIRECT_TAPS;
+    return s->stride == 1 && !conv_is_1x1(s) && (s->O <= DW_DIRECT_MAX || s->C <= DW_DIRECT_MAX) &&
+           s->kh * s->kw <= DW_DIRECT_TAPS;
 }
 
 /* acc[k] += sum_{q < L} d[q] x[off[k] + q] for the taps k < taps, in DW_LANES lanes, a
