@@ -612,7 +612,9 @@ static void pw_widen(const ConvShape *s, int Wp, const Scalar *src, Scalar *dst)
  * float lanes (lane q mod DW_LANES), each sample's lanes added into a double per tap in
  * a fixed order.  Pairs in parallel: the same bits on any thread
  * count. */
+#ifndef DW_DIRECT_MAX
 #define DW_DIRECT_MAX 4
+#endif
 #define DW_DIRECT_TAPS 49
 #define DW_LANES 16
 
@@ -622,11 +624,14 @@ static int conv_dw_direct_fits(const ConvShape *s)
            s->kh * s->kw <= DW_DIRECT_TAPS;
 }
 
-/* acc[k] += sum_{q < L} d[q] x[off[k] + q] for the taps k < taps, in DW_LANES lanes, a
- * tap at a time (d stays in L1; with the taps inside the lane loop gcc vectorised over the
- * taps with gathers, 4x slower) */
-static void dw_taps_run(const Scalar *d, const Scalar *x, const int *off, int taps, int L,
-                        double *acc)
+/* Output channels whose runs share each load of x (conv_dw_direct). */
+#define DW_OB 4
+
+/* acc[k] += sum_{q < L} d[q] x[off[k] + q] for the taps k < taps, in DW_LANES lanes, a tap
+ * at a time (with the taps inside the lane loop gcc vectorised over the taps with
+ * gathers, 4x slower). */
+static void dw_taps_run1(const Scalar *d, const Scalar *x, const int *off, int taps, int L,
+                         double *acc)
 {
     int k, q, l;
     for (k = 0; k < taps; k++) {
@@ -642,29 +647,72 @@ static void dw_taps_run(const Scalar *d, const Scalar *x, const int *off, int ta
     }
 }
 
+/* The same for DW_OB output channels at once, d_j = d + j dstride into acc[j taps + k]:
+ * each load of x serves four products.  Lane for lane the sums of dw_taps_run1. */
+static void dw_taps_run4(const Scalar *d, size_t dstride, const Scalar *x, const int *off, int taps,
+                         int L, double *acc)
+{
+    const Scalar *d0 = d, *d1 = d + dstride, *d2 = d + 2 * dstride, *d3 = d + 3 * dstride;
+    int k, q, l, j;
+    for (k = 0; k < taps; k++) {
+        const Scalar *xk = x + off[k];
+        Scalar ln[DW_OB][DW_LANES];
+        for (l = 0; l < DW_LANES; l++) ln[0][l] = ln[1][l] = ln[2][l] = ln[3][l] = 0;
+        for (q = 0; q + DW_LANES <= L; q += DW_LANES)
+            for (l = 0; l < DW_LANES; l++) {
+                const Scalar xv = xk[q + l];
+                ln[0][l] += d0[q + l] * xv;
+                ln[1][l] += d1[q + l] * xv;
+                ln[2][l] += d2[q + l] * xv;
+                ln[3][l] += d3[q + l] * xv;
+            }
+        for (l = 0; q + l < L; l++) {
+            const Scalar xv = xk[q + l];
+            ln[0][l] += d0[q + l] * xv;
+            ln[1][l] += d1[q + l] * xv;
+            ln[2][l] += d2[q + l] * xv;
+            ln[3][l] += d3[q + l] * xv;
+        }
+        for (j = 0; j < DW_OB; j++) {
+            double t = 0.0;
+            for (l = 0; l < DW_LANES; l++) t += (double)ln[j][l];
+            acc[j * taps + k] += t;
+        }
+    }
+}
+
 static void conv_dw_direct(Graph *g, const ConvShape *s, const Scalar *x, const Scalar *dy,
                            Scalar *dw)
 {
     const int Hp = s->H + 2 * s->pad, Wp = s->W + 2 * s->pad, taps = s->kh * s->kw;
-    const int L = (s->Ho - 1) * Wp + s->Wo;
+    const int L = (s->Ho - 1) * Wp + s->Wo, nob = (s->O + DW_OB - 1) / DW_OB;
     const size_t pplane = (size_t)Hp * Wp, wplane = (size_t)s->Ho * Wp;
     Scalar *xp = scratch(g, conv_pad_size(s), 1);
     Scalar *dyw = scratch(g, (size_t)s->N * s->O, wplane);
     int off[DW_DIRECT_TAPS], k;
-    long t, np = (long)s->O * s->C;
+    long t, np = (long)nob * s->C;
     for (k = 0; k < taps; k++) off[k] = (k / s->kw) * Wp + k % s->kw;
     conv_pad(s, x, xp);
     pw_widen(s, Wp, dy, dyw);
-    PAR_FOR((long)s->N * (long)wplane * taps * np)
-    for (t = 0; t < np; t++) {
-        const int o = (int)(t / s->C), c = (int)(t % s->C);
-        double acc[DW_DIRECT_TAPS];
-        int n, j;
-        for (j = 0; j < taps; j++) acc[j] = 0.0;
-        for (n = 0; n < s->N; n++)
-            dw_taps_run(dyw + ((size_t)n * s->O + o) * wplane, xp + ((size_t)n * s->C + c) * pplane,
-                        off, taps, L, acc);
-        for (j = 0; j < taps; j++) dw[(size_t)t * taps + j] += (Scalar)acc[j];
+    PAR_FOR((long)s->N * (long)wplane * taps * s->O * s->C)
+    for (t = 0; t < np; t++) { /* output channels o0 .. o0 + ob - 1 against channel c */
+        const int o0 = (int)(t / s->C) * DW_OB, c = (int)(t % s->C);
+        const int ob = s->O - o0 < DW_OB ? s->O - o0 : DW_OB;
+        double acc[DW_OB * DW_DIRECT_TAPS];
+        int n, j, kk;
+        for (j = 0; j < ob * taps; j++) acc[j] = 0.0;
+        for (n = 0; n < s->N; n++) {
+            const Scalar *dn = dyw + ((size_t)n * s->O + o0) * wplane;
+            const Scalar *xn = xp + ((size_t)n * s->C + c) * pplane;
+            if (ob == DW_OB)
+                dw_taps_run4(dn, wplane, xn, off, taps, L, acc);
+            else /* the last block's few channels */
+                for (j = 0; j < ob; j++)
+                    dw_taps_run1(dn + (size_t)j * wplane, xn, off, taps, L, acc + j * taps);
+        }
+        for (j = 0; j < ob; j++)
+            for (kk = 0; kk < taps; kk++)
+                dw[((size_t)(o0 + j) * s->C + c) * taps + kk] += (Scalar)acc[j * taps + kk];
     }
 }
 
@@ -767,17 +815,20 @@ static void conv_small_o(const ConvShape *s, const Scalar *xp, int Hp, int Wp, c
  * step: a CMAD iteration runs each net K times with unchanged weights, and making U again
  * each time (with the flipped copy of the input gradient's kernel) took about 3 % of the
  * iteration, besides a parallel loop per conv.  An entry is found by the kernel's address,
- * shape and flip, and used only when the kernel's bits equal the copy it was made from
- * (one memcmp): so a kernel changed in place (a finite-difference check, an optimiser step
- * within a step) gets a new U, and the memo never changes a result, since U is a function
- * of those bits.  Entries live in the arena's block pool and go with its next reset. */
+ * shape and flip.  The first use of a kernel only notes it (a training step uses each
+ * kernel once forward and once flipped: nothing to keep); the second keeps U and a copy of
+ * the kernel; later uses take U only when the kernel's bits equal that copy (one memcmp),
+ * so a kernel changed in place (a finite-difference check, an optimiser step within a
+ * step) gets a new U, and the memo never changes a result, since U is a function of those
+ * bits.  Entries live in the arena's block pool and go with its next reset. */
 typedef struct WinoMemo {
     const Scalar *w;
     int C, O, flip;
-    Scalar *copy, *u;
+    Scalar *copy, *u; /* NULL while the kernel has been seen once */
     struct WinoMemo *next;
 } WinoMemo;
 
+/* U for the kernel w of s (flip: see conv_wino_u) from the memo, or NULL on its first use. */
 static const Scalar *wino_memo_u(Graph *g, const ConvShape *s, const Scalar *w, int flip)
 {
     const size_t nw = size_mul((size_t)s->O * s->C, 9 * sizeof(Scalar));
@@ -788,21 +839,44 @@ static const Scalar *wino_memo_u(Graph *g, const ConvShape *s, const Scalar *w, 
     }
     for (e = (WinoMemo *)g->memo; e; e = e->next)
         if (e->w == w && e->C == s->C && e->O == s->O && e->flip == flip) break;
-    if (e && memcmp(e->copy, w, nw) == 0) return e->u;
-    if (!e) {
+    if (!e) { /* first use: noted */
         e = (WinoMemo *)arena_block_get(g->arena, sizeof(WinoMemo));
         e->w = w;
         e->C = s->C;
         e->O = s->O;
         e->flip = flip;
-        e->copy = (Scalar *)arena_block_get(g->arena, nw);
-        e->u = (Scalar *)arena_block_get(g->arena, size_mul(conv_wino_u_len(s), sizeof(Scalar)));
+        e->copy = e->u = NULL;
         e->next = (WinoMemo *)g->memo;
         g->memo = e;
+        return NULL;
+    }
+    if (e->u && memcmp(e->copy, w, nw) == 0) return e->u;
+    if (!e->u) {
+        e->copy = (Scalar *)arena_block_get(g->arena, nw);
+        e->u = (Scalar *)arena_block_get(g->arena, size_mul(conv_wino_u_len(s), sizeof(Scalar)));
     }
     memcpy(e->copy, w, nw);
     conv_wino_u(s, w, flip, e->u);
     return e->u;
+}
+
+/* y = the Winograd conv of x with kernel w (flipped or not) + b, U from the memo or, on
+ * the kernel's first use, made in scratch. */
+static void conv_wino_run(Graph *g, const ConvShape *s, const Scalar *x, const Scalar *w, int flip,
+                          const Scalar *b, Scalar *y)
+{
+    const Scalar *u = wino_memo_u(g, s, w, flip);
+    ArenaMark mark;
+    Scalar *tmp;
+    if (u) {
+        conv_wino_forward_u(g->arena, s, x, u, b, y);
+        return;
+    }
+    mark = arena_mark(g->arena);
+    tmp = scratch(g, conv_wino_u_len(s), 1);
+    conv_wino_u(s, w, flip, tmp);
+    conv_wino_forward_u(g->arena, s, x, tmp, b, y);
+    arena_release(g->arena, mark);
 }
 
 /* y [N, O, P] = W [O, K] cols(x) (+ b): one gemm over the batch (scratch from the
@@ -820,7 +894,7 @@ static void conv_forward_gemm(Graph *g, const ConvShape *s, const Scalar *x, con
     ConvCols cc;
     long t, nt = (long)s->N * s->O;
     if (conv_wino_use(s)) { /* 3x3 stride 1 pad 1, C and O >= 16: Winograd F(2x2, 3x3) */
-        conv_wino_forward_u(g->arena, s, x, wino_memo_u(g, s, w, 0), b, y);
+        conv_wino_run(g, s, x, w, 0, b, y);
         return;
     }
     oa.pack = gemm_pack_view;
@@ -923,7 +997,7 @@ static void conv_dx_transposed(Graph *g, const ConvShape *s, const Scalar *w, co
         conv_shape_make(s->N, s->O, s->Ho, s->Wo, s->C, s->kh, s->kw, 1, s->kh - 1 - s->pad);
     long c;
     if (conv_wino_use(&t)) { /* U made from w itself, flipped as it is read */
-        conv_wino_forward_u(g->arena, &t, dy, wino_memo_u(g, &t, w, 1), NULL, dxt);
+        conv_wino_run(g, &t, dy, w, 1, NULL, dxt);
         return;
     }
     PAR_FOR((long)s->C * s->O * s->kh * s->kw)

@@ -432,12 +432,13 @@ static void test_wino_threads_bit_identical(void)
     arena_free(ar);
 }
 
-/* op_conv.c keeps each kernel's Winograd weights U for the step (a memo checked against
- * the kernel's bits).  A conv whose kernel is changed in place must get a new U, for y
- * and for dx (the flipped U); after a direct arena_reset, whose memory is then written
- * over, a kernel at the address of an old one must not find the old U; and the flipped U made from w itself must be the
- * bits that a flipped copy gives.  With a stale U, y and dx would be those of the old
- * kernel, far outside the tolerance (the kernel is doubled). */
+/* op_conv.c keeps each kernel's Winograd weights U for the step (a memo made at a kernel's
+ * second use and checked against its bits at every later one).  A kernel changed in place
+ * after that must get a new U, for y and for dx (the flipped U); after a direct
+ * arena_reset, whose memory is then written over, a kernel at the address of an old one
+ * must not find the old U; and the flipped U made from w itself must be the bits that a
+ * flipped copy gives.  With a stale U, y and dx would be those of the old kernel, far
+ * outside the tolerance (the kernel is doubled, then halved and negated). */
 static void test_wino_memo(void)
 {
     static const ConvCase c = {2, 16, 9, 8, 24, 3, 1, 1};
@@ -449,16 +450,17 @@ static void test_wino_memo(void)
     const size_t nw = (size_t)c.O * c.C * 9;
     Var *x, *w, *b, *y;
     Scalar *ref, *dy, *dx, *dw, *db, *wf, *u1, *u2, *w_at;
-    int was = conv_wino_set_enabled(1), round;
+    int was = conv_wino_set_enabled(1), round, k;
     size_t i;
     ag_graph_init(&g, ar);
     rng_seed(&r, 24, 0);
     T_OK(conv_wino_use(&s) && conv_wino_use(&t));
     make_conv_leaves(&g, &r, &c, 1, 0, 1, &x, &w, &b);
-    y = ag_conv2d(&g, x, w, b, 1, 1);
+    y = ag_conv2d(&g, x, w, b, 1, 1); /* first use: noted */
+    ag_forward(&g, y);                /* second: U kept */
     ref = (Scalar *)arena_alloc(ar, y->val.n * sizeof(Scalar));
     conv2d_ref_forward(&s, x->val.data, w->val.data, b->val.data, ref);
-    expect_close("memo: first forward", &c, y->val.data, ref, y->val.n, WINO_TOL);
+    expect_close("memo: U kept", &c, y->val.data, ref, y->val.n, WINO_TOL);
     for (i = 0; i < nw; i++) w->val.data[i] *= 2; /* in place, same address */
     ag_forward(&g, y);
     conv2d_ref_forward(&s, x->val.data, w->val.data, b->val.data, ref);
@@ -468,13 +470,13 @@ static void test_wino_memo(void)
     dw = (Scalar *)arena_calloc(ar, nw * sizeof(Scalar));
     db = (Scalar *)arena_calloc(ar, (size_t)c.O * sizeof(Scalar));
     fill_normal(&r, dy, y->val.n, 1.0);
-    ag_backward_seed(&g, y, dy); /* the flipped U made */
-    for (i = 0; i < nw; i++) w->val.data[i] *= -0.5f;
-    ag_backward_seed(&g, y, dy); /* x->grad accumulates: dx(w) + dx(-w / 2) = dx(w) / 2 */
+    for (k = 0; k < 2; k++) ag_backward_seed(&g, y, dy); /* the flipped U noted, then kept */
+    for (i = 0; i < nw; i++) w->val.data[i] *= -0.25f;
+    ag_backward_seed(&g, y, dy); /* x->grad: 2 dx(w) + dx(-w / 4) = 7/4 dx(w) = -7 dx(-w / 4) */
     conv2d_ref_backward(&s, x->val.data, w->val.data, dy, dx, dw, db);
     T_OK(x->grad != NULL);
     if (x->grad) {
-        for (i = 0; i < x->val.n; i++) dx[i] *= -1;
+        for (i = 0; i < x->val.n; i++) dx[i] *= -7;
         expect_close("memo: dx after the kernel changed", &c, x->grad, dx, x->val.n, WINO_TOL);
     }
     /* the sampler's way: no grad, the arena reset directly between steps; the next step's
@@ -490,7 +492,7 @@ static void test_wino_memo(void)
         make_conv_leaves(&g, &r, &c, 0, 0, 1, &x, &w, &b);
         if (round) T_OK(w->val.data == w_at); /* else this proves nothing */
         w_at = w->val.data;
-        y = ag_conv2d(&g, x, w, b, 1, 1);
+        for (k = 0; k < 2; k++) y = ag_conv2d(&g, x, w, b, 1, 1); /* round 0: U kept */
         ref = (Scalar *)arena_alloc(ar, y->val.n * sizeof(Scalar));
         conv2d_ref_forward(&s, x->val.data, w->val.data, b->val.data, ref);
         expect_close("memo: after a direct arena_reset", &c, y->val.data, ref, y->val.n, WINO_TOL);
@@ -500,8 +502,8 @@ static void test_wino_memo(void)
     u1 = (Scalar *)arena_alloc(ar, conv_wino_u_len(&t) * sizeof(Scalar));
     u2 = (Scalar *)arena_alloc(ar, conv_wino_u_len(&t) * sizeof(Scalar));
     for (i = 0; i < nw; i++) { /* wf[ci, o, a, bb] = w[o, ci, 2 - a, 2 - bb] */
-        size_t o = i / ((size_t)c.C * 9), ci = i / 9 % (size_t)c.C, k = i % 9;
-        wf[(ci * (size_t)c.O + o) * 9 + (8 - k)] = w->val.data[i];
+        size_t o = i / ((size_t)c.C * 9), ci = i / 9 % (size_t)c.C, kk = i % 9;
+        wf[(ci * (size_t)c.O + o) * 9 + (8 - kk)] = w->val.data[i];
     }
     conv_wino_u(&t, w->val.data, 1, u1);
     conv_wino_u(&t, wf, 0, u2);

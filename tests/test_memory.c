@@ -126,9 +126,12 @@ static void test_cmad_iteration_peak(void)
     p4 = cmad_peak(&n, 4, 0);
     c3 = cmad_peak(&n, 3, 1);
     c6 = cmad_peak(&n, 6, 1);
-    T_OK(p4 < 32.0); /* 29.0 MB (27.8 when first set) */
-    T_OK(c3 < 14.5); /* 13.2 MB (12.0 when first set): the checkpointed objective keeps one step */
-    T_OK(c3 == c6);  /* ... whatever K is */
+    /* 35.1 MB (27.8 when first set; 29.0 before the Winograd weights memo of op_conv.c,
+     * which keeps U and a copy of each kernel used twice: about 6 MB here, whatever K) */
+    if (!(p4 < 38.0)) t_report(__FILE__, __LINE__, "K = 4 peak %.2f MB >= 38.0", p4);
+    if (!(c3 < 14.5)) /* 13.2 MB (12.0 when first set): the checkpointed objective keeps one step */
+        t_report(__FILE__, __LINE__, "checkpointed K = 3 peak %.2f MB >= 14.5", c3);
+    T_OK(c3 == c6); /* ... whatever K is */
     unet_free(&n.score);
     unet_free(&n.ctrl[0]);
     unet_free(&n.ctrl[1]);
