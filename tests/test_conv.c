@@ -438,7 +438,7 @@ static void test_wino_threads_bit_identical(void)
  * arena_reset, whose memory is then written over, a kernel at the address of an old one
  * must not find the old U; and the flipped U made from w itself must be the bits that a
  * flipped copy gives.  With a stale U, y and dx would be those of the old kernel, far
- * outside the tolerance (the kernel is doubled, then halved and negated). */
+ * outside the tolerance (the kernel is doubled, then quartered and negated). */
 static void test_wino_memo(void)
 {
     static const ConvCase c = {2, 16, 9, 8, 24, 3, 1, 1};
