@@ -545,12 +545,12 @@ void conv_wino_forward_u(Arena *a, const ConvShape *s, const Scalar *x, const Sc
     arena_release(a, mark);
 }
 
-void conv_wino_forward(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *w,
+void conv_wino_forward(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *w, int flip,
                        const Scalar *b, Scalar *y)
 {
     ArenaMark mark = arena_mark(a);
     Scalar *u = (Scalar *)arena_alloc(a, size_mul(conv_wino_u_len(s), sizeof(Scalar)));
-    conv_wino_u(s, w, 0, u);
+    conv_wino_u(s, w, flip, u);
     conv_wino_forward_u(a, s, x, u, b, y);
     arena_release(a, mark);
 }

@@ -44,8 +44,10 @@ int conv_wino_enabled(void);
 int conv_wino_set_enabled(int on);
 
 /* y [N, O, H, W] = conv(x [N, C, H, W], w [O, C, 3, 3]) + b [O] (b may be NULL), stride 1,
- * pad 1.  Scratch comes from the arena and is released before returning. */
-void conv_wino_forward(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *w,
+ * pad 1; with flip = 1, w is [C, O, 3, 3] and the kernel of (o, c) is w[c, o] turned by 180
+ * degrees (see conv_wino_u).  Scratch comes from the arena and is released before
+ * returning. */
+void conv_wino_forward(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *w, int flip,
                        const Scalar *b, Scalar *y);
 
 /* The same in two steps, so that a caller may keep the transformed weights U of a kernel

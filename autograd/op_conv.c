@@ -866,17 +866,10 @@ static void conv_wino_run(Graph *g, const ConvShape *s, const Scalar *x, const S
                           const Scalar *b, Scalar *y)
 {
     const Scalar *u = wino_memo_u(g, s, w, flip);
-    ArenaMark mark;
-    Scalar *tmp;
-    if (u) {
+    if (u)
         conv_wino_forward_u(g->arena, s, x, u, b, y);
-        return;
-    }
-    mark = arena_mark(g->arena);
-    tmp = scratch(g, conv_wino_u_len(s), 1);
-    conv_wino_u(s, w, flip, tmp);
-    conv_wino_forward_u(g->arena, s, x, tmp, b, y);
-    arena_release(g->arena, mark);
+    else
+        conv_wino_forward(g->arena, s, x, w, flip, b, y);
 }
 
 /* y [N, O, P] = W [O, K] cols(x) (+ b): one gemm over the batch (scratch from the
@@ -989,17 +982,20 @@ static void conv_dw_1x1(Graph *g, const ConvShape *s, const Scalar *x, const Sca
 }
 
 /* dxt [N, C, H, W] = the input gradient of a stride-1 conv, as the conv of dy with the
- * flipped, transposed kernel (see the header); wt is scratch for that kernel. */
+ * flipped, transposed kernel (see the header): on the Winograd path U is made from w
+ * itself, flipped as it is read; otherwise the flipped kernel wt is formed in scratch. */
 static void conv_dx_transposed(Graph *g, const ConvShape *s, const Scalar *w, const Scalar *dy,
-                               Scalar *wt, Scalar *dxt)
+                               Scalar *dxt)
 {
     ConvShape t =
         conv_shape_make(s->N, s->O, s->Ho, s->Wo, s->C, s->kh, s->kw, 1, s->kh - 1 - s->pad);
+    Scalar *wt;
     long c;
-    if (conv_wino_use(&t)) { /* U made from w itself, flipped as it is read */
+    if (conv_wino_use(&t)) {
         conv_wino_run(g, &t, dy, w, 1, NULL, dxt);
         return;
     }
+    wt = scratch(g, (size_t)s->O, (size_t)s->C * s->kh * s->kw);
     PAR_FOR((long)s->C * s->O * s->kh * s->kw)
     for (c = 0; c < s->C; c++) { /* wt[c, o, a, b] = w[o, c, kh-1-a, kw-1-b] */
         int o, a, bb;
@@ -1088,7 +1084,7 @@ void op_conv2d_backward(Graph *g, Var *out)
                 ob.ctx = &vd;
                 gemm_op(s.C, s.N * P, s.O, 1, &oa, &ob, 0, dxt, P, P, plane);
             } else if (s.stride == 1 && s.kh == s.kw && s.pad <= s.kh - 1) {
-                conv_dx_transposed(g, &s, w, dy, scratch(g, (size_t)s.O, (size_t)K), dxt);
+                conv_dx_transposed(g, &s, w, dy, dxt);
             } else { /* dcols [K, m P] = W^T [K, O] dy [O, m P];  dx = col2im(dcols) */
                 int mmax = conv_chunk(&s), n0;
                 Scalar *cols = scratch(g, (size_t)K * mmax, (size_t)P);

@@ -358,7 +358,7 @@ static void test_wino_matches_reference(void)
             fill_normal(&r, w, nw, 1.0 / sqrt(9.0 * c.C));
             fill_normal(&r, b, (size_t)c.O, 0.5);
             T_OK(conv_wino_fits(&s));
-            conv_wino_forward(ar, &s, x, w, bias ? b : NULL, y);
+            conv_wino_forward(ar, &s, x, w, 0, bias ? b : NULL, y);
             conv2d_ref_forward(&s, x, w, bias ? b : NULL, ref);
             {
                 double d = max_scaled_diff(y, ref, ny);
@@ -392,7 +392,7 @@ static void test_wino_dispatch_and_switch(void)
     y = ag_conv2d(&g, x, w, b, 1, 1);
     direct = (Scalar *)arena_alloc(ar, y->val.n * sizeof(Scalar));
     ref = (Scalar *)arena_alloc(ar, y->val.n * sizeof(Scalar));
-    conv_wino_forward(ar, &s, x->val.data, w->val.data, b->val.data, direct);
+    conv_wino_forward(ar, &s, x->val.data, w->val.data, 0, b->val.data, direct);
     T_OK(memcmp(direct, y->val.data, y->val.n * sizeof(Scalar)) == 0);
     conv_wino_set_enabled(0);
     T_OK(!conv_wino_use(&s));
@@ -424,9 +424,9 @@ static void test_wino_threads_bit_identical(void)
     fill_normal(&r, w, nw, 1.0 / sqrt(9.0 * c.C));
     fill_normal(&r, b, (size_t)c.O, 0.5);
     plat_set_threads(1);
-    conv_wino_forward(ar, &s, x, w, b, y1);
+    conv_wino_forward(ar, &s, x, w, 0, b, y1);
     plat_set_threads(2);
-    conv_wino_forward(ar, &s, x, w, b, y2);
+    conv_wino_forward(ar, &s, x, w, 0, b, y2);
     plat_set_threads(keep);
     T_OK(memcmp(y1, y2, ny * sizeof(Scalar)) == 0);
     arena_free(ar);
