@@ -100,7 +100,9 @@ static void binary_forward(Var *out, int kind)
 
 /* db[j] += sum over a's positions that map to b's element j of coef(p) dy[p], where
  * coef is 1 (add), -1 (sub) or a[p] (mul).  Parallel over j: each thread owns its j and
- * sums in a fixed order. */
+ * sums in a fixed order.  A plane that b broadcasts over (b [N, C, 1, 1] or [C, 1, 1], a
+ * time embedding or a bias) is summed by sum_lanes and the planes added in order, as the
+ * conv's bias and shift gradients are (op_conv.c): the same bits either way. */
 static void reduce_to_b(const Bcast *m, const Scalar *dy, const Scalar *a, Scalar sign, Scalar *db)
 {
     long nb = (long)m->bs[0] * m->bs[1] * m->bs[2] * m->bs[3], j;
@@ -122,7 +124,7 @@ static void reduce_to_b(const Bcast *m, const Scalar *dy, const Scalar *a, Scala
                     if (a) {
                         for (e = 0; e < plane; e++) acc += (double)(a[q + e] * dy[q + e]);
                     } else {
-                        for (e = 0; e < plane; e++) acc += (double)dy[q + e];
+                        acc += sum_lanes(dy + q, plane);
                     }
                 }
             db[j] += (Scalar)(sign * acc);
