@@ -89,7 +89,7 @@ static void mark_needed(Var *out)
         if (!out->in[i] || r == AG_READ_NO) continue;
         if (r == AG_READ_OTHER) {
             r = AG_READ_NO;
-            for (j = 0; j < out->nin; j++)
+            for (j = 0; j < 2 && j < out->nin; j++)
                 if (j != i && ag_needs(out, j)) r = AG_READ_YES;
         }
         if (r == AG_READ_YES) out->in[i]->needed = 1;
@@ -98,12 +98,19 @@ static void mark_needed(Var *out)
 
 Var *ag_node(Graph *g, OpKind op, int ndim, const int *shape, Var *a, Var *b, Var *c)
 {
-    Var *v = var_alloc(g);
     Var *ins[AG_MAX_IN];
     int i;
     ins[0] = a;
     ins[1] = b;
     ins[2] = c;
+    for (i = 3; i < AG_MAX_IN; i++) ins[i] = NULL;
+    return ag_node_in(g, op, ndim, shape, ins);
+}
+
+Var *ag_node_in(Graph *g, OpKind op, int ndim, const int *shape, Var *const *ins)
+{
+    Var *v = var_alloc(g);
+    int i;
     v->val = tensor_view(
         (Scalar *)arena_block_get(g->arena, size_mul(shape_numel(ndim, shape), sizeof(Scalar))),
         ndim, shape);

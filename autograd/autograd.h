@@ -26,7 +26,7 @@
 
 #include "../tensor/tensor.h"
 
-#define AG_MAX_IN 3
+#define AG_MAX_IN 4
 #define AG_MAX_IPARAM 8
 
 typedef enum OpKind {
@@ -98,8 +98,9 @@ struct Graph {
 /* Which values an op's backward reads: for each input and for the op's own output,
  *   AG_READ_NO     never (shapes only),
  *   AG_READ_YES    whenever the backward runs,
- *   AG_READ_OTHER  only when another input needs its gradient (the bilinear ops: conv2d
- *                  reads x for dW and w for dx, so a frozen conv keeps no input).
+ *   AG_READ_OTHER  only when the other of inputs 0 and 1 needs its gradient (the
+ *                  bilinear ops: conv2d reads x for dW and w for dx, so a frozen conv
+ *                  keeps no input, whatever its bias or shift need).
  * A value that no recorded backward reads can be released once the forward that made it
  * is over (ag_scope_end). */
 enum { AG_READ_NO = 0, AG_READ_YES = 1, AG_READ_OTHER = 2 };
@@ -194,6 +195,8 @@ void ag_print_memory(const Graph *g, void *file /* FILE* */);
 /* Makes an op's output node (value uninitialised), links it on the tape when grads are
  * enabled and sets requires_grad from the inputs (b and c may be NULL). */
 Var *ag_node(Graph *g, OpKind op, int ndim, const int *shape, Var *a, Var *b, Var *c);
+/* The same with the inputs in an array: ins[0 .. AG_MAX_IN - 1], any of them NULL. */
+Var *ag_node_in(Graph *g, OpKind op, int ndim, const int *shape, Var *const *ins);
 /* out->saved: bytes of arena memory the first time (forward may be replayed), the same
  * block afterwards. */
 void *ag_saved(Graph *g, Var *out, size_t bytes);

@@ -341,14 +341,22 @@ static void wino_out(const WinoGeom *g, const Scalar *m, int T, Scalar *restrict
 }
 
 /* y's output rows i and (when two) i + 1 of one tile row, n columns from the block's out
- * rows (src, and src + olen for the second): y = A^T M A + b. */
+ * rows (src, and src + olen for the second): y = A^T M A + b, then + z (ConvAdd): zmode 0
+ * none, 1 the plane's zo, 2 the rows zr (zr[j], zr[Wo + j]). */
 WINO_INLINE void wino_y_rows(Scalar *restrict yo, int Wo, const Scalar *src, size_t olen, Scalar bo,
-                             int n, int two)
+                             int zmode, Scalar zo, const Scalar *zr, int n, int two)
 {
-    int j;
-    for (j = 0; j < n; j++) yo[j] = src[j] + bo;
-    if (two)
-        for (j = 0; j < n; j++) yo[(size_t)Wo + j] = src[olen + j] + bo;
+    int r, j;
+    for (r = 0; r <= two; r++) {
+        Scalar *restrict d = yo + (size_t)r * Wo;
+        const Scalar *sr = src + (size_t)r * olen;
+        if (zmode == 0)
+            for (j = 0; j < n; j++) d[j] = sr[j] + bo;
+        else if (zmode == 1)
+            for (j = 0; j < n; j++) d[j] = (sr[j] + bo) + zo;
+        else
+            for (j = 0; j < n; j++) d[j] = (sr[j] + bo) + zr[(size_t)r * Wo + j];
+    }
 }
 
 /* ---------------------------------------------------------------- gemm operands */
@@ -364,7 +372,7 @@ typedef struct WinoScratch {
  * V_k and their gemms into M, output transform, rows copied into y (spare slots and
  * outputs past the image dropped). */
 static void wino_block(const WinoGeom *g, long g0, int T, const Scalar *x, const Scalar *u,
-                       const Scalar *b, const WinoScratch *ws, Scalar *y)
+                       const ConvAdd *add, const WinoScratch *ws, Scalar *y)
 {
     const ConvShape *s = g->s;
     const size_t plane = (size_t)s->H * s->W, oplane = (size_t)s->Ho * s->Wo;
@@ -412,27 +420,31 @@ static void wino_block(const WinoGeom *g, long g0, int T, const Scalar *x, const
                            ws->m + (size_t)k * g->ms, g->T);
     }
     for (o = 0; o < s->O; o++) {
-        const Scalar bo = b ? b[o] : 0;
+        const Scalar bo = add && add->b ? add->b[o] : 0;
+        const int zmode = add && add->z ? 1 + (add->z_full != 0) : 0;
         wino_out(g, ws->m + (size_t)o * g->T, T, ws->out);
         for (r = r0; r < r1; r++) { /* tiles ja .. jb - 1 of tile row r */
             int n = (int)(r / g->th), i = 2 * (int)(r % g->th), x0, x1, cols, two;
             long first = r * g->ns;
             int ja = first < g0 ? (int)(g0 - first) : 0;
             int jb = g1 - first < g->tw ? (int)(g1 - first) : g->tw;
-            Scalar *restrict yo = y + ((size_t)n * s->O + o) * oplane + (size_t)i * s->Wo;
+            const size_t yoff = ((size_t)n * s->O + o) * oplane + (size_t)i * s->Wo;
+            Scalar *restrict yo = y + yoff;
             const Scalar *src = ws->out + 2 * (size_t)(first + ja - g0); /* column x0 */
+            const Scalar zo = zmode == 1 ? add->z[(size_t)n * s->O + o] : 0;
+            const Scalar *zr = zmode == 2 ? add->z + yoff + 2 * ja : NULL;
             x0 = 2 * ja;
             x1 = 2 * jb < s->Wo ? 2 * jb : s->Wo;
             cols = x1 - x0;
             two = i + 1 < s->Ho;
             if (cols == 28) /* whole rows of unet-s's images as constants */
-                wino_y_rows(yo + x0, s->Wo, src, olen, bo, 28, two);
+                wino_y_rows(yo + x0, s->Wo, src, olen, bo, zmode, zo, zr, 28, two);
             else if (cols == 14)
-                wino_y_rows(yo + x0, s->Wo, src, olen, bo, 14, two);
+                wino_y_rows(yo + x0, s->Wo, src, olen, bo, zmode, zo, zr, 14, two);
             else if (cols == 7)
-                wino_y_rows(yo + x0, s->Wo, src, olen, bo, 7, two);
+                wino_y_rows(yo + x0, s->Wo, src, olen, bo, zmode, zo, zr, 7, two);
             else
-                wino_y_rows(yo + x0, s->Wo, src, olen, bo, cols, two);
+                wino_y_rows(yo + x0, s->Wo, src, olen, bo, zmode, zo, zr, cols, two);
         }
     }
 }
@@ -513,7 +525,7 @@ void conv_grid_blocks(const Scalar *src, int N, int C, int H, int W, int pad, in
 /* ---------------------------------------------------------------- forward */
 
 void conv_wino_forward_u(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *u,
-                         const Scalar *b, Scalar *y)
+                         const ConvAdd *add, Scalar *y)
 {
     ArenaMark mark = arena_mark(a);
     WinoGeom g;
@@ -540,19 +552,27 @@ void conv_wino_forward_u(Arena *a, const ConvShape *s, const Scalar *x, const Sc
         ws.m = ws.v + 4 * g.vs;
         ws.split = ws.m + 16 * g.ms;
         ws.out = ws.split + 4 * rl;
-        wino_block(&g, g0, T, x, u, b, &ws, y);
+        wino_block(&g, g0, T, x, u, add, &ws, y);
     }
+    arena_release(a, mark);
+}
+
+void conv_wino_forward_add(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *w, int flip,
+                           const ConvAdd *add, Scalar *y)
+{
+    ArenaMark mark = arena_mark(a);
+    Scalar *u = (Scalar *)arena_alloc(a, size_mul(conv_wino_u_len(s), sizeof(Scalar)));
+    conv_wino_u(s, w, flip, u);
+    conv_wino_forward_u(a, s, x, u, add, y);
     arena_release(a, mark);
 }
 
 void conv_wino_forward(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *w, int flip,
                        const Scalar *b, Scalar *y)
 {
-    ArenaMark mark = arena_mark(a);
-    Scalar *u = (Scalar *)arena_alloc(a, size_mul(conv_wino_u_len(s), sizeof(Scalar)));
-    conv_wino_u(s, w, flip, u);
-    conv_wino_forward_u(a, s, x, u, b, y);
-    arena_release(a, mark);
+    ConvAdd add = {0};
+    add.b = b;
+    conv_wino_forward_add(a, s, x, w, flip, &add, y);
 }
 
 /* ---------------------------------------------------------------- weight gradient
@@ -755,7 +775,7 @@ static void wino_dw_grid(const WinoDwGrid *gr, const Scalar *src, int nc, int H,
 }
 
 void conv_wino_dw(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *dy, Scalar *dw,
-                  Scalar *db)
+                  Scalar *db, double *sums)
 {
     ArenaMark mark = arena_mark(a);
     const int th = (s->Ho + 1) / 2, tw = (s->Wo + 1) / 2;
@@ -764,7 +784,7 @@ void conv_wino_dw(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *d
     int mr, nr, nthr = plat_threads(), S;
     size_t xs, ds, xgs, dgs, per_thr;
     Scalar *z, *scr;
-    double *dbs = NULL; /* [N][O]: each plane of dy summed, for db */
+    double *dbs = sums; /* [N][O]: each plane of dy summed, for db and the caller */
     WinoDwGrid gx, gd;
     long part;
     CHECK(conv_wino_fits(s), "conv_wino: %dx%d stride %d pad %d is not 3x3 stride 1 pad 1", s->kh,
@@ -797,7 +817,7 @@ void conv_wino_dw(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *d
     dgs = gd.rows * gd.nblk * gd.W;
     if (nthr > nparts) nthr = nparts;
     z = (Scalar *)arena_alloc(a, size_mul((size_t)16 * nparts, zs * sizeof(Scalar)));
-    if (db) dbs = (double *)arena_alloc(a, size_mul((size_t)s->N * s->O, sizeof(double)));
+    if (db && !dbs) dbs = (double *)arena_alloc(a, size_mul((size_t)s->N * s->O, sizeof(double)));
     /* per thread: its chunk's grids, the panels of 4 positions (one row a) for a tile
      * block, and e */
     xs = (size_t)WINO_DW_TILES * gx.nblk * nr;

@@ -43,12 +43,23 @@ int conv_wino_use(const ConvShape *s);
 int conv_wino_enabled(void);
 int conv_wino_set_enabled(int on);
 
+/* What a conv adds to its sums: y = (sum + b[o]) + z, b [O] and z either one value per
+ * (n, o) plane (z_full 0: z [N, O], a time embedding) or per element (z_full 1: z [N, O,
+ * Ho, Wo], a residual); b and z may each be NULL.  The two adds in that order give the bits
+ * of the conv with its bias followed by an add of z. */
+typedef struct ConvAdd {
+    const Scalar *b, *z;
+    int z_full;
+} ConvAdd;
+
 /* y [N, O, H, W] = conv(x [N, C, H, W], w [O, C, 3, 3]) + b [O] (b may be NULL), stride 1,
  * pad 1; with flip = 1, w is [C, O, 3, 3] and the kernel of (o, c) is w[c, o] turned by 180
  * degrees (see conv_wino_u).  Scratch comes from the arena and is released before
- * returning. */
+ * returning.  conv_wino_forward_add adds what add says instead (add may be NULL). */
 void conv_wino_forward(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *w, int flip,
                        const Scalar *b, Scalar *y);
+void conv_wino_forward_add(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *w, int flip,
+                           const ConvAdd *add, Scalar *y);
 
 /* The same in two steps, so that a caller may keep the transformed weights U of a kernel
  * that many convs use (op_conv.c keeps them for a step: a CMAD iteration runs each net K
@@ -60,15 +71,16 @@ void conv_wino_forward(Arena *a, const ConvShape *s, const Scalar *x, const Scal
 size_t conv_wino_u_len(const ConvShape *s);
 void conv_wino_u(const ConvShape *s, const Scalar *w, int flip, Scalar *u);
 void conv_wino_forward_u(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *u,
-                         const Scalar *b, Scalar *y);
+                         const ConvAdd *add, Scalar *y);
 
 /* dw [O, C, 3, 3] += the weight gradient of y = conv(x, w) given dy [N, O, H, W], stride 1,
  * pad 1, by the same transforms: 16 gemms over the tiles instead of one over the pixels
- * with 9 times the columns (see the section in conv_wino.c).  db [O], unless NULL,
- * += the bias gradient, each plane of dy summed while a chunk is in cache, then
- * conv_db_add.  Scratch from the arena. */
+ * with 9 times the columns (see the section in conv_wino.c).  Each plane of dy is summed
+ * while a chunk is in cache when db or sums is not NULL: into sums [N, O] (sum_lanes of
+ * plane (n, o)) unless it is NULL, and db [O] += them by conv_db_add unless db is NULL.
+ * Scratch from the arena. */
 void conv_wino_dw(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *dy, Scalar *dw,
-                  Scalar *db);
+                  Scalar *db, double *sums);
 
 /* db [O] += sum over n of sums[n O + o], in sample order: a conv's bias gradient from its
  * per-plane sums of dy (sums[n O + o] = sum_lanes of plane (n, o)).  op_conv.c and

@@ -863,13 +863,41 @@ static const Scalar *wino_memo_u(Graph *g, const ConvShape *s, const Scalar *w, 
 /* y = the Winograd conv of x with kernel w (flipped or not) + b, U from the memo or, on
  * the kernel's first use, made in scratch. */
 static void conv_wino_run(Graph *g, const ConvShape *s, const Scalar *x, const Scalar *w, int flip,
-                          const Scalar *b, Scalar *y)
+                          const ConvAdd *add, Scalar *y)
 {
     const Scalar *u = wino_memo_u(g, s, w, flip);
     if (u)
-        conv_wino_forward_u(g->arena, s, x, u, b, y);
+        conv_wino_forward_u(g->arena, s, x, u, add, y);
     else
-        conv_wino_forward(g->arena, s, x, w, flip, b, y);
+        conv_wino_forward_add(g->arena, s, x, w, flip, add, y);
+}
+
+/* dst[j] = (src[j] + b[o]) + z for j < n, plane t = n O + o of the output, dst at
+ * element off of y (z: the plane's value, or z_full's element at the same place; src may
+ * be dst).  Without
+ * b, src[j] + bo with bo = 0 when add_b0 (the stride-1 copy-out, which always added), else
+ * src[j] + z alone: each path keeps the bits of its conv followed by an add. */
+static void conv_add_row(const ConvAdd *add, int O, long t, size_t off, int add_b0,
+                         const Scalar *src, Scalar *dst, int n)
+{
+    const Scalar bo = add->b ? add->b[t % O] : 0;
+    const int has_b = add->b != NULL || add_b0;
+    int j;
+    if (!add->z) {
+        for (j = 0; j < n; j++) dst[j] = src[j] + bo;
+    } else if (!add->z_full) {
+        const Scalar zo = add->z[t];
+        if (has_b)
+            for (j = 0; j < n; j++) dst[j] = (src[j] + bo) + zo;
+        else
+            for (j = 0; j < n; j++) dst[j] = src[j] + zo;
+    } else {
+        const Scalar *zr = add->z + off;
+        if (has_b)
+            for (j = 0; j < n; j++) dst[j] = (src[j] + bo) + zr[j];
+        else
+            for (j = 0; j < n; j++) dst[j] = src[j] + zr[j];
+    }
 }
 
 /* y [N, O, P] = W [O, K] cols(x) (+ b): one gemm over the batch (scratch from the
@@ -878,16 +906,18 @@ static void conv_wino_run(Graph *g, const ConvShape *s, const Scalar *x, const S
  * valid columns are copied out with the bias.  Otherwise: gathered panels, y written in
  * place. */
 static void conv_forward_gemm(Graph *g, const ConvShape *s, const Scalar *x, const Scalar *w,
-                              const Scalar *b, Scalar *y)
+                              const ConvAdd *add, Scalar *y)
 {
+    const ConvAdd none = {0};
     ArenaMark mark = arena_mark(g->arena);
     const int P = s->Ho * s->Wo, K = s->C * s->kh * s->kw;
     GemmView vw = conv_view(w, K, K, 0, 0), vx;
     GemmOperand oa = {0}, ob = {0}; /* panels NULL: packed here */
     ConvCols cc;
     long t, nt = (long)s->N * s->O;
+    if (!add) add = &none;
     if (conv_wino_use(s)) { /* 3x3 stride 1 pad 1, C and O >= 16: Winograd F(2x2, 3x3) */
-        conv_wino_run(g, s, x, w, 0, b, y);
+        conv_wino_run(g, s, x, w, 0, add, y);
         return;
     }
     oa.pack = gemm_pack_view;
@@ -911,13 +941,12 @@ static void conv_forward_gemm(Graph *g, const ConvShape *s, const Scalar *x, con
             else
                 gemm_op(s->O, s->N * Pw, K, 1, &oa, &ob, 0, yw, Pw, Pw, (size_t)s->O * Pw);
             PAR_FOR(nt * P)
-            for (t = 0; t < nt; t++) { /* y[n, o, i, jo] = yw[n, o, i Wp + jo] + b[o] */
-                const Scalar *src = yw + (size_t)t * Pw;
-                Scalar *dst = y + (size_t)t * P, bo = b ? b[t % s->O] : 0;
-                int i, jo;
+            for (t = 0; t < nt; t++) { /* y[n, o, i, jo] = yw[n, o, i Wp + jo] + b[o] (+ z) */
+                int i;
                 for (i = 0; i < s->Ho; i++)
-                    for (jo = 0; jo < s->Wo; jo++)
-                        dst[(size_t)i * s->Wo + jo] = src[(size_t)i * Wp + jo] + bo;
+                    conv_add_row(add, s->O, t, (size_t)t * P + (size_t)i * s->Wo, 1,
+                                 yw + (size_t)t * Pw + (size_t)i * Wp,
+                                 y + (size_t)t * P + (size_t)i * s->Wo, s->Wo);
             }
             arena_release(g->arena, mark);
             return;
@@ -925,13 +954,10 @@ static void conv_forward_gemm(Graph *g, const ConvShape *s, const Scalar *x, con
         ob.pack = pack_cols;
         gemm_op(s->O, s->N * P, K, 1, &oa, &ob, 0, y, P, P, (size_t)s->O * P);
     }
-    if (b) {
+    if (add->b || add->z) {
         PAR_FOR(nt * P)
-        for (t = 0; t < nt; t++) {
-            Scalar *yp = y + (size_t)t * P, bo = b[t % s->O];
-            int p;
-            for (p = 0; p < P; p++) yp[p] += bo;
-        }
+        for (t = 0; t < nt; t++)
+            conv_add_row(add, s->O, t, (size_t)t * P, 0, y + (size_t)t * P, y + (size_t)t * P, P);
     }
     arena_release(g->arena, mark);
 }
@@ -941,8 +967,11 @@ static void conv_forward_gemm(Graph *g, const ConvShape *s, const Scalar *x, con
 void op_conv2d_forward(Graph *g, Var *out)
 {
     ConvShape s = conv_geom(out);
-    conv_forward_gemm(g, &s, out->in[0]->val.data, out->in[1]->val.data,
-                      out->in[2] ? out->in[2]->val.data : NULL, out->val.data);
+    ConvAdd add = {0};
+    add.b = out->in[2] ? out->in[2]->val.data : NULL;
+    add.z = out->in[3] ? out->in[3]->val.data : NULL;
+    add.z_full = out->in[3] && out->in[3]->val.n == out->val.n;
+    conv_forward_gemm(g, &s, out->in[0]->val.data, out->in[1]->val.data, &add, out->val.data);
 }
 
 /* Runs of samples whose 1x1 weight gradients are summed apart (conv_dw_1x1). */
@@ -1017,31 +1046,34 @@ void op_conv2d_backward(Graph *g, Var *out)
     const int P = s.Ho * s.Wo, K = s.C * s.kh * s.kw;
     const size_t plane = (size_t)s.C * s.H * s.W;
     const int need_x = ag_needs(out, 0), need_w = ag_needs(out, 1);
-    /* the Winograd dW reads dy a chunk at a time and sums db from it while it is in cache */
+    /* the Winograd dW reads dy a chunk at a time and sums its planes while it is in cache */
     const int wino_dw = need_w && conv_dw_wino_use(&s);
+    Var *zv = out->in[3];
+    const int z_plane = zv && zv->val.n != out->val.n; /* z [N, O, 1, 1] */
+    const long nq = (long)s.N * s.O;
+    /* gradients first: ag_grad may allocate them, and they must outlive the scratch */
     Scalar *db = bv && ag_needs(out, 2) ? ag_grad(g, bv) : NULL;
+    Scalar *dz = z_plane && ag_needs(out, 3) ? ag_grad(g, zv) : NULL;
+    int dx_fresh = 0;
+    Scalar *dx = need_x ? ag_grad_fresh(g, xv, &dx_fresh) : NULL;
+    Scalar *dw = need_w ? ag_grad(g, wv) : NULL;
+    ArenaMark outer = arena_mark(g->arena);
+    /* db[o] += sum_{n, p} dy[n, o, p] and dz[n, o] += sum_p dy[n, o, p], from per-plane sums
+     * (sum_lanes): planes in parallel here, or by the Winograd dW */
+    double *sums =
+        db || dz ? (double *)arena_alloc(g->arena, size_mul((size_t)nq, sizeof(double))) : NULL;
     long t;
-    if (db && !wino_dw) { /* db[o] += sum_{n, p} dy[n, o, p]: planes in parallel */
-        ArenaMark mark = arena_mark(g->arena);
-        const long nq = (long)s.N * s.O;
-        double *sums = (double *)arena_alloc(g->arena, size_mul((size_t)nq, sizeof(double)));
+    if (sums && !wino_dw) {
         PAR_FOR((long)out->val.n)
         for (t = 0; t < nq; t++) sums[t] = sum_lanes(dy + (size_t)t * P, (size_t)P);
-        conv_db_add(sums, s.N, s.O, db);
-        arena_release(g->arena, mark);
     }
-    if (!need_x && !need_w) return;
-    {
-        /* gradients first: ag_grad may allocate them, and they must outlive the scratch */
-        int dx_fresh = 0;
-        Scalar *dx = need_x ? ag_grad_fresh(g, xv, &dx_fresh) : NULL;
-        Scalar *dw = need_w ? ag_grad(g, wv) : NULL;
+    if (need_x || need_w) {
         ArenaMark mark = arena_mark(g->arena);
         /* dy [N, O, P] as the blocked matrix [O, N P]: rows o (depth for dx) */
         GemmView vdy = conv_view(dy, P, P, (size_t)s.O * P, 0);
         GemmOperand oa = {0}, ob = {0}; /* panels NULL: packed here */
         if (wino_dw) {
-            conv_wino_dw(g->arena, &s, x, dy, dw, db);
+            conv_wino_dw(g->arena, &s, x, dy, dw, NULL, sums);
         } else if (dw && conv_dw_direct_fits(&s)) {
             conv_dw_direct(g, &s, x, dy, dw);
         } else if (dw && conv_dw_grid_fits(&s)) {
@@ -1103,14 +1135,33 @@ void op_conv2d_backward(Graph *g, Var *out)
         }
         arena_release(g->arena, mark);
     }
+    if (sums) {
+        if (db) conv_db_add(sums, s.N, s.O, db);
+        if (dz)
+            for (t = 0; t < nq; t++) dz[t] += (Scalar)sums[t];
+    }
+    arena_release(g->arena, outer);
+    /* a residual z [N, O, Ho, Wo]: dz = dy, last (x may be z), as an add's backward gives
+     * it: dy's buffer taken over when z has no gradient yet, else added */
+    if (zv && !z_plane && ag_needs(out, 3) && !ag_grad_take(out, zv)) {
+        int fz = 0;
+        Scalar *dzf = ag_grad_fresh(g, zv, &fz);
+        PAR_FOR((long)out->val.n)
+        for (t = 0; t < (long)out->val.n; t++) dzf[t] = (fz ? (Scalar)0 : dzf[t]) + dy[t];
+    }
 }
 
 Var *ag_conv2d(Graph *g, Var *x, Var *w, Var *b, int stride, int pad)
 {
+    return ag_conv2d_add(g, x, w, b, NULL, stride, pad);
+}
+
+Var *ag_conv2d_add(Graph *g, Var *x, Var *w, Var *b, Var *z, int stride, int pad)
+{
     const Tensor *xt = &x->val, *wt = &w->val;
     ConvShape s;
     int shape[4];
-    Var *out;
+    Var *out, *ins[AG_MAX_IN] = {0};
     if (xt->ndim != 4) ag_shape_error("conv2d", xt, wt, "x must be [N, C, H, W]");
     if (wt->ndim != 4) ag_shape_error("conv2d", xt, wt, "w must be [O, C, kh, kw]");
     if (wt->shape[1] != xt->shape[1])
@@ -1123,7 +1174,18 @@ Var *ag_conv2d(Graph *g, Var *x, Var *w, Var *b, int stride, int pad)
     shape[1] = s.O;
     shape[2] = s.Ho;
     shape[3] = s.Wo;
-    out = ag_node(g, OP_CONV2D, 4, shape, x, w, b);
+    if (z) {
+        const Tensor *zt = &z->val;
+        const int full = zt->ndim == 4 && zt->shape[2] == s.Ho && zt->shape[3] == s.Wo;
+        const int per = zt->ndim == 4 && zt->shape[2] == 1 && zt->shape[3] == 1;
+        if (zt->ndim != 4 || zt->shape[0] != s.N || zt->shape[1] != s.O || !(full || per))
+            ag_shape_error("conv2d", wt, zt, "z must be [N, O, 1, 1] or [N, O, Ho, Wo]");
+    }
+    ins[0] = x;
+    ins[1] = w;
+    ins[2] = b;
+    ins[3] = z;
+    out = ag_node_in(g, OP_CONV2D, 4, shape, ins);
     out->ip[0] = stride;
     out->ip[1] = pad;
     ag_forward(g, out);
@@ -1310,6 +1372,47 @@ static Var *gc_conv3_c1(Graph *g, Rng *r) { return gc_conv(g, r, 2, 1, 6, 3, 3, 
 static Var *gc_conv3_wino(Graph *g, Rng *r) { return gc_conv(g, r, 2, 16, 6, 16, 3, 1, 1, 1); }
 static Var *gc_conv3_wino_odd(Graph *g, Rng *r) { return gc_conv(g, r, 1, 16, 5, 17, 3, 1, 1, 0); }
 
+/* ag_conv2d_add: x, w, b as gc_conv, and z ~ N(0, 0.005^2) added to y: kind 1 per plane
+ * [N, O, 1, 1], 2 full [N, O, Ho, Wo], 3 full through an op (z = z0 / 2: the conv takes
+ * dy over as z's gradient), 4 the conv's own input through an op (h = x / 2, y = conv(h)
+ * + h: dz added after dx; C = O, same size). */
+static Var *gc_conv_z(Graph *g, Rng *r, int N, int C, int H, int O, int k, int stride, int pad,
+                      int kind)
+{
+    const int Ho = (H + 2 * pad - k) / stride + 1;
+    int xs[4], ws[4], bs[1], zs[4];
+    Var *x, *w, *b, *z;
+    xs[0] = zs[0] = N;
+    xs[1] = C;
+    xs[2] = xs[3] = H;
+    ws[0] = bs[0] = zs[1] = O;
+    ws[1] = C;
+    ws[2] = ws[3] = k;
+    zs[2] = zs[3] = kind == 1 ? 1 : Ho;
+    x = gc_normal(g, r, 4, xs, 0.1, 0.0, 1, "x");
+    w = gc_normal(g, r, 4, ws, 0.005, 0.0, 1, "w");
+    b = gc_normal(g, r, 1, bs, 0.005, 0.0, 1, "b");
+    if (kind == 4) {
+        x = ag_scale(g, x, (Scalar)0.5);
+        return ag_conv2d_add(g, x, w, b, x, stride, pad);
+    }
+    z = gc_normal(g, r, 4, zs, 0.005, 0.0, 1, "z");
+    if (kind == 3) z = ag_scale(g, z, (Scalar)0.5);
+    return ag_conv2d_add(g, x, w, b, z, stride, pad);
+}
+
+static Var *gc_conv3_zplane(Graph *g, Rng *r) { return gc_conv_z(g, r, 2, 3, 5, 4, 3, 1, 1, 1); }
+static Var *gc_conv3_wino_zplane(Graph *g, Rng *r)
+{
+    return gc_conv_z(g, r, 2, 16, 6, 16, 3, 1, 1, 1);
+}
+static Var *gc_conv3_s2_zfull(Graph *g, Rng *r) { return gc_conv_z(g, r, 2, 3, 7, 4, 3, 2, 1, 2); }
+static Var *gc_conv1_zfull_op(Graph *g, Rng *r) { return gc_conv_z(g, r, 2, 3, 5, 4, 1, 1, 0, 3); }
+static Var *gc_conv3_wino_zself(Graph *g, Rng *r)
+{
+    return gc_conv_z(g, r, 2, 16, 6, 16, 3, 1, 1, 4);
+}
+
 /* x through an op first (h = x / 2), so that conv2d's backward finds dh not yet allocated
  * and writes it in place (ag_grad_fresh); with `twice` a second conv2d reads h as well,
  * and the first one's backward (run second) must add to dh instead. */
@@ -1378,6 +1481,11 @@ const GradCase gc_conv_cases[] = {
     {OP_CONV2D, "3x3 s2 on an op (dx written fresh)", gc_conv3_s2_on_op},
     {OP_CONV2D, "1x1 on an op (dx written fresh)", gc_conv1_on_op},
     {OP_CONV2D, "3x3 C16 on an op read by two convs", gc_conv3_wino_on_op_twice},
+    {OP_CONV2D, "3x3 s1 C3 O4 + z per plane, bias", gc_conv3_zplane},
+    {OP_CONV2D, "3x3 C16 O16 + z per plane (Winograd dW's sums)", gc_conv3_wino_zplane},
+    {OP_CONV2D, "3x3 s2 C3 O4 + z full, bias", gc_conv3_s2_zfull},
+    {OP_CONV2D, "1x1 + z full through an op (dy taken over)", gc_conv1_zfull_op},
+    {OP_CONV2D, "3x3 C16 + its own input (dz after dx)", gc_conv3_wino_zself},
     {OP_UPSAMPLE2, "N2 C3 3x5", gc_upsample},
     {OP_MAXPOOL2, "N2 C3 4x6, permutation", gc_maxpool},
     {OP_LEAF, NULL, NULL},

@@ -67,6 +67,11 @@ Var *ag_embedding(Graph *g, Var *table, const int *ids /* [N] */, int n);
 /* y = conv2d(x, w) + b, x [N, C, H, W], w [O, C, kh, kw], b [O] or NULL,
  * Ho = (H + 2 pad - kh) / stride + 1.  im2col + gemm; backward through gemm too. */
 Var *ag_conv2d(Graph *g, Var *x, Var *w, Var *b, int stride, int pad);
+/* y = (conv2d(x, w) + b) + z: the conv with a shift added as it writes y, z [N, O, 1, 1]
+ * (one value per sample and channel, a time embedding) or [N, O, Ho, Wo] (a residual), or
+ * NULL.  The bits of ag_add(ag_conv2d(x, w, b, ...), z), in one pass over y instead of
+ * three, and one op on the tape instead of two.   dz += dy summed over each plane, or dy */
+Var *ag_conv2d_add(Graph *g, Var *x, Var *w, Var *b, Var *z, int stride, int pad);
 /* y [N, C, 2H, 2W] = x[n, c, i / 2, j / 2]    dx = sum of dy over each 2x2 block */
 Var *ag_upsample2(Graph *g, Var *x);
 /* y [N, C, H/2, W/2] = max over each 2x2 block (H, W even); dx to the first argmax */

@@ -12,17 +12,21 @@ static void leaf_backward(Graph *g, Var *out)
     (void)out;
 }
 
-/* kind, name, then what backward reads (AG_READ_*): inputs 0, 1, 2 and the output */
+/* kind, name, then what backward reads (AG_READ_*): inputs 0, 1, 2 and the output; input
+ * 3 (conv2d's shift z, only added) is never read */
 #define OP_ENTRY(kind, nm, r0, r1, r2, ro)                                                         \
     [kind] = {#nm,                                                                                 \
               op_##nm##_forward,                                                                   \
               op_##nm##_backward,                                                                  \
-              {AG_READ_##r0, AG_READ_##r1, AG_READ_##r2},                                          \
+              {AG_READ_##r0, AG_READ_##r1, AG_READ_##r2, AG_READ_NO},                              \
               AG_READ_##ro}
 
 const OpInfo ag_ops[OP_COUNT] = {
-    [OP_LEAF] =
-        {"leaf", leaf_forward, leaf_backward, {AG_READ_NO, AG_READ_NO, AG_READ_NO}, AG_READ_NO},
+    [OP_LEAF] = {"leaf",
+                 leaf_forward,
+                 leaf_backward,
+                 {AG_READ_NO, AG_READ_NO, AG_READ_NO, AG_READ_NO},
+                 AG_READ_NO},
     OP_ENTRY(OP_ADD, add, NO, NO, NO, NO),
     OP_ENTRY(OP_SUB, sub, NO, NO, NO, NO),
     OP_ENTRY(OP_MUL, mul, OTHER, OTHER, NO, NO),

@@ -102,7 +102,13 @@ Var *linear_forward(Graph *g, const Params *p, const Linear *l, Var *x)
 
 Var *conv_forward(Graph *g, const Params *p, const Conv *c, Var *x)
 {
-    return ag_conv2d(g, x, params_leaf(g, p, c->w), params_leaf(g, p, c->b), c->stride, c->pad);
+    return conv_add_forward(g, p, c, x, NULL);
+}
+
+Var *conv_add_forward(Graph *g, const Params *p, const Conv *c, Var *x, Var *z)
+{
+    return ag_conv2d_add(g, x, params_leaf(g, p, c->w), params_leaf(g, p, c->b), z, c->stride,
+                         c->pad);
 }
 
 Var *gnorm_forward(Graph *g, const Params *p, const GNorm *n, Var *x)
@@ -121,15 +127,16 @@ Var *resblock_forward(Graph *g, const Params *p, const ResBlock *r, Var *x, Var 
     Var *h, *e, *skip;
     int es[4];
     AgScope scope = ag_scope_begin(g);
-    h = conv_forward(g, p, &r->conv1, gnorm_silu_forward(g, p, &r->norm1, x));
+    /* the time embedding and the skip are added by the convs as they write (ag_conv2d_add:
+     * the bits of conv + add) */
     e = linear_forward(g, p, &r->emb, semb); /* [N, cout] */
     es[0] = e->val.shape[0];
     es[1] = e->val.shape[1];
     es[2] = es[3] = 1;
-    h = ag_add(g, h, ag_reshape(g, e, 4, es)); /* per (sample, channel) */
-    h = conv_forward(g, p, &r->conv2, gnorm_silu_forward(g, p, &r->norm2, h));
+    h = conv_add_forward(g, p, &r->conv1, gnorm_silu_forward(g, p, &r->norm1, x),
+                         ag_reshape(g, e, 4, es)); /* per (sample, channel) */
     skip = r->has_skip ? conv_forward(g, p, &r->skip, x) : x;
-    h = ag_add(g, skip, h);
+    h = conv_add_forward(g, p, &r->conv2, gnorm_silu_forward(g, p, &r->norm2, h), skip);
     ag_scope_end(g, scope, h);
     return h;
 }
@@ -156,7 +163,7 @@ Var *attention_forward(Graph *g, const Params *p, const Attention *a, Var *x)
     s4[2] = H;
     s4[3] = W;
     o = ag_reshape(g, o, 4, s4);
-    o = ag_add(g, x, conv_forward(g, p, &a->proj, o));
+    o = conv_add_forward(g, p, &a->proj, o, x); /* x + proj(o) */
     ag_scope_end(g, scope, o);
     return o;
 }

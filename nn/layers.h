@@ -49,6 +49,9 @@ Attention attention_declare(Params *p, const char *name, int c, int groups);
 
 Var *linear_forward(Graph *g, const Params *p, const Linear *l, Var *x);
 Var *conv_forward(Graph *g, const Params *p, const Conv *c, Var *x);
+/* conv_forward(x) + z, z [N, O, 1, 1] or [N, O, Ho, Wo], added as the conv writes
+ * (ag_conv2d_add) */
+Var *conv_add_forward(Graph *g, const Params *p, const Conv *c, Var *x, Var *z);
 Var *gnorm_forward(Graph *g, const Params *p, const GNorm *n, Var *x);
 /* silu(GroupNorm(x)) as one op (ag_groupnorm_silu): the same bits, less memory kept. */
 Var *gnorm_silu_forward(Graph *g, const Params *p, const GNorm *n, Var *x);

@@ -206,6 +206,102 @@ static void test_conv_backward_twice_doubles(void)
     arena_free(ar);
 }
 
+/* One graph of test_conv_add_bits: fused (ag_conv2d_add) or conv then add, on the leaves
+ * drawn from seed.  z is an op on a leaf (z = z0 / 2, so that it has no gradient when the
+ * conv's backward reaches it and takes dy over), per plane or full; `twice`: z is also
+ * added to y, so that the conv finds z's gradient made and adds to it; `self`: z is the
+ * conv's own input (h = x0 / 2, y = conv(h) + h, C = O and same size).  Returns y; the
+ * leaves' gradients after a backward seeded with a fixed dy are in x0, w, b, z0. */
+static Var *conv_add_graph(Graph *g, const ConvCase *c, int fused, int full, int bias, int twice,
+                           int self, Var **lv)
+{
+    const ConvShape s = case_shape(c);
+    Rng r;
+    Var *x, *w, *b, *z0 = NULL, *h, *z, *y;
+    Scalar *dy;
+    int zs[4];
+    rng_seed(&r, 31, 0);
+    make_conv_leaves(g, &r, c, 1, 1, bias, &x, &w, &b);
+    h = ag_scale(g, x, (Scalar)0.5);
+    zs[0] = s.N;
+    zs[1] = s.O;
+    zs[2] = full ? s.Ho : 1;
+    zs[3] = full ? s.Wo : 1;
+    if (self) {
+        z = h;
+    } else {
+        z0 = ag_new(g, 4, zs, 1, "z0");
+        fill_normal(&r, z0->val.data, z0->val.n, 1.0);
+        z = ag_scale(g, z0, (Scalar)0.5);
+    }
+    if (fused) {
+        y = ag_conv2d_add(g, h, w, b, z, c->stride, c->pad);
+    } else {
+        Var *cv = ag_conv2d(g, h, w, b, c->stride, c->pad);
+        y = full ? ag_add(g, z, cv) : ag_add(g, cv, z); /* as resblock_forward wrote them */
+    }
+    if (twice) y = ag_add(g, y, z);
+    dy = (Scalar *)arena_alloc(g->arena, y->val.n * sizeof(Scalar));
+    fill_normal(&r, dy, y->val.n, 1.0);
+    ag_backward_seed(g, y, dy);
+    lv[0] = x;
+    lv[1] = w;
+    lv[2] = b;
+    lv[3] = z0;
+    return y;
+}
+
+/* ag_conv2d_add gives the bits of ag_conv2d followed by ag_add, forward and every
+ * gradient, on every conv case (each of the conv's paths: Winograd, 1x1, gathered, padded
+ * width, small O, direct and grid dW), z per plane and full, with and without bias, z
+ * read again after the conv, and z the conv's own input. */
+static void test_conv_add_bits(void)
+{
+    Arena *ar = arena_new((size_t)1 << 26);
+    Graph g;
+    int i, v;
+    ag_graph_init(&g, ar);
+    for (i = 0; i < N_CONV_CASES; i++) {
+        const ConvCase *c = &conv_cases[i];
+        const int can_self = c->C == c->O && c->stride == 1 && 2 * c->pad == c->k - 1;
+        for (v = 0; v < 10; v++) {
+            const int full = v & 1, bias = (v >> 1) & 1, twice = v >= 4 && v < 8, self = v >= 8;
+            Var *lv[4], *ly[4];
+            Var *y;
+            Scalar *keep[5];
+            size_t n[5];
+            int k, same = 1;
+            if (self && (!full || !can_self)) continue;
+            ag_graph_reset(&g);
+            y = conv_add_graph(&g, c, 0, full, bias, twice, self, lv);
+            for (k = 0; k < 5; k++) { /* y, then the leaves' gradients */
+                const Var *src = k == 0 ? y : lv[k - 1];
+                const Scalar *d = k == 0 ? y->val.data : src ? src->grad : NULL;
+                n[k] = src ? src->val.n : 0;
+                keep[k] = d ? (Scalar *)malloc(n[k] * sizeof(Scalar)) : NULL;
+                if (keep[k]) memcpy(keep[k], d, n[k] * sizeof(Scalar));
+            }
+            ag_graph_reset(&g);
+            y = conv_add_graph(&g, c, 1, full, bias, twice, self, ly);
+            T_OK(y->op == OP_CONV2D || twice);
+            for (k = 0; k < 5; k++) {
+                const Var *src = k == 0 ? y : ly[k - 1];
+                const Scalar *d = k == 0 ? y->val.data : src ? src->grad : NULL;
+                if (!keep[k] != !d || (d && memcmp(keep[k], d, n[k] * sizeof(Scalar)) != 0))
+                    same = 0;
+                free(keep[k]);
+            }
+            if (!same)
+                t_report(__FILE__, __LINE__,
+                         "N%d C%d %dx%d O%d k%d s%d p%d, z %s%s%s%s: fused bits differ", c->N, c->C,
+                         c->H, c->W, c->O, c->k, c->stride, c->pad, full ? "full" : "plane",
+                         bias ? ", bias" : "", twice ? ", read twice" : "",
+                         self ? ", the conv's input" : "");
+        }
+    }
+    arena_free(ar);
+}
+
 /* Frozen weights (requires_grad 0): no weight gradient, dx still right; and a frozen
  * input: no dx, dw still right. */
 static void test_conv_frozen(void)
@@ -544,7 +640,7 @@ static void test_wino_dw_matches_reference(void)
         fill_normal(&r, db, (size_t)s.O, 1.0);
         for (k = 0; k < nw; k++) ref[k] = dw[k];
         for (k = 0; k < (size_t)s.O; k++) dbref[k] = db[k];
-        conv_wino_dw(ar, &s, x, dy, dw, i % 2 ? db : NULL); /* db on every other shape */
+        conv_wino_dw(ar, &s, x, dy, dw, i % 2 ? db : NULL, NULL); /* db on every other shape */
         conv2d_ref_backward(&s, x, NULL, dy, NULL, ref, i % 2 ? dbref : NULL);
         d = max_scaled_diff(dw, ref, nw);
         e = max_scaled_diff(db, dbref, (size_t)s.O); /* untouched when NULL was passed */
@@ -582,11 +678,11 @@ static void test_wino_dw_threads_bit_identical(void)
         fill_normal(&r, dy, ny, 1.0);
         memset(dw1, 0, (nw + (size_t)s.O) * sizeof(Scalar));
         plat_set_threads(1);
-        conv_wino_dw(ar, &s, x, dy, dw1, dw1 + nw);
+        conv_wino_dw(ar, &s, x, dy, dw1, dw1 + nw, NULL);
         for (t = 2; t <= 4; t++) {
             memset(dwt, 0, (nw + (size_t)s.O) * sizeof(Scalar));
             plat_set_threads(t);
-            conv_wino_dw(ar, &s, x, dy, dwt, dwt + nw);
+            conv_wino_dw(ar, &s, x, dy, dwt, dwt + nw, NULL);
             T_OK(memcmp(dw1, dwt, (nw + (size_t)s.O) * sizeof(Scalar)) == 0);
         }
     }
@@ -887,6 +983,7 @@ const TestCase conv_tests[] = {
     {"conv_backward_matches_reference", test_conv_backward_matches_reference},
     {"conv_backward_twice_doubles", test_conv_backward_twice_doubles},
     {"conv_frozen", test_conv_frozen},
+    {"conv_add_bits", test_conv_add_bits},
     {"wino_matches_reference", test_wino_matches_reference},
     {"wino_dispatch_and_switch", test_wino_dispatch_and_switch},
     {"wino_threads_bit_identical", test_wino_threads_bit_identical},
