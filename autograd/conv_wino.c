@@ -870,35 +870,41 @@ void conv_wino_dw(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *d
         }
     }
     if (db) conv_db_add(dbs, s->N, s->O, db);
-    { /* the parts' sums into the first, in part order */
-        long i;
-        PAR_FOR((long)16 * zs * nparts)
-        for (i = 0; i < (long)(16 * zs); i++) {
-            int p;
-            for (p = 1; p < nparts; p++) z[i] += z[(size_t)p * 16 * zs + (size_t)i];
-        }
-    }
-    { /* dw[o, c] += G^T Z[o, c] G, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1] */
-        long oc;
-        PAR_FOR((long)zs * 25)
-        for (oc = 0; oc < (long)zs; oc++) {
-            Scalar t[4][3], r[3][3];
-            int i, j;
-            for (i = 0; i < 4; i++) { /* t = Z G */
-                const Scalar z0 = z[(size_t)(4 * i) * zs + (size_t)oc],
-                             z1 = z[(size_t)(4 * i + 1) * zs + (size_t)oc],
-                             z2 = z[(size_t)(4 * i + 2) * zs + (size_t)oc],
-                             z3 = z[(size_t)(4 * i + 3) * zs + (size_t)oc];
-                t[i][0] = z0 + (Scalar)0.5 * (z1 + z2);
-                t[i][1] = (Scalar)0.5 * (z1 - z2);
-                t[i][2] = (Scalar)0.5 * (z1 + z2) + z3;
+    { /* for each run of 64 (o, c) pairs: the parts' sums into the first, in part order, then
+       * dw[o, c] += G^T Z[o, c] G, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1] (one
+       * parallel loop, not two: each costs a wake-up of the other thread) */
+        const long nrun = ((long)zs + 63) / 64;
+        long q;
+        PAR_FOR((long)zs * (16 * nparts + 25))
+        for (q = 0; q < nrun; q++) {
+            const size_t oc0 = (size_t)q * 64, oc1 = oc0 + 64 < zs ? oc0 + 64 : zs;
+            size_t oc;
+            int k, p;
+            for (k = 0; k < 16; k++)
+                for (p = 1; p < nparts; p++) {
+                    Scalar *restrict zk = z + (size_t)k * zs;
+                    const Scalar *zq = z + ((size_t)p * 16 + (size_t)k) * zs;
+                    for (oc = oc0; oc < oc1; oc++) zk[oc] += zq[oc];
+                }
+            for (oc = oc0; oc < oc1; oc++) {
+                Scalar t[4][3], r[3][3];
+                int i, j;
+                for (i = 0; i < 4; i++) { /* t = Z G */
+                    const Scalar z0 = z[(size_t)(4 * i) * zs + oc],
+                                 z1 = z[(size_t)(4 * i + 1) * zs + oc],
+                                 z2 = z[(size_t)(4 * i + 2) * zs + oc],
+                                 z3 = z[(size_t)(4 * i + 3) * zs + oc];
+                    t[i][0] = z0 + (Scalar)0.5 * (z1 + z2);
+                    t[i][1] = (Scalar)0.5 * (z1 - z2);
+                    t[i][2] = (Scalar)0.5 * (z1 + z2) + z3;
+                }
+                for (j = 0; j < 3; j++) { /* r = G^T t */
+                    r[0][j] = t[0][j] + (Scalar)0.5 * (t[1][j] + t[2][j]);
+                    r[1][j] = (Scalar)0.5 * (t[1][j] - t[2][j]);
+                    r[2][j] = (Scalar)0.5 * (t[1][j] + t[2][j]) + t[3][j];
+                }
+                for (i = 0; i < 9; i++) dw[oc * 9 + (size_t)i] += r[i / 3][i % 3];
             }
-            for (j = 0; j < 3; j++) { /* r = G^T t */
-                r[0][j] = t[0][j] + (Scalar)0.5 * (t[1][j] + t[2][j]);
-                r[1][j] = (Scalar)0.5 * (t[1][j] - t[2][j]);
-                r[2][j] = (Scalar)0.5 * (t[1][j] + t[2][j]) + t[3][j];
-            }
-            for (i = 0; i < 9; i++) dw[(size_t)oc * 9 + (size_t)i] += r[i / 3][i % 3];
         }
     }
     arena_release(a, mark);
