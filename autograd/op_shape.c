@@ -38,22 +38,15 @@ void op_concat_forward(Graph *g, Var *out)
     }
 }
 
-/* dst[n][i] = (fresh ? 0 : dst[n][i]) + src[n][off + i], i < len: one part of the
- * concatenation's gradient (src rows of width w). */
-static void concat_grad_part(Scalar *dst, int fresh, const Scalar *src, size_t off, size_t len,
-                             size_t w, size_t outer)
+/* d[i] = (fresh ? 0 : d[i]) + s[i], i < len: one row of one part of the concatenation's
+ * gradient. */
+static void concat_grad_row(Scalar *d, int fresh, const Scalar *s, size_t len)
 {
-    long n, no = (long)outer;
-    PAR_FOR((long)(outer * len))
-    for (n = 0; n < no; n++) {
-        Scalar *d = dst + (size_t)n * len;
-        const Scalar *s = src + (size_t)n * w + off;
-        size_t i;
-        if (fresh) {
-            for (i = 0; i < len; i++) d[i] = (Scalar)0 + s[i];
-        } else {
-            for (i = 0; i < len; i++) d[i] = d[i] + s[i];
-        }
+    size_t i;
+    if (fresh) {
+        for (i = 0; i < len; i++) d[i] = (Scalar)0 + s[i];
+    } else {
+        for (i = 0; i < len; i++) d[i] = d[i] + s[i];
     }
 }
 
@@ -61,19 +54,23 @@ void op_concat_backward(Graph *g, Var *out)
 {
     Var *a = out->in[0], *b = out->in[1];
     size_t outer, inner, ca, cb;
+    Scalar *da = NULL, *db = NULL;
+    int fa = 0, fb = 0;
+    long n, no;
     split_dims(&a->val, 1, &outer, &inner);
     ca = (size_t)a->val.shape[1] * inner;
     cb = (size_t)b->val.shape[1] * inner;
-    /* a fresh gradient (ag_grad_fresh) is written, not added to: 0 + v, the same bits */
-    if (ag_needs(out, 0)) {
-        int f = 0;
-        Scalar *da = ag_grad_fresh(g, a, &f);
-        concat_grad_part(da, f, out->grad, 0, ca, ca + cb, outer);
-    }
-    if (ag_needs(out, 1)) {
-        int f = 0;
-        Scalar *db = ag_grad_fresh(g, b, &f);
-        concat_grad_part(db, f, out->grad, ca, cb, ca + cb, outer);
+    no = (long)outer;
+    /* a fresh gradient (ag_grad_fresh) is written, not added to: 0 + v, the same bits.  Both
+     * parts in one parallel loop (row n: a's part, then b's; when a is b, b's finds a's
+     * written and adds to it, as two loops would) */
+    if (ag_needs(out, 0)) da = ag_grad_fresh(g, a, &fa);
+    if (ag_needs(out, 1)) db = ag_grad_fresh(g, b, &fb);
+    PAR_FOR((long)out->val.n)
+    for (n = 0; n < no; n++) {
+        const Scalar *src = out->grad + (size_t)n * (ca + cb);
+        if (da) concat_grad_row(da + (size_t)n * ca, fa, src, ca);
+        if (db) concat_grad_row(db + (size_t)n * cb, fb, src + ca, cb);
     }
 }
 
@@ -184,6 +181,13 @@ static Var *gc_concat_on_op(Graph *g, Rng *r)
     return ag_concat(g, a, ag_scale(g, gc_normal(g, r, 4, gc_sb, 1, 0, 1, "b"), (Scalar)0.5));
 }
 
+/* one op node twice: the second part adds to the gradient the first wrote fresh */
+static Var *gc_concat_self(Graph *g, Rng *r)
+{
+    Var *a = ag_scale(g, gc_normal(g, r, 4, gc_sa, 1, 0, 1, "a"), (Scalar)0.5);
+    return ag_concat(g, a, a);
+}
+
 static Var *gc_slice_rows(Graph *g, Rng *r)
 {
     return ag_slice(g, gc_normal(g, r, 4, gc_sa, 1, 0, 1, "a"), 2, 1, 2);
@@ -203,6 +207,7 @@ static Var *gc_reshape(Graph *g, Rng *r)
 const GradCase gc_shape_cases[] = {
     {OP_CONCAT, "channels 3 + 2", gc_concat},
     {OP_CONCAT, "channels 3 + 2, inputs op nodes", gc_concat_on_op},
+    {OP_CONCAT, "channels 3 + 3, one op node twice", gc_concat_self},
     {OP_SLICE, "rows 1..2 (dim 2)", gc_slice_rows},
     {OP_SLICE, "channel 2 (dim 1)", gc_slice_chan},
     {OP_RESHAPE, "[2,3,4,5] -> [6,20]", gc_reshape},
