@@ -9,7 +9,8 @@
  * the extra columns are dropped; pack_cols, pack_cols_t by gathers otherwise).
  *   forward   y [O, N P] = W [O, K] cols        one gemm over the whole batch, written
  *                                               into y [N, O, P] (column blocks of P)
- *             y[n, o, p] += b[o]
+ *             y[n, o, p] += b[o]      (then + z, ag_conv2d_add: a shift added as y is
+ *                                         written, per (n, o) or per element)
  *   backward  dW [O, K] += dy [O, N P] cols^T    dy read as a blocked matrix (widened
  *                                               with zero columns at stride 1)
  *             dx, stride 1:  the transposed conv is a conv of dy with the flipped kernel
@@ -872,11 +873,11 @@ static void conv_wino_run(Graph *g, const ConvShape *s, const Scalar *x, const S
         conv_wino_forward_add(g->arena, s, x, w, flip, add, y);
 }
 
-/* dst[j] = (src[j] + b[o]) + z for j < n, plane t = n O + o of the output, dst at
- * element off of y (z: the plane's value, or z_full's element at the same place; src may
- * be dst).  Without
- * b, src[j] + bo with bo = 0 when add_b0 (the stride-1 copy-out, which always added), else
- * src[j] + z alone: each path keeps the bits of its conv followed by an add. */
+/* dst[j] = (src[j] + b[o]) + z for j < n: one run of plane t = n O + o of the output, dst at
+ * element off of y, z the plane's value or z_full's element at the same place; src may be
+ * dst.  Without b: (src[j] + 0) + z when add_b0 (the stride-1 copy-out, which always added
+ * b or 0), else src[j] + z, so that each path keeps the bits of its conv followed by an
+ * add. */
 static void conv_add_row(const ConvAdd *add, int O, long t, size_t off, int add_b0,
                          const Scalar *src, Scalar *dst, int n)
 {
