@@ -4,22 +4,24 @@
  * conv2d, with K = C kh kw rows of patches, P = Ho Wo output pixels per sample and
  * cols [K, N P] the im2col matrix (row (c, ki, kj), column n P + i Wo + jo holds
  * x[n, c, i s - p + ki, jo s - p + kj], 0 in the padding), which is never formed: gemm_op
- * packs its panels from a zero-padded copy of x (pack_pw, pack_pw_t at stride 1, where
- * the output is computed Wp = W + 2p columns wide so that panel rows are plain copies, and
- * the extra columns are dropped; pack_cols, pack_cols_t by gathers otherwise).
+ * packs its panels (pack_pw, pack_pw_t) from a zero-padded copy of x cut into its s x s
+ * phases, in which every tap is a shift of one phase plane; the output is computed in a
+ * padded-width layout (ConvCols) so that panel rows are plain copies, and the extra
+ * columns are dropped.
  *   forward   y [O, N P] = W [O, K] cols        one gemm over the whole batch, written
  *                                               into y [N, O, P] (column blocks of P)
  *             y[n, o, p] += b[o]      (then + z, ag_conv2d_add: a shift added as y is
  *                                         written, per (n, o) or per element)
  *   backward  dW [O, K] += dy [O, N P] cols^T    dy read as a blocked matrix (widened
- *                                               with zero columns at stride 1)
+ *                                               with zero columns), or a channels-last
+ *                                               copy of x, or Winograd (conv_wino.h)
  *             dx, stride 1:  the transposed conv is a conv of dy with the flipped kernel
  *                 W'[c, o, a, b] = W[o, c, kh-1-a, kw-1-b] and padding kh-1-p, so
  *                 dx [C, N H W] = W' [C, O kh kw] cols(dy), the same implicit gemm
- *             dx, stride > 1: dcols [K, m P] = W^T dy (m samples per chunk);
- *                 dx += col2im(dcols)  (scatter-add)
+ *             dx, stride > 1: dcols [K, m P] = W^T dy for runs of m samples, each
+ *                 followed by dx = col2im(dcols)  (scatter-add)
  *             db[o] += sum_{n, p} dy[n, o, p]
- * The chunk size m depends only on the shapes (a cols budget), never on the thread count.
+ * The run length m depends only on the shapes, never on the thread count.
  * dW and dx are formed in scratch and added to the gradients in one addition per element
  * (backward twice doubles them exactly).  gemm() threads itself over tiles of its output;
  * the copy loops here run in parallel over the index that owns their writes (a
@@ -29,13 +31,11 @@
 
 #include "../tensor/gemm.h"
 #include "../tensor/parallel.h"
+#include "../tensor/platform.h"
 #include "conv_ref.h"
 #include "conv_wino.h"
 #include "ops.h"
 #include "ops_internal.h"
-
-/* Most scalars one chunk's dcols buffer [K, m P] may hold (m >= 1 regardless). */
-#define CONV_COLS_BUDGET ((size_t)1 << 21)
 
 /* ---------------------------------------------------------------- geometry */
 
@@ -57,16 +57,6 @@ static ConvShape conv_geom(const Var *out)
 static int conv_is_1x1(const ConvShape *s)
 {
     return s->kh == 1 && s->kw == 1 && s->stride == 1 && s->pad == 0;
-}
-
-/* Samples per chunk: as many as fit the cols budget, at least 1. */
-static int conv_chunk(const ConvShape *s)
-{
-    size_t per = (size_t)s->C * s->kh * s->kw * s->Ho * s->Wo;
-    size_t m = CONV_COLS_BUDGET / (per > 0 ? per : 1);
-    if (m < 1) m = 1;
-    if (m > (size_t)s->N) m = (size_t)s->N;
-    return (int)m;
 }
 
 /* Output positions whose input tap is inside the image, for a tap at offset k of a
@@ -93,173 +83,123 @@ static GemmView conv_view(const Scalar *p, int ld, int cb, size_t cbs, int depth
     return v;
 }
 
-/* ---------------------------------------------------------------- implicit im2col */
-
-/* The cols matrix of x [N, C, H, W] under geometry s, for gemm_op, read from a zero-padded
- * copy xp [N, C, Hp, Wp] (Hp = H + 2 pad, Wp = W + 2 pad) so that every element is
- *   cols[k][n] = xp[kofs(k) + nofs(n)],
- *   kofs(c, ki, kj) = (c Hp + ki) Wp + kj,  nofs(j, i, jo) = (j C Hp + i s) Wp + jo s,
- * with no bounds test: a panel row is a gather through a table of offsets. */
+/* ---------------------------------------------------------------- implicit im2col
+ *
+ * The cols matrix of x [N, C, H, W] under geometry s, for gemm_op, is read from a
+ * zero-padded copy of x cut into its s x s phases (s the stride; one phase at stride 1):
+ *   xp[n][c][a][b][i][j] = x[n, c, i s + a - pad, j s + b - pad]   (0 outside the image)
+ * for a, b < s, i < Hq = ceil((H + 2 pad) / s), j < Wq = ceil((W + 2 pad) / s).  Tap
+ * (ki, kj) of output pixel (io, jo) reads padded position (io s + ki, jo s + kj), which is
+ * phase (ki mod s, kj mod s) at (io + ki / s, jo + kj / s): at every stride a tap is a
+ * plain shift of one phase plane.  So in the padded-width layout, where output pixel
+ * (io, jo) of sample n is column
+ *   col = n Pw + io Wq + jo,   Pw = Ho Wq,   jo in [0, Wq)   (the columns past Wo garbage),
+ * every element is cols[k][col] = xp[kofs(k) + n C s^2 Hq Wq + io Wq + jo] with
+ *   kofs(c, ki, kj) = ((c s^2 + (ki mod s) s + kj mod s) Hq + ki / s) Wq + kj / s:
+ * along col inside one sample the source is contiguous, so panels are plain row copies,
+ * no gather.  (A stride-2 3x3 conv of unet-s had its panels gathered through a table of
+ * offsets before; see pack_pw.)  The garbage columns read up to (kw - 1) / s past a row,
+ * into the next row or the zeroed tail after the last plane (conv_pad_size). */
 typedef struct ConvCols {
     const ConvShape *s;
     const Scalar *xp;
-    int Hp, Wp;
-    int Pw; /* stride 1: Ho Wp, the columns per sample in the padded-width layout */
+    int ph;     /* phases per side: the stride */
+    int Hp, Wp; /* Hq, Wq: the rows and columns of one phase plane */
+    int Pw;     /* Ho Wq, the columns per sample in the padded-width layout */
+    size_t chw; /* scalars per sample of xp: C s^2 Hq Wq */
 } ConvCols;
 
-/* Scalars of the padded copy: N C Hp Wp and a zeroed tail of Wp + kw (the padded-width
- * layout's last garbage columns read up to kw - 1 + 2 pad past the last plane). */
-static size_t conv_pad_size(const ConvShape *s)
+static void conv_cols_geom(ConvCols *cc, const ConvShape *s)
 {
-    return (size_t)s->N * s->C * (s->H + 2 * s->pad) * (s->W + 2 * s->pad) + (size_t)s->W +
-           2 * (size_t)s->pad + (size_t)s->kw;
+    cc->s = s;
+    cc->xp = NULL;
+    cc->ph = s->stride;
+    cc->Hp = (s->H + 2 * s->pad + s->stride - 1) / s->stride;
+    cc->Wp = (s->W + 2 * s->pad + s->stride - 1) / s->stride;
+    cc->Pw = s->Ho * cc->Wp;
+    cc->chw = (size_t)s->C * s->stride * s->stride * cc->Hp * cc->Wp;
+    CHECK((double)s->N * cc->chw < 2147483647.0 && (double)s->N * cc->Pw < 2147483647.0,
+          "conv2d: padded input of %d x %d x %d x %d is too large for int offsets", s->N, s->C,
+          s->H + 2 * s->pad, s->W + 2 * s->pad);
 }
 
-/* xp [N, C, Hp, Wp] = x [N, C, H, W] with a border of pad zeros, then the zeroed tail;
- * parallel over planes. */
+/* Scalars of the padded copy: N chw and a zeroed tail of Wq + kw (the padded-width
+ * layout's last garbage columns read past the last plane). */
+static size_t conv_pad_size(const ConvShape *s)
+{
+    ConvCols cc;
+    conv_cols_geom(&cc, s);
+    return (size_t)s->N * cc.chw + (size_t)cc.Wp + (size_t)s->kw;
+}
+
+/* xp = x padded and cut into phases (above), then the zeroed tail; parallel over planes
+ * (n, c).  At stride 1 each row is a copy between two borders of zeros. */
 static void conv_pad(const ConvShape *s, const Scalar *x, Scalar *xp)
 {
-    const int pd = s->pad, Hp = s->H + 2 * pd, Wp = s->W + 2 * pd;
+    ConvCols cc;
+    const int pd = s->pad, st = s->stride;
     long t, nt = (long)s->N * s->C;
-    PAR_FOR(nt * Hp * Wp)
+    size_t pq;
+    conv_cols_geom(&cc, s);
+    pq = (size_t)cc.Hp * cc.Wp;
+    PAR_FOR(nt * (long)st * st * (long)pq)
     for (t = 0; t < nt; t++) {
         const Scalar *src = x + (size_t)t * s->H * s->W;
-        Scalar *dst = xp + (size_t)t * Hp * Wp;
-        int i;
-        memset(dst, 0, (size_t)pd * Wp * sizeof(Scalar));
-        for (i = 0; i < s->H; i++) {
-            Scalar *r = dst + (size_t)(i + pd) * Wp;
-            int jj;
-            for (jj = 0; jj < pd; jj++) r[jj] = r[pd + s->W + jj] = 0;
-            memcpy(r + pd, src + (size_t)i * s->W, (size_t)s->W * sizeof(Scalar));
+        Scalar *dst = xp + (size_t)t * st * st * pq;
+        int a, b, i, j;
+        if (st == 1) {
+            const int Wp = cc.Wp;
+            memset(dst, 0, (size_t)pd * Wp * sizeof(Scalar));
+            for (i = 0; i < s->H; i++) {
+                Scalar *r = dst + (size_t)(i + pd) * Wp;
+                for (j = 0; j < pd; j++) r[j] = r[pd + s->W + j] = 0;
+                memcpy(r + pd, src + (size_t)i * s->W, (size_t)s->W * sizeof(Scalar));
+            }
+            memset(dst + (size_t)(pd + s->H) * Wp, 0, (size_t)pd * Wp * sizeof(Scalar));
+            continue;
         }
-        memset(dst + (size_t)(pd + s->H) * Wp, 0, (size_t)pd * Wp * sizeof(Scalar));
+        for (b = 0; b < st; b++) { /* columns j in [jlo, jhi) of phase b are inside x */
+            const int jlo = pd - b > 0 ? (pd - b + st - 1) / st : 0;
+            int jhi = (s->W + pd - b + st - 1) / st;
+            if (jhi > cc.Wp) jhi = cc.Wp;
+            for (a = 0; a < st; a++) {
+                Scalar *d = dst + (size_t)(a * st + b) * pq;
+                for (i = 0; i < cc.Hp; i++) {
+                    const int y = i * st + a - pd;
+                    Scalar *restrict r = d + (size_t)i * cc.Wp;
+                    const Scalar *sr;
+                    if (y < 0 || y >= s->H || jlo >= jhi) {
+                        memset(r, 0, (size_t)cc.Wp * sizeof(Scalar));
+                        continue;
+                    }
+                    sr = src + (size_t)y * s->W; /* x column j st + b - pd */
+                    for (j = 0; j < jlo; j++) r[j] = 0;
+                    for (; j < jhi; j++) r[j] = sr[(size_t)j * st + b - pd];
+                    for (; j < cc.Wp; j++) r[j] = 0;
+                }
+            }
+        }
     }
-    memset(xp + (size_t)nt * Hp * Wp, 0,
-           (conv_pad_size(s) - (size_t)nt * Hp * Wp) * sizeof(Scalar));
+    memset(xp + (size_t)nt * st * st * pq, 0,
+           (conv_pad_size(s) - (size_t)nt * st * st * pq) * sizeof(Scalar));
 }
 
 static void conv_cols_init(ConvCols *cc, const ConvShape *s, const Scalar *xp)
 {
-    cc->s = s;
+    conv_cols_geom(cc, s);
     cc->xp = xp;
-    cc->Hp = s->H + 2 * s->pad;
-    cc->Wp = s->W + 2 * s->pad;
-    cc->Pw = s->Ho * cc->Wp;
-    CHECK((double)s->N * s->C * cc->Hp * cc->Wp < 2147483647.0,
-          "conv2d: padded input of %d x %d x %d x %d is too large for int offsets", s->N, s->C,
-          cc->Hp, cc->Wp);
 }
 
-/* Walks (c, ki, kj) or (j, i, jo) one step at a time, keeping the offset in step. */
-typedef struct ColWalk {
-    int a, b, cidx; /* inner, middle index */
-    int na, nb;     /* their extents */
-    int da, db, dc; /* offset steps of inner, middle, outer */
-    int off;
-} ColWalk;
-
-static void walk_init(ColWalk *w, int idx, int na, int nb, int da, int db, int dc)
-{
-    w->a = idx % na;
-    w->b = idx / na % nb;
-    w->cidx = idx / na / nb;
-    w->na = na;
-    w->nb = nb;
-    w->da = da;
-    w->db = db;
-    w->dc = dc;
-    w->off = w->cidx * dc + w->b * db + w->a * da;
-}
-
-static void walk_next(ColWalk *w)
-{
-    w->off += w->da;
-    if (++w->a < w->na) return;
-    w->off -= w->na * w->da;
-    w->a = 0;
-    w->off += w->db;
-    if (++w->b < w->nb) return;
-    w->off -= w->nb * w->db;
-    w->b = 0;
-    w->off += w->dc;
-    w->cidx++;
-}
-
-/* Over rows k = (c, ki, kj) or columns n = (j, i, jo) of cols, starting at idx. */
-static void walk_k(ColWalk *w, const ConvCols *cc, int idx)
-{
-    walk_init(w, idx, cc->s->kw, cc->s->kh, 1, cc->Wp, cc->Hp * cc->Wp);
-}
-static void walk_n(ColWalk *w, const ConvCols *cc, int idx)
-{
-    const ConvShape *s = cc->s;
-    walk_init(w, idx, s->Wo, s->Ho, s->stride, s->stride * cc->Wp, s->C * cc->Hp * cc->Wp);
-}
-
-/* d[w] = xa[off[w]] for w < wn, 0 up to W.  Constant widths let the compiler gather. */
-static void gather_row(const Scalar *xa, const int *off, int wn, int W, Scalar *restrict d)
-{
-    int w;
-    if (wn == 32 && W == 32) {
-        for (w = 0; w < 32; w++) d[w] = xa[off[w]];
-    } else if (wn == 16 && W == 16) {
-        for (w = 0; w < 16; w++) d[w] = xa[off[w]];
-    } else if (wn == 8 && W == 8) {
-        for (w = 0; w < 8; w++) d[w] = xa[off[w]];
-    } else {
-        for (w = 0; w < wn; w++) d[w] = xa[off[w]];
-        for (; w < W; w++) d[w] = 0;
-    }
-}
-
-/* The two ways gemm reads cols: as B (d = column n, depth = row k; the forward) and as
- * B^T (d = row k, depth = column n; the weight gradient).  Either way
- *   dst[q][p][w] = xp[depth offset of p0 + p + d offset of d0 + q W + w]. */
-static void pack_cols_any(const ConvCols *cc, int transposed, int d0, int dn, int p0, int kc, int W,
-                          Scalar *dst)
-{
-    int off[GEMM_PACK_WMAX], q, w, p;
-    CHECK(W <= GEMM_PACK_WMAX, "conv pack: panel width %d", W);
-    for (q = 0; q * W < dn; q++) {
-        int wn = dn - q * W < W ? dn - q * W : W;
-        Scalar *dq = dst + (size_t)q * kc * W;
-        ColWalk wd, wp;
-        if (transposed)
-            walk_k(&wd, cc, d0 + q * W);
-        else
-            walk_n(&wd, cc, d0 + q * W);
-        for (w = 0; w < wn; w++, walk_next(&wd)) off[w] = wd.off;
-        if (transposed)
-            walk_n(&wp, cc, p0);
-        else
-            walk_k(&wp, cc, p0);
-        for (p = 0; p < kc; p++, walk_next(&wp))
-            gather_row(cc->xp + wp.off, off, wn, W, dq + (size_t)p * W);
-    }
-}
-
-static void pack_cols(const void *ctx, int d0, int dn, int p0, int kc, int W, Scalar *dst)
-{
-    pack_cols_any((const ConvCols *)ctx, 0, d0, dn, p0, kc, W, dst);
-}
-
-static void pack_cols_t(const void *ctx, int d0, int dn, int p0, int kc, int W, Scalar *dst)
-{
-    pack_cols_any((const ConvCols *)ctx, 1, d0, dn, p0, kc, W, dst);
-}
-
-/* Stride 1, padded-width layout: output pixel (i, jo) of sample j becomes column
- *   n = j Pw + i Wp + jo,   jo in [0, Wp)   (the Wp - Wo columns past Wo are garbage),
- * and cols[k][n] = xp[kofs(k) + j C Hp Wp + i Wp + jo]: along n inside one sample the
- * source is contiguous, so panels are plain row copies, no gather. */
 /* kofs(k) for k = k0 .. k0 + n - 1 (see ConvCols). */
 static void pw_kofs(const ConvCols *cc, int k0, int n, int *kofs)
 {
-    ColWalk wk;
+    const ConvShape *s = cc->s;
+    const int st = cc->ph, taps = s->kh * s->kw;
     int p;
-    walk_k(&wk, cc, k0);
-    for (p = 0; p < n; p++, walk_next(&wk)) kofs[p] = wk.off;
+    for (p = 0; p < n; p++) {
+        const int k = k0 + p, c = k / taps, ki = k % taps / s->kw, kj = k % s->kw;
+        kofs[p] = ((c * st * st + ki % st * st + kj % st) * cc->Hp + ki / st) * cc->Wp + kj / st;
+    }
 }
 
 #define PW_KBLOCK 256 /* depth rows per table of kofs */
@@ -269,7 +209,7 @@ static void pw_kofs(const ConvCols *cc, int k0, int n, int *kofs)
 static void pack_pw(const void *ctx, int d0, int dn, int p0, int kc, int W, Scalar *dst)
 {
     const ConvCols *cc = (const ConvCols *)ctx;
-    const size_t chw = (size_t)cc->s->C * cc->Hp * cc->Wp;
+    const size_t chw = cc->chw;
     int kofs[PW_KBLOCK], rw[GEMM_PACK_WMAX + 1], q, w, p, pb, t;
     const Scalar *rsrc[GEMM_PACK_WMAX];
     CHECK(W <= GEMM_PACK_WMAX, "conv pack: panel width %d", W);
@@ -312,7 +252,7 @@ static void pack_pw(const void *ctx, int d0, int dn, int p0, int kc, int W, Scal
 static void pack_pw_t(const void *ctx, int d0, int dn, int p0, int kc, int W, Scalar *dst)
 {
     const ConvCols *cc = (const ConvCols *)ctx;
-    const size_t chw = (size_t)cc->s->C * cc->Hp * cc->Wp;
+    const size_t chw = cc->chw;
     int kofs[GEMM_PACK_WMAX], q, w, p, p0s;
     CHECK(W <= GEMM_PACK_WMAX, "conv pack: panel width %d", W);
     for (q = 0; q * W < dn; q++) {
@@ -367,7 +307,7 @@ static void pack_nhwc(const void *ctx, int d0, int dn, int p0, int kc, int W, Sc
 {
     const ConvNhwc *nc = (const ConvNhwc *)ctx;
     const ConvShape *s = nc->s;
-    const int C = s->C, Wo = s->Wo, P = s->Ho * s->Wo;
+    const int C = s->C, Wo = s->Wo, P = s->Ho * s->Wo, st = s->stride;
     int off[GEMM_PACK_WMAX], rw[GEMM_PACK_WMAX + 1], q, w, p, t;
     CHECK(W <= GEMM_PACK_WMAX, "conv pack: panel width %d", W);
     for (q = 0; q * W < dn; q++) {
@@ -385,7 +325,8 @@ static void pack_nhwc(const void *ctx, int d0, int dn, int p0, int kc, int W, Sc
         i = p0 % P / Wo;
         j = p0 % Wo;
         for (p = 0; p < kc; p++, d += W) {
-            const Scalar *px = nc->xt + (((size_t)n * nc->Hp + i) * nc->Wp + j) * C;
+            const Scalar *px =
+                nc->xt + (((size_t)n * nc->Hp + (size_t)i * st) * nc->Wp + (size_t)j * st) * C;
             for (t = 0; t < nr; t++) {
                 const Scalar *src = px + off[t];
                 Scalar *dd = d + rw[t];
@@ -923,42 +864,39 @@ static void conv_forward_gemm(Graph *g, const ConvShape *s, const Scalar *x, con
     }
     oa.pack = gemm_pack_view;
     oa.ctx = &vw;
-    if (conv_is_1x1(s)) { /* cols = x seen as [C, N P] */
+    if (conv_is_1x1(s)) { /* cols = x seen as [C, N P]; y written in place */
         vx = conv_view(x, P, P, (size_t)s->C * P, 1);
         ob.pack = gemm_pack_view;
         ob.ctx = &vx;
         gemm_op(s->O, s->N * P, K, 1, &oa, &ob, 0, y, P, P, (size_t)s->O * P);
-    } else {
-        Scalar *xp = scratch(g, conv_pad_size(s), 1);
+        if (add->b || add->z) {
+            PAR_FOR(nt * P)
+            for (t = 0; t < nt; t++)
+                conv_add_row(add, s->O, t, (size_t)t * P, 0, y + (size_t)t * P, y + (size_t)t * P,
+                             P);
+        }
+    } else { /* the padded-width layout yw, then its valid columns copied out */
+        Scalar *xp = scratch(g, conv_pad_size(s), 1), *yw;
+        int Pw, Wp;
         conv_pad(s, x, xp);
         conv_cols_init(&cc, s, xp);
+        Pw = cc.Pw;
+        Wp = cc.Wp;
+        yw = scratch(g, (size_t)s->N * s->O, (size_t)Pw);
         ob.ctx = &cc;
-        if (s->stride == 1) {
-            const int Pw = cc.Pw, Wp = cc.Wp;
-            Scalar *yw = scratch(g, (size_t)s->N * s->O, (size_t)Pw);
-            ob.pack = pack_pw;
-            if (s->O <= SMALL_O)
-                conv_small_o(s, xp, cc.Hp, Wp, w, yw);
-            else
-                gemm_op(s->O, s->N * Pw, K, 1, &oa, &ob, 0, yw, Pw, Pw, (size_t)s->O * Pw);
-            PAR_FOR(nt * P)
-            for (t = 0; t < nt; t++) { /* y[n, o, i, jo] = yw[n, o, i Wp + jo] + b[o] (+ z) */
-                int i;
-                for (i = 0; i < s->Ho; i++)
-                    conv_add_row(add, s->O, t, (size_t)t * P + (size_t)i * s->Wo, 1,
-                                 yw + (size_t)t * Pw + (size_t)i * Wp,
-                                 y + (size_t)t * P + (size_t)i * s->Wo, s->Wo);
-            }
-            arena_release(g->arena, mark);
-            return;
-        }
-        ob.pack = pack_cols;
-        gemm_op(s->O, s->N * P, K, 1, &oa, &ob, 0, y, P, P, (size_t)s->O * P);
-    }
-    if (add->b || add->z) {
+        ob.pack = pack_pw;
+        if (s->O <= SMALL_O && s->stride == 1)
+            conv_small_o(s, xp, cc.Hp, Wp, w, yw);
+        else
+            gemm_op(s->O, s->N * Pw, K, 1, &oa, &ob, 0, yw, Pw, Pw, (size_t)s->O * Pw);
         PAR_FOR(nt * P)
-        for (t = 0; t < nt; t++)
-            conv_add_row(add, s->O, t, (size_t)t * P, 0, y + (size_t)t * P, y + (size_t)t * P, P);
+        for (t = 0; t < nt; t++) { /* y[n, o, i, jo] = yw[n, o, i Wp + jo] + b[o] (+ z) */
+            int i;
+            for (i = 0; i < s->Ho; i++)
+                conv_add_row(add, s->O, t, (size_t)t * P + (size_t)i * s->Wo, 1,
+                             yw + (size_t)t * Pw + (size_t)i * Wp,
+                             y + (size_t)t * P + (size_t)i * s->Wo, s->Wo);
+        }
     }
     arena_release(g->arena, mark);
 }
@@ -1008,6 +946,46 @@ static void conv_dw_1x1(Graph *g, const ConvShape *s, const Scalar *x, const Sca
         int q;
         for (q = 1; q < np; q++) acc += part[(size_t)q * ws + (size_t)i];
         dw[i] += acc;
+    }
+}
+
+/* Scalars of the dcols block one task of conv_dx_col2im forms (512 KB in float: 1 << 16 and
+ * 1 << 18 measured within a few per cent of it on the two stride-2 layers of unet-s). */
+#define DX_COLS_TASK ((size_t)1 << 17)
+
+/* dxt [N, C, H, W] = the input gradient of any conv by columns: for each run of m samples,
+ * dcols [K, m P] = W^T [K, O] dy [O, m P], then dxt = col2im(dcols).  The runs are the
+ * parallel tasks, each a serial gemm into its thread's scratch and its col2im while that
+ * block is still in cache: with whole-batch chunks (8 MB of dcols, the gemm threaded over
+ * its tiles) the col2im of a stride-2 unet-s layer read every dcols element back from
+ * memory.  m comes from the shapes only, and a gemm's sums do not depend on how many
+ * columns it is given, so the bits do not depend on the thread count. */
+static void conv_dx_col2im(Graph *g, const ConvShape *s, const Scalar *w, const Scalar *dy,
+                           Scalar *dxt)
+{
+    const int P = s->Ho * s->Wo, K = s->C * s->kh * s->kw;
+    const size_t per = (size_t)K * P, plane = (size_t)s->C * s->H * s->W;
+    const int m = per >= DX_COLS_TASK ? 1 : (int)(DX_COLS_TASK / per);
+    const long ntask = (s->N + m - 1) / m;
+    int nthr = plat_threads();
+    Scalar *cols;
+    long t;
+    if (nthr > ntask) nthr = (int)ntask;
+    cols = scratch(g, per * (size_t)(m < s->N ? m : s->N), (size_t)nthr);
+    PAR_FOR((long)s->N * (long)per * s->O)
+    for (t = 0; t < ntask; t++) {
+        const int n0 = (int)(t * m), mm = s->N - n0 < m ? s->N - n0 : m;
+        const int me = ntask == nthr ? (int)t : plat_thread_num();
+        Scalar *c = cols + (size_t)me * per * (size_t)(m < s->N ? m : s->N);
+        GemmView vw = conv_view(w, K, K, 0, 1);
+        GemmView vd = conv_view(dy + (size_t)n0 * s->O * P, P, P, (size_t)s->O * P, 1);
+        GemmOperand oa = {0}, ob = {0};
+        CHECK(me < nthr, "conv2d: dx scratch %d of %d", me, nthr);
+        oa.pack = ob.pack = gemm_pack_view;
+        oa.ctx = &vw;
+        ob.ctx = &vd;
+        gemm_op(K, mm * P, s->O, 1, &oa, &ob, 0, c, mm * P, mm * P, 0);
+        col2im(s, c, mm, dxt + (size_t)n0 * plane);
     }
 }
 
@@ -1081,29 +1059,24 @@ void op_conv2d_backward(Graph *g, Var *out)
             conv_dw_grid(g, &s, x, dy, dw);
         } else if (dw && conv_is_1x1(&s)) {
             conv_dw_1x1(g, &s, x, dy, dw);
-        } else if (dw && s.stride == 1 && s.C >= NHWC_MIN_C) {
+        } else if (dw && s.C >= NHWC_MIN_C) {
             conv_dw_nhwc(g, &s, x, dy, dw);
-        } else if (dw) { /* dwt [O, K] = dy [O, N P] cols^T [N P, K]; dw += dwt */
+        } else if (dw) { /* dwt [O, K] = dyw [O, N Pw] cols^T [N Pw, K]; dw += dwt */
             Scalar *dwt = scratch(g, (size_t)s.O, (size_t)K);
-            Scalar *xp = scratch(g, conv_pad_size(&s), 1);
+            Scalar *xp = scratch(g, conv_pad_size(&s), 1), *dyw;
             GemmView vdw;
             ConvCols cc;
-            int depth = s.N * P;
             conv_pad(&s, x, xp);
             conv_cols_init(&cc, &s, xp);
+            /* the padded-width layout: dy widened with zero columns */
+            dyw = scratch(g, (size_t)s.N * s.O, (size_t)cc.Pw);
+            pw_widen(&s, cc.Wp, dy, dyw);
+            vdw = conv_view(dyw, cc.Pw, cc.Pw, (size_t)s.O * cc.Pw, 0);
             oa.pack = gemm_pack_view;
-            oa.ctx = &vdy;
+            oa.ctx = &vdw;
             ob.ctx = &cc;
-            ob.pack = pack_cols_t;
-            if (s.stride == 1) { /* padded-width layout: dy widened with zero columns */
-                Scalar *dyw = scratch(g, (size_t)s.N * s.O, (size_t)cc.Pw);
-                pw_widen(&s, cc.Wp, dy, dyw);
-                vdw = conv_view(dyw, cc.Pw, cc.Pw, (size_t)s.O * cc.Pw, 0);
-                oa.ctx = &vdw;
-                ob.pack = pack_pw_t;
-                depth = s.N * cc.Pw;
-            }
-            gemm_op(s.O, K, depth, 1, &oa, &ob, 0, dwt, K, K, 0);
+            ob.pack = pack_pw_t;
+            gemm_op(s.O, K, s.N * cc.Pw, 1, &oa, &ob, 0, dwt, K, K, 0);
             add_into(dw, dwt, (size_t)s.O * K);
         }
         if (dx) {
@@ -1118,19 +1091,8 @@ void op_conv2d_backward(Graph *g, Var *out)
                 gemm_op(s.C, s.N * P, s.O, 1, &oa, &ob, 0, dxt, P, P, plane);
             } else if (s.stride == 1 && s.kh == s.kw && s.pad <= s.kh - 1) {
                 conv_dx_transposed(g, &s, w, dy, dxt);
-            } else { /* dcols [K, m P] = W^T [K, O] dy [O, m P];  dx = col2im(dcols) */
-                int mmax = conv_chunk(&s), n0;
-                Scalar *cols = scratch(g, (size_t)K * mmax, (size_t)P);
-                GemmView vw = conv_view(w, K, K, 0, 1);
-                for (n0 = 0; n0 < s.N; n0 += mmax) {
-                    int m = s.N - n0 < mmax ? s.N - n0 : mmax;
-                    GemmView vd = conv_view(dy + (size_t)n0 * s.O * P, P, P, (size_t)s.O * P, 1);
-                    oa.pack = ob.pack = gemm_pack_view;
-                    oa.ctx = &vw;
-                    ob.ctx = &vd;
-                    gemm_op(K, m * P, s.O, 1, &oa, &ob, 0, cols, m * P, m * P, 0);
-                    col2im(&s, cols, m, dxt + (size_t)n0 * plane);
-                }
+            } else {
+                conv_dx_col2im(g, &s, w, dy, dxt);
             }
             if (!dx_fresh) add_into(dx, dxt, (size_t)s.N * plane);
         }

@@ -28,7 +28,11 @@ static const ConvCase conv_cases[] = {
     {2, 3, 5, 5, 4, 1, 1, 0},     /* 1x1 through im2col (small planes, batched) */
     {1, 3, 5, 5, 4, 1, 1, 0},     /* 1x1 direct (one sample) */
     {2, 3, 16, 16, 5, 1, 1, 0},   /* 1x1 direct (planes >= 256 pixels) */
-    {11, 32, 28, 28, 4, 3, 1, 1}, /* several im2col chunks (9 + 2 samples) */
+    {11, 32, 28, 28, 4, 3, 1, 1}, /* 28x28 padded-width forward over 11 samples */
+    {7, 32, 28, 28, 8, 3, 2, 1},  /* stride 2, C 32: dW channels last, dx in runs 2+2+2+1 */
+    {2, 8, 9, 7, 5, 3, 2, 1},     /* stride 2, odd H != W: phases of unequal size */
+    {2, 3, 11, 10, 4, 5, 3, 2},   /* stride 3, 5x5: three phases a side */
+    {2, 8, 7, 7, 4, 1, 2, 0},     /* 1x1 at stride 2 */
     {2, 16, 7, 7, 16, 3, 1, 1},   /* Winograd forward and dx (C, O >= 16), odd size */
     {2, 16, 9, 13, 20, 3, 1, 1},  /* Winograd, odd H != W */
     {2, 9, 8, 7, 5, 5, 1, 2},     /* dW channels last, 5x5, C = 9 (runs cut by the panels) */
@@ -167,7 +171,7 @@ static void test_conv_backward_matches_reference(void)
 /* Backward accumulates: a second backward without zeroing gives exactly twice. */
 static void test_conv_backward_twice_doubles(void)
 {
-    static const int pick[3] = {1, 8, 9}; /* im2col, 1x1 direct, several chunks */
+    static const int pick[3] = {1, 8, 10}; /* stride 2, 1x1 direct, dx in runs of samples */
     Arena *ar = arena_new((size_t)1 << 24);
     Graph g;
     Rng r;
@@ -901,17 +905,19 @@ static void test_groupnorm_backward_properties(void)
 
 /* ---------------------------------------------------------------- threads */
 
-/* Forward values and input gradients of conv2d (im2col, 1x1 and, C = 3, direct dW paths), GroupNorm,
- * upsample2 and maxpool2 on sizes above the parallel threshold, with n threads. */
+/* Forward values and input gradients of conv2d (im2col, 1x1 and, C = 3, direct dW paths; a
+ * stride-2 conv whose dx goes in runs of samples, its own root), GroupNorm, upsample2 and
+ * maxpool2 on sizes above the parallel threshold, with n threads. */
 static void run_image_ops(int threads, Scalar **vals, size_t *count)
 {
     static const ConvCase big = {4, 16, 32, 32, 16, 3, 1, 1}, big1 = {4, 16, 32, 32, 16, 1, 1, 0},
-                          big3 = {4, 3, 32, 32, 16, 3, 1, 1};
+                          big3 = {4, 3, 32, 32, 16, 3, 1, 1}, big2 = {7, 32, 28, 28, 8, 3, 2, 1};
     Arena *ar = arena_new((size_t)1 << 24);
     Graph g;
     Rng r;
     Var *x, *w, *b, *x1, *w1, *b1, *x3, *w3, *b3, *y, *y1, *y3, *gn, *up, *mp, *gm, *bt;
-    Var *outs[6], *ins[11];
+    Var *x2, *w2, *b2, *y2;
+    Var *outs[7], *ins[14];
     Scalar *seed;
     int cs[1] = {16}, k;
     size_t n = 0, j;
@@ -921,6 +927,7 @@ static void run_image_ops(int threads, Scalar **vals, size_t *count)
     make_conv_leaves(&g, &r, &big, 1, 1, 1, &x, &w, &b);
     make_conv_leaves(&g, &r, &big1, 1, 1, 1, &x1, &w1, &b1);
     make_conv_leaves(&g, &r, &big3, 1, 1, 1, &x3, &w3, &b3);
+    make_conv_leaves(&g, &r, &big2, 1, 1, 1, &x2, &w2, &b2);
     gm = ag_new(&g, 1, cs, 1, "gamma");
     bt = ag_new(&g, 1, cs, 1, "beta");
     fill_normal(&r, gm->val.data, 16, 1.0);
@@ -935,12 +942,17 @@ static void run_image_ops(int threads, Scalar **vals, size_t *count)
     seed = (Scalar *)arena_alloc(ar, mp->val.n * sizeof(Scalar));
     fill_normal(&r, seed, mp->val.n, 1.0);
     ag_backward_seed(&g, mp, seed);
+    y2 = ag_conv2d(&g, x2, w2, b2, big2.stride, big2.pad);
+    seed = (Scalar *)arena_alloc(ar, y2->val.n * sizeof(Scalar));
+    fill_normal(&r, seed, y2->val.n, 1.0);
+    ag_backward_seed(&g, y2, seed);
     outs[0] = y;
     outs[1] = y1;
     outs[2] = gn;
     outs[3] = up;
     outs[4] = mp;
     outs[5] = y3;
+    outs[6] = y2;
     ins[0] = x;
     ins[1] = w;
     ins[2] = b;
@@ -952,13 +964,16 @@ static void run_image_ops(int threads, Scalar **vals, size_t *count)
     ins[8] = x3;
     ins[9] = w3;
     ins[10] = b3;
-    for (k = 0; k < 6; k++) n += outs[k]->val.n;
-    for (k = 0; k < 11; k++) n += ins[k]->val.n;
+    ins[11] = x2;
+    ins[12] = w2;
+    ins[13] = b2;
+    for (k = 0; k < 7; k++) n += outs[k]->val.n;
+    for (k = 0; k < 14; k++) n += ins[k]->val.n;
     *vals = (Scalar *)xmalloc(n * sizeof(Scalar));
     n = 0;
-    for (k = 0; k < 6; k++)
+    for (k = 0; k < 7; k++)
         for (j = 0; j < outs[k]->val.n; j++) (*vals)[n++] = outs[k]->val.data[j];
-    for (k = 0; k < 11; k++)
+    for (k = 0; k < 14; k++)
         for (j = 0; j < ins[k]->val.n; j++) (*vals)[n++] = ins[k]->grad[j];
     *count = n;
     arena_free(ar);
