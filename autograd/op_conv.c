@@ -867,6 +867,7 @@ static void conv_forward_gemm(Graph *g, const ConvShape *s, const Scalar *x, con
     if (conv_is_1x1(s)) { /* cols = x seen as [C, N P]; y written in place */
         vx = conv_view(x, P, P, (size_t)s->C * P, 1);
         ob.pack = gemm_pack_view;
+        ob.rows = gemm_view_rows; /* panels inside a sample read where they lie */
         ob.ctx = &vx;
         gemm_op(s->O, s->N * P, K, 1, &oa, &ob, 0, y, P, P, (size_t)s->O * P);
         if (add->b || add->z) {
@@ -1086,6 +1087,7 @@ void op_conv2d_backward(Graph *g, Var *out)
                 GemmView vw = conv_view(w, s.C, s.C, 0, 1), vd = vdy;
                 vd.depth_rows = 1;
                 oa.pack = ob.pack = gemm_pack_view;
+                ob.rows = gemm_view_rows;
                 oa.ctx = &vw;
                 ob.ctx = &vd;
                 gemm_op(s.C, s.N * P, s.O, 1, &oa, &ob, 0, dxt, P, P, plane);

@@ -263,6 +263,25 @@ void gemm_pack_view(const void *ctx, int d0, int dn, int p0, int kc, int W, Scal
 #undef VIEW_COL
 }
 
+int gemm_view_rows(const void *ctx, int d0, int dn, int p0, int kc, int W, const Scalar **ptr,
+                   size_t *ld)
+{
+    const GemmView *v = (const GemmView *)ctx;
+    int q, any = 0;
+    (void)kc;
+    if (!v->depth_rows) return 0;
+    for (q = 0; q * W < dn; q++) {
+        const int c = d0 + q * W;
+        ptr[q] = NULL;
+        ld[q] = (size_t)v->ld;
+        if (c % v->cb + W <= v->cb) { /* all W columns inside one block */
+            ptr[q] = v->p + (size_t)p0 * v->ld + (size_t)(c / v->cb) * v->cbs + (size_t)(c % v->cb);
+            any = 1;
+        }
+    }
+    return any;
+}
+
 /* ---------------------------------------------------------------- micro-kernel */
 
 /* C[0:MR, 0:NR] (row stride ldc) = (first ? beta*C : C) + alpha * Ap^T Bp, Ap [kc][MR],
@@ -272,8 +291,9 @@ void gemm_pack_view(const void *ctx, int d0, int dn, int p0, int kc, int W, Scal
  * gcc kept a copy of acc in memory as well and cleared it with a 1 KB memset on every
  * call: 3.6 % of a training step, most of it in the Winograd gemms, whose depth is only C
  * (32 at 28x28).  Unrolling the column loops too made gcc spill the accumulators. */
-static void kernel(int kc, const Scalar *restrict Ap, const Scalar *restrict Bp, Scalar *restrict C,
-                   int ldc, Scalar alpha, Scalar beta, int first)
+static inline void kernel_ld(int kc, const Scalar *restrict Ap, const Scalar *restrict Bp,
+                             size_t ldb, Scalar *restrict C, int ldc, Scalar alpha, Scalar beta,
+                             int first)
 {
     Scalar acc[MR][NR];
     int i, j, p;
@@ -283,7 +303,7 @@ static void kernel(int kc, const Scalar *restrict Ap, const Scalar *restrict Bp,
     }
     GEMM_UNROLL_K
     for (p = 0; p < kc; p++) {
-        const Scalar *a = Ap + (size_t)p * MR, *b = Bp + (size_t)p * NR;
+        const Scalar *a = Ap + (size_t)p * MR, *b = Bp + (size_t)p * ldb;
         GEMM_UNROLL
         for (i = 0; i < MR; i++) {
             Scalar ai = a[i];
@@ -310,6 +330,20 @@ static void kernel(int kc, const Scalar *restrict Ap, const Scalar *restrict Bp,
             for (j = 0; j < NR; j++) c[j] = beta * c[j] + alpha * acc[i][j];
         }
     }
+}
+
+/* The kernel on a packed B panel (rows NR apart), and on one read in place (GemmOperand's
+ * rows): the same loop, the first with the stride a constant. */
+static void kernel(int kc, const Scalar *restrict Ap, const Scalar *restrict Bp, Scalar *restrict C,
+                   int ldc, Scalar alpha, Scalar beta, int first)
+{
+    kernel_ld(kc, Ap, Bp, NR, C, ldc, alpha, beta, first);
+}
+
+static void kernel_rows(int kc, const Scalar *restrict Ap, const Scalar *restrict Bp, size_t ldb,
+                        Scalar *restrict C, int ldc, Scalar alpha, Scalar beta, int first)
+{
+    kernel_ld(kc, Ap, Bp, ldb, C, ldc, alpha, beta, first);
 }
 
 /* ---------------------------------------------------------------- buffers */
@@ -386,10 +420,25 @@ static void gemm_tile(int m0, int m1, int n0, int n1, int K, Scalar alpha, const
         for (pc = 0; pc < K; pc += KC) {
             int kc = K - pc < KC ? K - pc : KC;
             const Scalar *bq[NC / NR + 1], *aq[MC / MR + 1]; /* panel starts */
+            size_t bld[NC / NR + 1];                         /* B panels' row strides */
             int q;
-            if (!B->panels || !B->panels(B->ctx, jc, nc, pc, kc, NR, bq)) {
+            if (B->panels && B->panels(B->ctx, jc, nc, pc, kc, NR, bq)) {
+                for (q = 0; q * NR < nc; q++) bld[q] = NR;
+            } else if (B->rows && B->rows(B->ctx, jc, nc, pc, kc, NR, bq, bld)) {
+                for (q = 0; q * NR < nc; q++) /* the panels not in place: packed one by one */
+                    if (!bq[q]) {
+                        Scalar *d = buf->b + (size_t)q * kc * NR;
+                        B->pack(B->ctx, jc + q * NR, nc - q * NR < NR ? nc - q * NR : NR, pc, kc,
+                                NR, d);
+                        bq[q] = d;
+                        bld[q] = NR;
+                    }
+            } else {
                 B->pack(B->ctx, jc, nc, pc, kc, NR, buf->b);
-                for (q = 0; q * NR < nc; q++) bq[q] = buf->b + (size_t)q * kc * NR;
+                for (q = 0; q * NR < nc; q++) {
+                    bq[q] = buf->b + (size_t)q * kc * NR;
+                    bld[q] = NR;
+                }
             }
             for (ic = m0; ic < m1; ic += MC) {
                 int mc = m1 - ic < MC ? m1 - ic : MC;
@@ -403,11 +452,19 @@ static void gemm_tile(int m0, int m1, int n0, int n1, int K, Scalar alpha, const
                     for (jr = 0; jr < nc; jr += NR) {
                         int nr = nc - jr < NR ? nc - jr : NR;
                         Scalar *cp = gemm_c_at(c, ic + ir, jc + jr, nr);
+                        const Scalar *bp = bq[jr / NR];
+                        const size_t ldb = bld[jr / NR];
                         if (cp && mr == MR && nr == NR) {
-                            kernel(kc, ap, bq[jr / NR], cp, c->ldc, alpha, beta, pc == 0);
+                            if (ldb == NR)
+                                kernel(kc, ap, bp, cp, c->ldc, alpha, beta, pc == 0);
+                            else
+                                kernel_rows(kc, ap, bp, ldb, cp, c->ldc, alpha, beta, pc == 0);
                         } else {
                             Scalar t[MR * NR];
-                            kernel(kc, ap, bq[jr / NR], t, NR, 1, 0, 1);
+                            if (ldb == NR)
+                                kernel(kc, ap, bp, t, NR, 1, 0, 1);
+                            else
+                                kernel_rows(kc, ap, bp, ldb, t, NR, 1, 0, 1);
                             gemm_tile_split(c, ic + ir, jc + jr, mr, nr, t, alpha, beta, pc == 0);
                         }
                     }
@@ -566,6 +623,7 @@ void gemm(int ta, int tb, int M, int N, int K, Scalar alpha, const Scalar *A, in
     vb.depth_rows = !tb;
     oa.pack = ob.pack = gemm_pack_view;
     oa.panels = ob.panels = NULL;
+    oa.rows = ob.rows = NULL;
     oa.ctx = &va;
     ob.ctx = &vb;
     gemm_run(M, N, K, alpha, &oa, &ob, beta, &c);
@@ -635,6 +693,7 @@ void gemm_op_panels(int M, int N, int K, const Scalar *a, int wa, const Scalar *
     pb.depth = K;
     oa.pack = ob.pack = gemm_pack_panels;
     oa.panels = ob.panels = gemm_panels_in_place;
+    oa.rows = ob.rows = NULL;
     oa.ctx = &pa;
     ob.ctx = &pb;
     gemm_op(M, N, K, 1, &oa, &ob, beta, C, ldc, ldc, 0);

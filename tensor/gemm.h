@@ -49,6 +49,14 @@ typedef struct GemmOperand {
      * like pack's), q = 0 .. ceil(dn / W) - 1, returning 1; or 0 when they do not (pack is
      * used then).  Same values, so the same bits. */
     int (*panels)(const void *ctx, int d0, int dn, int p0, int kc, int W, const Scalar **ptr);
+    /* Optional, read for B only (NULL: none), tried when panels gives nothing: panels read
+     * in place with a row stride.  For each panel q of the request, ptr[q] = where its
+     * depth row 0 starts and ld[q] its row stride (column w of depth row p at
+     * ptr[q] + p ld[q] + w; all W columns must be readable, those past dn being ignored),
+     * or ptr[q] = NULL when that panel is to be packed; returns 0 when none can be read in
+     * place.  Same values, so the same bits. */
+    int (*rows)(const void *ctx, int d0, int dn, int p0, int kc, int W, const Scalar **ptr,
+                size_t *ld);
 } GemmOperand;
 
 /* The register tile: the panel widths gemm_op asks its A (MR) and B (NR) operands for. */
@@ -80,6 +88,12 @@ typedef struct GemmView {
 
 /* The pack function of a GemmView (ctx is a const GemmView *). */
 void gemm_pack_view(const void *ctx, int d0, int dn, int p0, int kc, int W, Scalar *dst);
+/* Its rows function (B with depth_rows = 1): a panel whose W columns lie inside one column
+ * block is read in place, rows ld apart.  Worth it when the panel is read by several row
+ * tiles and the rows do not all fall on a few cache sets (ld not a multiple of 1 KB):
+ * a 1x1 conv reads x [N, C, P] so, each panel C rows of P. */
+int gemm_view_rows(const void *ctx, int d0, int dn, int p0, int kc, int W, const Scalar **ptr,
+                   size_t *ld);
 
 void gemm_op(int M, int N, int K, Scalar alpha, const GemmOperand *A, const GemmOperand *B,
              Scalar beta, Scalar *C, int ldc, int cb, size_t cbs);

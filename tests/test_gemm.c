@@ -256,6 +256,71 @@ static void test_gemm_panels_operand(void)
     T_OK(bad == 0);
 }
 
+/* gemm_op with B a blocked view (gemm_view_rows: the panels inside one column block read
+ * in place, rows ld apart, the others packed), as a 1x1 conv reads x [N, C, P] as [C, N P]:
+ * the same bits as with every panel packed, and gemm_ref's values; block widths that put
+ * every panel in place (cb = NR), none (cb < NR), and a mix, on depths past one depth block. */
+static void test_gemm_view_rows(void)
+{
+    static const int shapes[][4] = {{13, 300, 49, 3},
+                                    {40, 7, 100, 2},
+                                    {9, 64, 32, 4},
+                                    {17, 20, 31, 5},
+                                    {8, 257, 130, 3}}; /* M, K, cb, blocks */
+    int mr, nr, si, bad = 0;
+    Rng r;
+    gemm_tile_widths(&mr, &nr);
+    rng_seed(&r, 9, 0);
+    for (si = 0; si < 5; si++) {
+        const int M = shapes[si][0], K = shapes[si][1], cb = shapes[si][2], nbk = shapes[si][3];
+        const int N = cb * nbk;
+        const size_t cbs = (size_t)K * cb + 3; /* blocks apart by more than their size */
+        Scalar *A = rand_mat(&r, M, K, K),
+               *Bs = rand_mat(&r, 1, (int)(cbs * nbk), (int)(cbs * nbk));
+        Scalar *B = (Scalar *)xmalloc((size_t)K * N * sizeof(Scalar)); /* dense [K, N] */
+        Scalar *C1 = (Scalar *)xmalloc((size_t)M * N * sizeof(Scalar));
+        Scalar *C2 = (Scalar *)xmalloc((size_t)M * N * sizeof(Scalar));
+        Scalar *R = (Scalar *)xmalloc((size_t)M * N * sizeof(Scalar));
+        GemmView va, vb;
+        GemmOperand oa = {0}, ob = {0};
+        double tol = 2 * EPS * K;
+        int i, j, k;
+        for (k = 0; k < K; k++)
+            for (j = 0; j < N; j++)
+                B[(size_t)k * N + j] = Bs[(size_t)(j / cb) * cbs + (size_t)k * cb + j % cb];
+        va.p = A;
+        va.ld = va.cb = K;
+        va.cbs = 0;
+        va.depth_rows = 0;
+        vb.p = Bs;
+        vb.ld = vb.cb = cb;
+        vb.cbs = cbs;
+        vb.depth_rows = 1;
+        oa.pack = ob.pack = gemm_pack_view;
+        oa.ctx = &va;
+        ob.ctx = &vb;
+        gemm_op(M, N, K, 1, &oa, &ob, 0, C1, N, N, 0); /* every panel packed */
+        ob.rows = gemm_view_rows;
+        gemm_op(M, N, K, 1, &oa, &ob, 0, C2, N, N, 0);
+        gemm_ref(0, 0, M, N, K, 1, A, K, B, N, 0, R, N);
+        if (memcmp(C1, C2, (size_t)M * N * sizeof(Scalar)) != 0 && bad++ == 0)
+            t_report(__FILE__, __LINE__, "gemm_view_rows M=%d K=%d cb=%d: bits differ from packed",
+                     M, K, cb);
+        for (i = 0; i < M * N; i++)
+            if (!(fabs((double)C2[i] - (double)R[i]) <= tol) && bad++ == 0)
+                t_report(__FILE__, __LINE__,
+                         "gemm_view_rows M=%d K=%d cb=%d: C[%d] = %.9g, ref %.9g", M, K, cb, i,
+                         (double)C2[i], (double)R[i]);
+        free(A);
+        free(Bs);
+        free(B);
+        free(C1);
+        free(C2);
+        free(R);
+    }
+    T_OK(bad == 0);
+}
+
 const TestCase gemm_tests[] = {
     {"odd_shapes", test_gemm_odd_shapes},
     {"alpha_beta_ld", test_gemm_alpha_beta_ld},
@@ -264,5 +329,6 @@ const TestCase gemm_tests[] = {
     {"threads_same_bits", test_gemm_threads_same_bits},
     {"nested", test_gemm_nested},
     {"panels_operand", test_gemm_panels_operand},
+    {"view_rows", test_gemm_view_rows},
     {NULL, NULL},
 };
