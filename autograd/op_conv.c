@@ -816,9 +816,9 @@ static void conv_wino_run(Graph *g, const ConvShape *s, const Scalar *x, const S
 
 /* dst[j] = (src[j] + b[o]) + z for j < n: one run of plane t = n O + o of the output, dst at
  * element off of y, z the plane's value or z_full's element at the same place; src may be
- * dst.  Without b: (src[j] + 0) + z when add_b0 (the stride-1 copy-out, which always added
- * b or 0), else src[j] + z, so that each path keeps the bits of its conv followed by an
- * add. */
+ * dst.  Without b: (src[j] + 0) + z when add_b0 (the padded-width copy-out, which always
+ * added b or 0), else src[j] + z, so that each path keeps the bits of its conv followed by
+ * an add. */
 static void conv_add_row(const ConvAdd *add, int O, long t, size_t off, int add_b0,
                          const Scalar *src, Scalar *dst, int n)
 {
@@ -843,10 +843,9 @@ static void conv_add_row(const ConvAdd *add, int O, long t, size_t off, int add_
 }
 
 /* y [N, O, P] = W [O, K] cols(x) (+ b): one gemm over the batch (scratch from the
- * arena).  1x1: x is read in place and y written in place.  Stride 1: the gemm writes the
- * padded-width layout into scratch (or conv_small_o does, for O <= SMALL_O), then the
- * valid columns are copied out with the bias.  Otherwise: gathered panels, y written in
- * place. */
+ * arena).  1x1 stride 1: x is read in place and y written in place.  Otherwise the gemm
+ * writes the padded-width layout into scratch (or conv_small_o does, for O <= SMALL_O at
+ * stride 1), then the valid columns are copied out with the bias. */
 static void conv_forward_gemm(Graph *g, const ConvShape *s, const Scalar *x, const Scalar *w,
                               const ConvAdd *add, Scalar *y)
 {
