@@ -153,12 +153,54 @@ typedef struct OpTally {
     double secs[2];
 } OpTally;
 
+/* conv2d's tally by shape: key x [N, C, H, W], O, kh, kw, stride, pad; the multiply-adds
+ * of the direct conv each way (backward: one forward's worth for dx, one for dW, as the
+ * node needs them).  Shapes past PROF_SHAPES go to the last row, keyed all -1. */
+#define PROF_SHAPES 48
+#define PROF_KEY 9
+typedef struct ShapeTally {
+    int key[PROF_KEY];
+    long calls[2];
+    double secs[2], flops[2];
+} ShapeTally;
+
 static int prof_on;
 static OpTally prof[OP_COUNT];
+static ShapeTally prof_conv[PROF_SHAPES];
+static int prof_nconv;
 
 void ag_profile_set(int on) { prof_on = on != 0; }
 int ag_profile_on(void) { return prof_on; }
-void ag_profile_reset(void) { memset(prof, 0, sizeof prof); }
+void ag_profile_reset(void)
+{
+    memset(prof, 0, sizeof prof);
+    memset(prof_conv, 0, sizeof prof_conv);
+    prof_nconv = 0;
+}
+
+static void conv_tally(const Var *out, int dir, double secs)
+{
+    const Tensor *x = &out->in[0]->val, *w = &out->in[1]->val;
+    const int key[PROF_KEY] = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], w->shape[0],
+                               w->shape[2], w->shape[3], out->ip[0],  out->ip[1]};
+    const double fwd = 2.0 * (double)out->val.n * x->shape[1] * w->shape[2] * w->shape[3];
+    ShapeTally *t = NULL;
+    int i;
+    for (i = 0; i < prof_nconv && !t; i++)
+        if (!memcmp(prof_conv[i].key, key, sizeof key)) t = &prof_conv[i];
+    if (!t && prof_nconv < PROF_SHAPES - 1) {
+        t = &prof_conv[prof_nconv++];
+        memcpy(t->key, key, sizeof key);
+    }
+    if (!t) { /* the last row: every other shape */
+        t = &prof_conv[PROF_SHAPES - 1];
+        for (i = 0; i < PROF_KEY; i++) t->key[i] = -1;
+        if (prof_nconv < PROF_SHAPES) prof_nconv = PROF_SHAPES;
+    }
+    t->calls[dir]++;
+    t->secs[dir] += secs;
+    t->flops[dir] += dir ? fwd * (ag_needs(out, 0) + ag_needs(out, 1)) : fwd;
+}
 
 /* Runs op `out`'s forward (dir 0) or backward (dir 1), timed when the profile is on. */
 static void run_op(Graph *g, Var *out, int dir)
@@ -171,8 +213,47 @@ static void run_op(Graph *g, Var *out, int dir)
     }
     t0 = plat_now();
     fn(g, out);
-    prof[out->op].secs[dir] += plat_now() - t0;
+    t0 = plat_now() - t0;
+    prof[out->op].secs[dir] += t0;
     prof[out->op].calls[dir]++;
+    if (out->op == OP_CONV2D) conv_tally(out, dir, t0);
+}
+
+/* The by-shape table of conv2d, slowest first (after the op table). */
+static void conv_tally_print(FILE *f)
+{
+    int order[PROF_SHAPES], n = 0, i, j;
+    double total = 0;
+    for (i = 0; i < prof_nconv; i++)
+        if (prof_conv[i].calls[0] || prof_conv[i].calls[1]) {
+            double t = prof_conv[i].secs[0] + prof_conv[i].secs[1];
+            total += t;
+            for (j = n++;
+                 j > 0 && prof_conv[order[j - 1]].secs[0] + prof_conv[order[j - 1]].secs[1] < t;
+                 j--)
+                order[j] = order[j - 1];
+            order[j] = i;
+        }
+    if (!n) return;
+    fprintf(f, "conv2d by shape (GFLOP/s of the direct conv: 2 N O Ho Wo C kh kw a pass; backward "
+               "counts dx and dW as the node needs them)\n");
+    fprintf(f, "%-38s %9s %9s %9s %9s %6s %8s %8s\n", "x [N, C, H, W] -> O, kh x kw, s, p",
+            "fwd calls", "fwd s", "bwd calls", "bwd s", "share", "fwd GF/s", "bwd GF/s");
+    for (j = 0; j < n; j++) {
+        const ShapeTally *t = &prof_conv[order[j]];
+        const int *k = t->key;
+        char name[64];
+        double s = t->secs[0] + t->secs[1];
+        if (k[0] < 0)
+            snprintf(name, sizeof name, "(other shapes)");
+        else
+            snprintf(name, sizeof name, "[%d, %d, %d, %d] -> %d, %dx%d, s%d, p%d", k[0], k[1], k[2],
+                     k[3], k[4], k[5], k[6], k[7], k[8]);
+        fprintf(f, "%-38s %9ld %9.3f %9ld %9.3f %5.1f%% %8.1f %8.1f\n", name, t->calls[0],
+                t->secs[0], t->calls[1], t->secs[1], total > 0 ? 100.0 * s / total : 0.0,
+                t->secs[0] > 0 ? 1e-9 * t->flops[0] / t->secs[0] : 0.0,
+                t->secs[1] > 0 ? 1e-9 * t->flops[1] / t->secs[1] : 0.0);
+    }
 }
 
 void ag_profile_print(void *file)
@@ -198,6 +279,7 @@ void ag_profile_print(void *file)
                 t->calls[0], t->secs[0], t->calls[1], t->secs[1], s,
                 total > 0 ? 100.0 * s / total : 0.0);
     }
+    conv_tally_print(f);
 }
 
 void ag_forward(Graph *g, Var *out)

@@ -174,14 +174,16 @@ Var *ag_name(Var *v, const char *name);
 
 /* Op profile.  While it is on, every op's forward (ag_forward) and backward (the backward
  * pass) is timed with plat_now and added to a tally per op kind: calls and seconds each
- * way.  For finding where a run's time goes; `cmad` turns it on when the environment sets
+ * way; conv2d's also to one per shape (x, O, kernel, stride, padding; up to 47 shapes, the
+ * rest in one row), with the direct conv's multiply-adds for a GFLOP/s figure.  For finding where a run's time goes; `cmad` turns it on when the environment sets
  * CMAD_PROFILE and prints the table when the command ends.  Off, it costs one branch per
  * op.  The tallies are process-wide and unlocked: graphs are driven from one thread (the
  * ops themselves may run parallel inside). */
 void ag_profile_set(int on);
 int ag_profile_on(void);
 void ag_profile_reset(void);
-/* The table, slowest op first: calls and seconds forward and backward, share of the total. */
+/* The table, slowest op first: calls and seconds forward and backward, share of the total;
+ * then conv2d's by shape, slowest first. */
 void ag_profile_print(void *file /* FILE* */);
 
 /* Prints the tape, oldest first: id, op, shape, name, inputs, requires_grad. */

@@ -141,6 +141,53 @@ static void test_profile_counts_ops(void)
     arena_free(ar);
 }
 
+/* The profile's conv2d table: one row per shape (x, O, kernel, stride, pad), its calls each
+ * way, slowest first; a frozen kernel's backward counts dx alone in the GFLOP/s.  Two
+ * convs of one shape (one twice) and one of another: rows of 3 + 2 and 1 + 1 calls. */
+static void test_profile_conv_shapes(void)
+{
+    Arena *ar = arena_new(1 << 22);
+    Graph g;
+    char buf[8192];
+    FILE *f = tmpfile();
+    int xs[4] = {2, 3, 8, 8}, ws[4] = {4, 3, 3, 3}, w2s[4] = {5, 3, 1, 1};
+    Var *x, *w, *w2, *y;
+    const int was = ag_profile_on();
+    ag_graph_init(&g, ar);
+    x = ag_new(&g, 4, xs, 1, "x");
+    w = ag_new(&g, 4, ws, 1, "w");
+    w2 = ag_new(&g, 4, w2s, 0, "w2"); /* frozen */
+    memset(x->val.data, 0, x->val.n * sizeof(Scalar));
+    memset(w->val.data, 0, w->val.n * sizeof(Scalar));
+    memset(w2->val.data, 0, w2->val.n * sizeof(Scalar));
+    ag_profile_reset();
+    ag_profile_set(1);
+    y = ag_add(&g, ag_conv2d(&g, x, w, NULL, 1, 1), ag_conv2d(&g, x, w, NULL, 1, 1));
+    ag_conv2d(&g, x, w, NULL, 1, 1); /* forward only: not on the path */
+    y = ag_add(&g, ag_sum(&g, y), ag_sum(&g, ag_conv2d(&g, x, w2, NULL, 2, 0)));
+    ag_backward(&g, y);
+    ag_profile_set(was);
+    T_OK(f != NULL);
+    if (f) {
+        const char *a, *b;
+        long af = -1, ab = -1, bf = -1, bb = -1;
+        double t;
+        ag_profile_print(f);
+        read_back(f, buf, sizeof buf);
+        a = strstr(buf, "\n[2, 3, 8, 8] -> 4, 3x3, s1, p1 ");
+        b = strstr(buf, "\n[2, 3, 8, 8] -> 5, 1x1, s2, p0 ");
+        T_OK(strstr(buf, "conv2d by shape") != NULL && a != NULL && b != NULL);
+        if (a) sscanf(a + 33, "%ld %lf %ld", &af, &t, &ab);
+        if (b) sscanf(b + 33, "%ld %lf %ld", &bf, &t, &bb);
+        T_EQ_INT(af, 3);
+        T_EQ_INT(ab, 2);
+        T_EQ_INT(bf, 1);
+        T_EQ_INT(bb, 1);
+    }
+    ag_profile_reset();
+    arena_free(ar);
+}
+
 /* x -> e = exp(x) -> t = 2 e + 1 -> u = silu(t) -> v = u + x, with or without a scope
  * around it; returns v. */
 static Var *scoped_chain(Graph *g, Var *x, int scoped, Var **e, Var **t, Var **u)
@@ -289,6 +336,7 @@ const TestCase autograd_tests[] = {
     {"no_grad_records_nothing", test_no_grad_records_nothing},
     {"print_graph_lists_nodes", test_print_graph_lists_nodes},
     {"profile_counts_ops", test_profile_counts_ops},
+    {"profile_conv_shapes", test_profile_conv_shapes},
     {"scope_gives_back_unread_values", test_scope_gives_back_unread_values},
     {"scope_in_no_grad_mode", test_scope_in_no_grad_mode},
     {"frozen_conv_keeps_no_input", test_frozen_conv_keeps_no_input},
