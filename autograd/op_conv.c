@@ -7,7 +7,8 @@
  * packs its panels (pack_pw, pack_pw_t) from a zero-padded copy of x cut into its s x s
  * phases, in which every tap is a shift of one phase plane; the output is computed in a
  * padded-width layout (ConvCols) so that panel rows are plain copies, and the extra
- * columns are dropped.
+ * columns are dropped.  A shallow forward's panels inside one sample are not even copied:
+ * the GEMM reads their rows where they lie (pw_rows).
  *   forward   y [O, N P] = W [O, K] cols        one gemm over the whole batch, written
  *                                               into y [N, O, P] (column blocks of P)
  *             y[n, o, p] += b[o]      (then + z, ag_conv2d_add: a shift added as y is
@@ -190,16 +191,48 @@ static void conv_cols_init(ConvCols *cc, const ConvShape *s, const Scalar *xp)
     cc->xp = xp;
 }
 
-/* kofs(k) for k = k0 .. k0 + n - 1 (see ConvCols). */
-static void pw_kofs(const ConvCols *cc, int k0, int n, int *kofs)
+/* kofs(k) (see ConvCols). */
+static int pw_kofs1(const ConvCols *cc, int k)
 {
     const ConvShape *s = cc->s;
     const int st = cc->ph, taps = s->kh * s->kw;
+    const int c = k / taps, ki = k % taps / s->kw, kj = k % s->kw;
+    return ((c * st * st + ki % st * st + kj % st) * cc->Hp + ki / st) * cc->Wp + kj / st;
+}
+
+/* kofs(k) for k = k0 .. k0 + n - 1. */
+static void pw_kofs(const ConvCols *cc, int k0, int n, int *kofs)
+{
     int p;
-    for (p = 0; p < n; p++) {
-        const int k = k0 + p, c = k / taps, ki = k % taps / s->kw, kj = k % s->kw;
-        kofs[p] = ((c * st * st + ki % st * st + kj % st) * cc->Hp + ki / st) * cc->Wp + kj / st;
+    for (p = 0; p < n; p++) kofs[p] = pw_kofs1(cc, k0 + p);
+}
+
+/* Depth (C kh kw) up to which pw_rows reads panels in place.  Paired in one process against
+ * packing them (Zen 4, one thread): the stem C1 -> 32 (depth 9) 1.22x forward, ctrl-s's
+ * C3 -> 16 (27) 1.08x and the transposed conv of its input gradient 1.12x, the stride-2
+ * C16 -> 16 (144) 1.04x; but C32 -> 32 at stride 2 (288) 0.98x and C64 -> 64 (576)
+ * 0.94x: a deep panel read in place is hundreds of scattered 128-byte rows, re-read by
+ * every row tile, where a packed one is contiguous. */
+#define PW_ROWS_MAX_K 160
+
+/* B's panels in place (GemmOperand.rows): a panel of W columns inside one sample is, at
+ * depth row k, the W scalars from xp + n chw + m + kofs(k) - the rows pack_pw would copy. */
+static int pw_rows(const void *ctx, int d0, int dn, int p0, int kc, int W, const Scalar **ptr,
+                   ptrdiff_t *off)
+{
+    const ConvCols *cc = (const ConvCols *)ctx;
+    int q, p, any = 0;
+    if (cc->s->C * cc->s->kh * cc->s->kw > PW_ROWS_MAX_K) return 0;
+    for (q = 0; q * W < dn; q++) {
+        const int col = d0 + q * W, n = col / cc->Pw, m = col % cc->Pw;
+        ptr[q] = NULL;
+        if (m + W <= cc->Pw) {
+            ptr[q] = cc->xp + (size_t)n * cc->chw + (size_t)m;
+            any = 1;
+        }
     }
+    for (p = 0; p < kc; p++) off[p] = pw_kofs1(cc, p0 + p);
+    return any;
 }
 
 #define PW_KBLOCK 256 /* depth rows per table of kofs */
@@ -885,6 +918,7 @@ static void conv_forward_gemm(Graph *g, const ConvShape *s, const Scalar *x, con
         yw = scratch(g, (size_t)s->N * s->O, (size_t)Pw);
         ob.ctx = &cc;
         ob.pack = pack_pw;
+        ob.rows = pw_rows;
         if (s->O <= SMALL_O && s->stride == 1)
             conv_small_o(s, xp, cc.Hp, Wp, w, yw);
         else

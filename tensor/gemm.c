@@ -264,21 +264,20 @@ void gemm_pack_view(const void *ctx, int d0, int dn, int p0, int kc, int W, Scal
 }
 
 int gemm_view_rows(const void *ctx, int d0, int dn, int p0, int kc, int W, const Scalar **ptr,
-                   size_t *ld)
+                   ptrdiff_t *off)
 {
     const GemmView *v = (const GemmView *)ctx;
-    int q, any = 0;
-    (void)kc;
+    int q, p, any = 0;
     if (!v->depth_rows) return 0;
     for (q = 0; q * W < dn; q++) {
         const int c = d0 + q * W;
         ptr[q] = NULL;
-        ld[q] = (size_t)v->ld;
         if (c % v->cb + W <= v->cb) { /* all W columns inside one block */
             ptr[q] = v->p + (size_t)p0 * v->ld + (size_t)(c / v->cb) * v->cbs + (size_t)(c % v->cb);
             any = 1;
         }
     }
+    for (p = 0; p < kc; p++) off[p] = (ptrdiff_t)p * v->ld;
     return any;
 }
 
@@ -291,9 +290,9 @@ int gemm_view_rows(const void *ctx, int d0, int dn, int p0, int kc, int W, const
  * gcc kept a copy of acc in memory as well and cleared it with a 1 KB memset on every
  * call: 3.6 % of a training step, most of it in the Winograd gemms, whose depth is only C
  * (32 at 28x28).  Unrolling the column loops too made gcc spill the accumulators. */
-static inline void kernel_ld(int kc, const Scalar *restrict Ap, const Scalar *restrict Bp,
-                             size_t ldb, Scalar *restrict C, int ldc, Scalar alpha, Scalar beta,
-                             int first)
+static inline void kernel_any(int kc, const Scalar *restrict Ap, const Scalar *restrict Bp,
+                              const ptrdiff_t *off, Scalar *restrict C, int ldc, Scalar alpha,
+                              Scalar beta, int first)
 {
     Scalar acc[MR][NR];
     int i, j, p;
@@ -303,7 +302,7 @@ static inline void kernel_ld(int kc, const Scalar *restrict Ap, const Scalar *re
     }
     GEMM_UNROLL_K
     for (p = 0; p < kc; p++) {
-        const Scalar *a = Ap + (size_t)p * MR, *b = Bp + (size_t)p * ldb;
+        const Scalar *a = Ap + (size_t)p * MR, *b = off ? Bp + off[p] : Bp + (size_t)p * NR;
         GEMM_UNROLL
         for (i = 0; i < MR; i++) {
             Scalar ai = a[i];
@@ -333,17 +332,18 @@ static inline void kernel_ld(int kc, const Scalar *restrict Ap, const Scalar *re
 }
 
 /* The kernel on a packed B panel (rows NR apart), and on one read in place (GemmOperand's
- * rows): the same loop, the first with the stride a constant. */
+ * rows: row p at Bp + off[p]): the same loop, the first with the stride a constant. */
 static void kernel(int kc, const Scalar *restrict Ap, const Scalar *restrict Bp, Scalar *restrict C,
                    int ldc, Scalar alpha, Scalar beta, int first)
 {
-    kernel_ld(kc, Ap, Bp, NR, C, ldc, alpha, beta, first);
+    kernel_any(kc, Ap, Bp, NULL, C, ldc, alpha, beta, first);
 }
 
-static void kernel_rows(int kc, const Scalar *restrict Ap, const Scalar *restrict Bp, size_t ldb,
-                        Scalar *restrict C, int ldc, Scalar alpha, Scalar beta, int first)
+static void kernel_rows(int kc, const Scalar *restrict Ap, const Scalar *restrict Bp,
+                        const ptrdiff_t *off, Scalar *restrict C, int ldc, Scalar alpha,
+                        Scalar beta, int first)
 {
-    kernel_ld(kc, Ap, Bp, ldb, C, ldc, alpha, beta, first);
+    kernel_any(kc, Ap, Bp, off, C, ldc, alpha, beta, first);
 }
 
 /* ---------------------------------------------------------------- buffers */
@@ -420,25 +420,25 @@ static void gemm_tile(int m0, int m1, int n0, int n1, int K, Scalar alpha, const
         for (pc = 0; pc < K; pc += KC) {
             int kc = K - pc < KC ? K - pc : KC;
             const Scalar *bq[NC / NR + 1], *aq[MC / MR + 1]; /* panel starts */
-            size_t bld[NC / NR + 1];                         /* B panels' row strides */
+            unsigned char packed[NC / NR + 1]; /* B panel q packed (else read in place: boff) */
+            ptrdiff_t boff[KC];
             int q;
             if (B->panels && B->panels(B->ctx, jc, nc, pc, kc, NR, bq)) {
-                for (q = 0; q * NR < nc; q++) bld[q] = NR;
-            } else if (B->rows && B->rows(B->ctx, jc, nc, pc, kc, NR, bq, bld)) {
-                for (q = 0; q * NR < nc; q++) /* the panels not in place: packed one by one */
-                    if (!bq[q]) {
+                memset(packed, 1, sizeof packed);
+            } else if (B->rows && B->rows(B->ctx, jc, nc, pc, kc, NR, bq, boff)) {
+                for (q = 0; q * NR < nc; q++) { /* the panels not in place: packed one by one */
+                    packed[q] = (unsigned char)(bq[q] == NULL);
+                    if (packed[q]) {
                         Scalar *d = buf->b + (size_t)q * kc * NR;
                         B->pack(B->ctx, jc + q * NR, nc - q * NR < NR ? nc - q * NR : NR, pc, kc,
                                 NR, d);
                         bq[q] = d;
-                        bld[q] = NR;
                     }
+                }
             } else {
                 B->pack(B->ctx, jc, nc, pc, kc, NR, buf->b);
-                for (q = 0; q * NR < nc; q++) {
-                    bq[q] = buf->b + (size_t)q * kc * NR;
-                    bld[q] = NR;
-                }
+                for (q = 0; q * NR < nc; q++) bq[q] = buf->b + (size_t)q * kc * NR;
+                memset(packed, 1, sizeof packed);
             }
             for (ic = m0; ic < m1; ic += MC) {
                 int mc = m1 - ic < MC ? m1 - ic : MC;
@@ -453,18 +453,18 @@ static void gemm_tile(int m0, int m1, int n0, int n1, int K, Scalar alpha, const
                         int nr = nc - jr < NR ? nc - jr : NR;
                         Scalar *cp = gemm_c_at(c, ic + ir, jc + jr, nr);
                         const Scalar *bp = bq[jr / NR];
-                        const size_t ldb = bld[jr / NR];
+                        const int pk = packed[jr / NR];
                         if (cp && mr == MR && nr == NR) {
-                            if (ldb == NR)
+                            if (pk)
                                 kernel(kc, ap, bp, cp, c->ldc, alpha, beta, pc == 0);
                             else
-                                kernel_rows(kc, ap, bp, ldb, cp, c->ldc, alpha, beta, pc == 0);
+                                kernel_rows(kc, ap, bp, boff, cp, c->ldc, alpha, beta, pc == 0);
                         } else {
                             Scalar t[MR * NR];
-                            if (ldb == NR)
+                            if (pk)
                                 kernel(kc, ap, bp, t, NR, 1, 0, 1);
                             else
-                                kernel_rows(kc, ap, bp, ldb, t, NR, 1, 0, 1);
+                                kernel_rows(kc, ap, bp, boff, t, NR, 1, 0, 1);
                             gemm_tile_split(c, ic + ir, jc + jr, mr, nr, t, alpha, beta, pc == 0);
                         }
                     }

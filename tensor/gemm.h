@@ -15,6 +15,8 @@
 #ifndef CMAD_GEMM_H
 #define CMAD_GEMM_H
 
+#include <stddef.h>
+
 #include "tensor.h"
 
 void gemm(int ta, int tb, int M, int N, int K, Scalar alpha, const Scalar *A, int lda,
@@ -50,13 +52,13 @@ typedef struct GemmOperand {
      * used then).  Same values, so the same bits. */
     int (*panels)(const void *ctx, int d0, int dn, int p0, int kc, int W, const Scalar **ptr);
     /* Optional, read for B only (NULL: none), tried when panels gives nothing: panels read
-     * in place with a row stride.  For each panel q of the request, ptr[q] = where its
-     * depth row 0 starts and ld[q] its row stride (column w of depth row p at
-     * ptr[q] + p ld[q] + w; all W columns must be readable, those past dn being ignored),
-     * or ptr[q] = NULL when that panel is to be packed; returns 0 when none can be read in
-     * place.  Same values, so the same bits. */
+     * where they lie, row by row.  It fills off[p] for p < kc and, for each panel q of the
+     * request, ptr[q]: column w of depth row p0 + p of panel q is at ptr[q] + off[p] + w
+     * (all W columns readable, those past dn being ignored); ptr[q] = NULL when that panel
+     * is to be packed.  Returns 0 when none can be read in place.  Same values, so the same
+     * bits. */
     int (*rows)(const void *ctx, int d0, int dn, int p0, int kc, int W, const Scalar **ptr,
-                size_t *ld);
+                ptrdiff_t *off);
 } GemmOperand;
 
 /* The register tile: the panel widths gemm_op asks its A (MR) and B (NR) operands for. */
@@ -93,7 +95,7 @@ void gemm_pack_view(const void *ctx, int d0, int dn, int p0, int kc, int W, Scal
  * tiles and the rows do not all fall on a few cache sets (ld not a multiple of 1 KB):
  * a 1x1 conv reads x [N, C, P] so, each panel C rows of P. */
 int gemm_view_rows(const void *ctx, int d0, int dn, int p0, int kc, int W, const Scalar **ptr,
-                   size_t *ld);
+                   ptrdiff_t *off);
 
 void gemm_op(int M, int N, int K, Scalar alpha, const GemmOperand *A, const GemmOperand *B,
              Scalar beta, Scalar *C, int ldc, int cb, size_t cbs);
