@@ -420,7 +420,7 @@ static void gemm_tile(int m0, int m1, int n0, int n1, int K, Scalar alpha, const
         for (pc = 0; pc < K; pc += KC) {
             int kc = K - pc < KC ? K - pc : KC;
             const Scalar *bq[NC / NR + 1], *aq[MC / MR + 1]; /* panel starts */
-            unsigned char packed[NC / NR + 1]; /* B panel q packed (else read in place: boff) */
+            unsigned char packed[NC / NR + 1]; /* panel q rows NR apart (else at boff) */
             ptrdiff_t boff[KC];
             int q;
             if (B->panels && B->panels(B->ctx, jc, nc, pc, kc, NR, bq)) {
