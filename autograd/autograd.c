@@ -159,9 +159,9 @@ typedef struct OpTally {
 #define PROF_SHAPES 48
 #define PROF_KEY 9
 typedef struct ShapeTally {
+    OpTally t;
     int key[PROF_KEY];
-    long calls[2];
-    double secs[2], flops[2];
+    double flops[2];
 } ShapeTally;
 
 static int prof_on;
@@ -197,10 +197,33 @@ static void conv_tally(const Var *out, int dir, double secs)
         for (i = 0; i < PROF_KEY; i++) t->key[i] = -1;
         if (prof_nconv < PROF_SHAPES) prof_nconv = PROF_SHAPES;
     }
-    t->calls[dir]++;
-    t->secs[dir] += secs;
+    t->t.calls[dir]++;
+    t->t.secs[dir] += secs;
     t->flops[dir] += dir ? fwd * (ag_needs(out, 0) + ag_needs(out, 1)) : fwd;
 }
+
+/* order[0 .. return) = the indices i < count of the tallies *tally(i) with a call,
+ * slowest (seconds both ways) first; *total = their seconds. */
+static int tally_order(const OpTally *(*tally)(int), int count, int *order, double *total)
+{
+    int n = 0, i, j;
+    *total = 0;
+    for (i = 0; i < count; i++) {
+        const OpTally *ti = tally(i);
+        if (ti->calls[0] || ti->calls[1]) {
+            double t = ti->secs[0] + ti->secs[1];
+            *total += t;
+            for (j = n++; j > 0 && tally(order[j - 1])->secs[0] + tally(order[j - 1])->secs[1] < t;
+                 j--)
+                order[j] = order[j - 1]; /* insertion */
+            order[j] = i;
+        }
+    }
+    return n;
+}
+
+static const OpTally *op_tally(int i) { return &prof[i]; }
+static const OpTally *conv_shape_tally(int i) { return &prof_conv[i].t; }
 
 /* Runs op `out`'s forward (dir 0) or backward (dir 1), timed when the profile is on. */
 static void run_op(Graph *g, Var *out, int dir)
@@ -222,26 +245,18 @@ static void run_op(Graph *g, Var *out, int dir)
 /* The by-shape table of conv2d, slowest first (after the op table). */
 static void conv_tally_print(FILE *f)
 {
-    int order[PROF_SHAPES], n = 0, i, j;
-    double total = 0;
-    for (i = 0; i < prof_nconv; i++)
-        if (prof_conv[i].calls[0] || prof_conv[i].calls[1]) {
-            double t = prof_conv[i].secs[0] + prof_conv[i].secs[1];
-            total += t;
-            for (j = n++;
-                 j > 0 && prof_conv[order[j - 1]].secs[0] + prof_conv[order[j - 1]].secs[1] < t;
-                 j--)
-                order[j] = order[j - 1];
-            order[j] = i;
-        }
+    int order[PROF_SHAPES], j;
+    double total;
+    const int n = tally_order(conv_shape_tally, prof_nconv, order, &total);
     if (!n) return;
     fprintf(f, "conv2d by shape (GFLOP/s of the direct conv: 2 N O Ho Wo C kh kw a pass; backward "
                "counts dx and dW as the node needs them)\n");
     fprintf(f, "%-38s %9s %9s %9s %9s %6s %8s %8s\n", "x [N, C, H, W] -> O, kh x kw, s, p",
             "fwd calls", "fwd s", "bwd calls", "bwd s", "share", "fwd GF/s", "bwd GF/s");
     for (j = 0; j < n; j++) {
-        const ShapeTally *t = &prof_conv[order[j]];
-        const int *k = t->key;
+        const ShapeTally *st = &prof_conv[order[j]];
+        const OpTally *t = &st->t;
+        const int *k = st->key;
         char name[64];
         double s = t->secs[0] + t->secs[1];
         if (k[0] < 0)
@@ -251,24 +266,17 @@ static void conv_tally_print(FILE *f)
                      k[3], k[4], k[5], k[6], k[7], k[8]);
         fprintf(f, "%-38s %9ld %9.3f %9ld %9.3f %5.1f%% %8.1f %8.1f\n", name, t->calls[0],
                 t->secs[0], t->calls[1], t->secs[1], total > 0 ? 100.0 * s / total : 0.0,
-                t->secs[0] > 0 ? 1e-9 * t->flops[0] / t->secs[0] : 0.0,
-                t->secs[1] > 0 ? 1e-9 * t->flops[1] / t->secs[1] : 0.0);
+                t->secs[0] > 0 ? 1e-9 * st->flops[0] / t->secs[0] : 0.0,
+                t->secs[1] > 0 ? 1e-9 * st->flops[1] / t->secs[1] : 0.0);
     }
 }
 
 void ag_profile_print(void *file)
 {
     FILE *f = file ? (FILE *)file : stdout;
-    int order[OP_COUNT] = {0}, n = 0, i, j;
-    double total = 0;
-    for (i = 0; i < OP_COUNT; i++)
-        if (prof[i].calls[0] || prof[i].calls[1]) {
-            double t = prof[i].secs[0] + prof[i].secs[1];
-            total += t;
-            for (j = n++; j > 0 && prof[order[j - 1]].secs[0] + prof[order[j - 1]].secs[1] < t; j--)
-                order[j] = order[j - 1]; /* insertion: slowest first */
-            order[j] = i;
-        }
+    int order[OP_COUNT], j;
+    double total;
+    const int n = tally_order(op_tally, OP_COUNT, order, &total);
     fprintf(f, "op profile: %.3f s in ops\n", total);
     fprintf(f, "%-14s %10s %10s %10s %10s %10s %6s\n", "op", "fwd calls", "fwd s", "bwd calls",
             "bwd s", "total s", "share");

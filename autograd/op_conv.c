@@ -1001,16 +1001,17 @@ static void conv_dx_col2im(Graph *g, const ConvShape *s, const Scalar *w, const 
     const size_t per = (size_t)K * P, plane = (size_t)s->C * s->H * s->W;
     const int m = per >= DX_COLS_TASK ? 1 : (int)(DX_COLS_TASK / per);
     const long ntask = (s->N + m - 1) / m;
+    const size_t span = per * (size_t)(m < s->N ? m : s->N); /* scalars of a task's dcols */
     int nthr = plat_threads();
     Scalar *cols;
     long t;
     if (nthr > ntask) nthr = (int)ntask;
-    cols = scratch(g, per * (size_t)(m < s->N ? m : s->N), (size_t)nthr);
+    cols = scratch(g, span, (size_t)nthr);
     PAR_FOR((long)s->N * (long)per * s->O)
     for (t = 0; t < ntask; t++) {
         const int n0 = (int)(t * m), mm = s->N - n0 < m ? s->N - n0 : m;
         const int me = ntask == nthr ? (int)t : plat_thread_num();
-        Scalar *c = cols + (size_t)me * per * (size_t)(m < s->N ? m : s->N);
+        Scalar *c = cols + (size_t)me * span;
         GemmView vw = conv_view(w, K, K, 0, 1);
         GemmView vd = conv_view(dy + (size_t)n0 * s->O * P, P, P, (size_t)s->O * P, 1);
         GemmOperand oa = {0}, ob = {0};
