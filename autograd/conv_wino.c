@@ -1,15 +1,21 @@
 /* conv_wino.c - Winograd F(2x2, 3x3) forward of a 3x3 stride-1 pad-1 conv (see conv_wino.h).
  *
- * Slots: each tile row (n, ti) of the batch has ns = tw + 1 slots, the tiles j < tw and a
- * spare; slot n th ns + ti ns + j.  A block is T consecutive slots (T a multiple of 32, the
- * gemm's panel width; blocks may cut tile rows).  The spare slot keeps the patch of slot t
- * at columns 2 t .. 2 t + 3 of the input rows of one sample, once those rows are split by
- * the parity of row and column (wino_split): the transforms are flat loops over slots
- * with unit stride.  The spare costs 1 / (tw + 1) of the gemm work; its outputs are never
- * copied out.  Layout of one block:
+ * Slots: tile row (n, ti) of the batch has ns slots, its tiles j < tw and, on images at
+ * least WINO_SPARE_TW tiles wide, a spare after them; slot (n th + ti) ns + j.  A block is
+ * T consecutive slots (T a multiple of 32, the gemm's panel width; blocks may cut tile
+ * rows).  The block's input rows are split by row parity into buffers (wino_split,
+ * WinoSplit) where patch column k of every slot lies at the slot's own index plus a fixed
+ * offset, so the transforms are flat loops over slots with unit stride: with the spare,
+ * two buffers (even and odd columns) whose columns 2 and 3 are those of the next slot (the
+ * spare's patch reads past the tile row; its outputs are never copied out); without it,
+ * four buffers, one per patch column.  The spare costs 1 / (tw + 1) of the gemm and
+ * transform work, the four buffers twice the split's writes: measured in one process
+ * against the spare everywhere (batch 64, 2 threads, Zen 4), the forward without it was
+ * 1.08-1.17x as fast at 7x7 (a fifth of the slots were spares) and 1.02-1.08x at 14x14,
+ * but 0.93-0.97x at 28x28 (a fifteenth), which keeps it.  Layout of one block:
  *   U [16, C, O]   transformed weights, k = 4 a + b the position in the 4x4 tile, stored
  *                  as the gemm's A panels ([O / MR][C][MR], zero rows past O)
- *   split          the block's input rows split by parity, every channel (wino_split)
+ *   split          the block's input rows split as above, every channel
  *   V [4, C, T]    transformed input for k = 4 a .. 4 a + 3 (one row a of B^T d B), stored
  *                  as the gemm's B panels ([T / NR][C][NR]), so the gemm reads U and V in
  *                  place (GemmPanels, any depth block) instead of copying them (the copy
@@ -36,6 +42,10 @@
  * than a Zen 4 L2 (1 MB), but L2-sized blocks measured 2-10 % slower (fewer gemm columns). */
 #ifndef WINO_BLOCK_SCALARS
 #define WINO_BLOCK_SCALARS ((size_t)1 << 19)
+#endif
+/* Tiles per row from which a tile row gets a spare slot (see the top of the file). */
+#ifndef WINO_SPARE_TW
+#define WINO_SPARE_TW 8
 #endif
 #ifndef WINO_BLOCK_MIN
 #define WINO_BLOCK_MIN 64
@@ -76,7 +86,8 @@ int conv_wino_use(const ConvShape *s)
 typedef struct WinoGeom {
     const ConvShape *s;
     int th, tw;    /* tile rows and tile columns per sample */
-    int ns;        /* tw + 1: slots per tile row (the last a spare) */
+    int spare;     /* 1: each tile row ends in a spare slot (wide images), 0: none */
+    int ns;        /* tw + spare: slots per tile row */
     long nslots;   /* slots of the batch, N th ns */
     int T;         /* slots per block, a multiple of 32 */
     int R;         /* most tile rows a block touches, T / ns + 2 */
@@ -91,7 +102,8 @@ static void wino_geom(WinoGeom *g, const ConvShape *s, int nthr)
     g->s = s;
     g->th = (s->Ho + 1) / 2;
     g->tw = (s->Wo + 1) / 2;
-    g->ns = g->tw + 1;
+    g->spare = g->tw >= WINO_SPARE_TW;
+    g->ns = g->tw + g->spare;
     g->nslots = (long)s->N * g->th * g->ns;
     if (T < WINO_BLOCK_MIN) T = WINO_BLOCK_MIN;
     /* as many blocks as that size needs, rounded up to a multiple of the threads, and the
@@ -184,19 +196,53 @@ void conv_wino_u(const ConvShape *s, const Scalar *w, int flip, Scalar *u)
 #define WINO_INLINE static
 #endif
 
-/* Scalars of the split rows of a block, all channels: chunk i of r_i tile rows has four
- * buffers of (r_i + 1) ns + 1 per channel; the r_i add up to at most R, and there are at
- * most R chunks. */
-static size_t wino_split_len(const WinoGeom *g)
+/* The split rows of one chunk of tile rows (wino_split).  Patch row u of tile row ta + i is
+ * padded row 2 (ta + i) + u: row i + u / 2 of the group of buffers of row parity u % 2,
+ * which starts at sp + (u % 2) gs; in that group, patch column k of slot t (the slot's
+ * index in the chunk) is at t + off[k] (off[0] = 0), so that a transform reads four flat
+ * runs per patch row.  Two layouts:
+ *   spare: a group is two buffers, the even and the odd padded columns, rows of ns =
+ *          tw + 1 (the last the spare slot's, which holds padded columns 2 tw, 2 tw + 1
+ *          for the last tile's patch); off = (0, len, 1, len + 1), len = (r + 1) ns + 1
+ *   no spare: a group is four buffers, buffer k holding patch column k of each tile,
+ *          rows of tw; off = (0, len, 2 len, 3 len), len = (r + 1) tw
+ * for a chunk of r tile rows. */
+typedef struct WinoSplit {
+    size_t len, gs, rs; /* one buffer, one group, one buffer row (ns) */
+    size_t off[4];
+} WinoSplit;
+
+static void wino_split_geom(const WinoGeom *g, int rows, WinoSplit *w)
 {
-    return (size_t)g->s->C * ((size_t)2 * g->R * g->ns + (size_t)g->R);
+    w->rs = (size_t)g->ns;
+    if (g->spare) {
+        w->len = (size_t)(rows + 1) * w->rs + 1;
+        w->gs = 2 * w->len;
+        w->off[1] = w->len;
+        w->off[2] = 1;
+        w->off[3] = w->len + 1;
+    } else {
+        w->len = (size_t)(rows + 1) * w->rs;
+        w->gs = 4 * w->len;
+        w->off[1] = w->len;
+        w->off[2] = 2 * w->len;
+        w->off[3] = 3 * w->len;
+    }
+    w->off[0] = 0;
 }
 
-/* One input row x (W long) split by column parity into e and o (tw + 1 each): padded
- * columns 2 j, 2 j + 1 are input columns 2 j - 1, 2 j, inside the image for 1 <= j < tw
- * (W is 2 tw or 2 tw - 1). */
-WINO_INLINE void wino_split_row(const Scalar *x, int W, int tw, Scalar *restrict e,
-                                Scalar *restrict o)
+/* Scalars of the split rows of a block, all channels: chunk i of r_i tile rows takes two
+ * groups (2 gs) per channel; the r_i add up to at most R, and there are at most R chunks. */
+static size_t wino_split_len(const WinoGeom *g)
+{
+    const size_t R = (size_t)g->R, ns = (size_t)g->ns;
+    return (size_t)g->s->C * (g->spare ? 4 * (2 * R * ns + R) : 16 * R * ns);
+}
+
+/* One input row x (W long, W = 2 tw or 2 tw - 1), spare layout: e[j], o[j] = padded
+ * columns 2 j, 2 j + 1 (input columns 2 j - 1, 2 j; zero outside the image), j <= tw. */
+WINO_INLINE void wino_split_row2(const Scalar *x, int W, int tw, Scalar *restrict e,
+                                 Scalar *restrict o)
 {
     int j;
     e[0] = 0;
@@ -209,61 +255,86 @@ WINO_INLINE void wino_split_row(const Scalar *x, int W, int tw, Scalar *restrict
     o[tw] = 0;
 }
 
+/* The same row, no-spare layout: b0[j] .. b3[j] = padded columns 2 j .. 2 j + 3 (input
+ * columns 2 j - 1 .. 2 j + 2), the patch columns of tile j, j < tw. */
+WINO_INLINE void wino_split_row4(const Scalar *x, int W, int tw, Scalar *restrict b0,
+                                 Scalar *restrict b1, Scalar *restrict b2, Scalar *restrict b3)
+{
+    int j;
+    b0[0] = 0;
+    for (j = 1; j < tw; j++) b0[j] = x[2 * j - 1];
+    for (j = 0; j < tw; j++) b1[j] = x[2 * j];
+    for (j = 0; j < tw - 1; j++) {
+        b2[j] = x[2 * j + 1];
+        b3[j] = x[2 * j + 2];
+    }
+    b2[tw - 1] = W == 2 * tw ? x[W - 1] : 0;
+    b3[tw - 1] = 0;
+}
+
 /* Tile rows ta .. tb - 1 of one sample read padded rows 2 ta .. 2 tb + 1 (padded row p,
- * column q hold input row p - 1, column q - 1; zero outside the image).  They are split
- * by the parity of the row and of the column into four buffers of rows of ns = tw + 1:
- *   sp[2 par_row + par_col][i ns + j] = padded (2 (ta + i) + par_row, 2 j + par_col)
- * for i <= tb - ta, j <= tw, and a zero after the last row.  Every input row is read
- * once; patch row u of tile row ta + i is then padded row 2 (ta + i) + u, i.e. row
- * i + u / 2 of buffers 2 (u % 2) (even columns) and 2 (u % 2) + 1 (odd columns), so the
- * patches of the chunk's slots t = i ns + j sit at one affine offset per buffer.
- * Each buffer is len long (at least (tb - ta + 1) ns + 1); xc [H, W] is the input plane
- * of this sample and channel. */
-static void wino_split(const WinoGeom *g, size_t len, int ta, int tb, const Scalar *xc, Scalar *sp)
+ * column q hold input row p - 1, column q - 1; zero outside the image): each is read
+ * once and written into its group (WinoSplit) at row i = its padded row / 2 - ta.
+ * xc [H, W] is the input plane of this sample and channel. */
+static void wino_split(const WinoGeom *g, const WinoSplit *w, int ta, int tb, const Scalar *xc,
+                       Scalar *sp)
 {
     const ConvShape *s = g->s;
-    const int tw = g->tw, ns = tw + 1, W = s->W, nr = tb - ta + 1;
-    int pr, i, j;
+    const int tw = g->tw, W = s->W, nr = tb - ta + 1;
+    const size_t rs = w->rs;
+    int pr, i, j, k;
     for (pr = 0; pr < 2; pr++) {
-        Scalar *restrict ev = sp + (size_t)(2 * pr) * len, *restrict od = ev + len;
+        Scalar *restrict gp = sp + (size_t)pr * w->gs;
         for (i = 0; i < nr; i++) {
             int row = 2 * (ta + i) + pr - 1; /* input row */
-            Scalar *restrict e = ev + (size_t)i * ns, *restrict o = od + (size_t)i * ns;
+            Scalar *restrict b0 = gp + (size_t)i * rs, *restrict b1 = b0 + w->len;
             const Scalar *x;
             if (row < 0 || row >= s->H) {
-                for (j = 0; j < ns; j++) e[j] = o[j] = 0;
+                for (k = 0; k < (g->spare ? 2 : 4); k++)
+                    for (j = 0; j < (int)rs; j++) b0[(size_t)k * w->len + j] = 0;
                 continue;
             }
             x = xc + (size_t)row * W;
-            if (W == 28 && tw == 14) /* unet-s's image sizes as constants */
-                wino_split_row(x, 28, 14, e, o);
-            else if (W == 14 && tw == 7)
-                wino_split_row(x, 14, 7, e, o);
-            else if (W == 7 && tw == 4)
-                wino_split_row(x, 7, 4, e, o);
-            else
-                wino_split_row(x, W, tw, e, o);
+            if (g->spare) {
+                if (W == 28 && tw == 14) /* unet-s's image sizes as constants */
+                    wino_split_row2(x, 28, 14, b0, b1);
+                else
+                    wino_split_row2(x, W, tw, b0, b1);
+            } else {
+                Scalar *restrict b2 = b1 + w->len, *restrict b3 = b2 + w->len;
+                if (W == 14 && tw == 7)
+                    wino_split_row4(x, 14, 7, b0, b1, b2, b3);
+                else if (W == 7 && tw == 4)
+                    wino_split_row4(x, 7, 4, b0, b1, b2, b3);
+                else
+                    wino_split_row4(x, W, tw, b0, b1, b2, b3);
+            }
         }
-        ev[(size_t)nr * ns] = od[(size_t)nr * ns] = 0;
+        if (g->spare) gp[(size_t)nr * rs] = gp[w->len + (size_t)nr * rs] = 0;
     }
 }
 
 /* One row of e = B^T d and the four v = e B it gives, for slots t = 0 .. T - 1:
- *   e[t] = (p[t], po[t], p[t + 1], po[t + 1]) + sign (q[t], qo[t], q[t + 1], qo[t + 1])
- * (p, q the even columns of two patch rows, po, qo the odd ones; sign is +-1, so that
- * p + sign q is exactly p +- q), then v0..v3 = e[0] - e[2], e[1] + e[2], e[2] - e[1],
- * e[1] - e[3].  Slot t is block slot t0 + t, stored in the gemm's B panels of width nr:
+ *   e_k[t] = p[off[k] + t] + sign q[off[k] + t],  k = 0 .. 3
+ * (p, q two patch rows, their column k at off[k] (WinoSplit); sign is +-1, so that
+ * p + sign q is exactly p +- q), then v0..v3 = e0 - e2, e1 + e2, e2 - e1, e1 - e3.  Slot t
+ * is block slot t0 + t, stored in the gemm's B panels of width nr:
  * vb[(t0 + t) / nr * C nr + (t0 + t) % nr] (vb already offset to its channel), so the
  * loop runs a panel's stretch at a time.  Four separate outputs: gcc vectorises the loop
  * over t (with 16 stores through one pointer it gives up on the aliasing checks). */
-static void wino_in_run(const Scalar *p, const Scalar *po, const Scalar *q, const Scalar *qo,
-                        Scalar sign, int n, Scalar *restrict v0, Scalar *restrict v1,
-                        Scalar *restrict v2, Scalar *restrict v3)
+WINO_INLINE void wino_in_run(const Scalar *p, const Scalar *q, const size_t *off, int spare,
+                             Scalar sign, int n, Scalar *restrict v0, Scalar *restrict v1,
+                             Scalar *restrict v2, Scalar *restrict v3)
 {
+    /* the spare layout's columns 2 and 3 one slot on, as a constant */
+    const Scalar *p1 = p + off[1], *p2 = spare ? p + 1 : p + off[2],
+                 *p3 = p1 + (spare ? 1 : off[3] - off[1]);
+    const Scalar *q1 = q + off[1], *q2 = spare ? q + 1 : q + off[2],
+                 *q3 = q1 + (spare ? 1 : off[3] - off[1]);
     int t;
     for (t = 0; t < n; t++) {
-        Scalar e0 = p[t] + sign * q[t], e1 = po[t] + sign * qo[t];
-        Scalar e2 = p[t + 1] + sign * q[t + 1], e3 = po[t + 1] + sign * qo[t + 1];
+        Scalar e0 = p[t] + sign * q[t], e1 = p1[t] + sign * q1[t];
+        Scalar e2 = p2[t] + sign * q2[t], e3 = p3[t] + sign * q3[t];
         v0[t] = e0 - e2;
         v1[t] = e1 + e2;
         v2[t] = e2 - e1;
@@ -271,48 +342,45 @@ static void wino_in_run(const Scalar *p, const Scalar *po, const Scalar *q, cons
     }
 }
 
-static void wino_in_row(const Scalar *p, const Scalar *po, const Scalar *q, const Scalar *qo,
-                        Scalar sign, int t0, int T, int nr, int C, Scalar *v0, Scalar *v1,
-                        Scalar *v2, Scalar *v3)
+static void wino_in_row(const Scalar *p, const Scalar *q, const size_t *off, int spare, Scalar sign,
+                        int t0, int T, int nr, int C, Scalar *v0, Scalar *v1, Scalar *v2,
+                        Scalar *v3)
 {
     int t = 0, w = t0 % nr;
-    size_t off = (size_t)(t0 / nr) * C * nr + (size_t)w; /* of slot t0 + t */
+    size_t at = (size_t)(t0 / nr) * C * nr + (size_t)w; /* of slot t0 + t */
     while (t < T) {
         const int n = nr - w < T - t ? nr - w : T - t;
-        if (n == 16) /* whole panels of the usual widths: fixed-length loops */
-            wino_in_run(p + t, po + t, q + t, qo + t, sign, 16, v0 + off, v1 + off, v2 + off,
-                        v3 + off);
+        const Scalar *pt = p + t, *qt = q + t;
+        if (n == 32 && spare) /* whole panels of the usual width: fixed-length loops */
+            wino_in_run(pt, qt, off, 1, sign, 32, v0 + at, v1 + at, v2 + at, v3 + at);
         else if (n == 32)
-            wino_in_run(p + t, po + t, q + t, qo + t, sign, 32, v0 + off, v1 + off, v2 + off,
-                        v3 + off);
+            wino_in_run(pt, qt, off, 0, sign, 32, v0 + at, v1 + at, v2 + at, v3 + at);
+        else if (spare)
+            wino_in_run(pt, qt, off, 1, sign, n, v0 + at, v1 + at, v2 + at, v3 + at);
         else
-            wino_in_run(p + t, po + t, q + t, qo + t, sign, n, v0 + off, v1 + off, v2 + off,
-                        v3 + off);
+            wino_in_run(pt, qt, off, 0, sign, n, v0 + at, v1 + at, v2 + at, v3 + at);
         t += n;
-        off += (size_t)C * nr - (size_t)w; /* the next panel, lane 0 */
+        at += (size_t)C * nr - (size_t)w; /* the next panel, lane 0 */
         w = 0;
     }
 }
 
 /* (B^T d B)[a][b], b = 0 .. 3, for the T slots t0 .. t0 + T - 1 of one chunk (block
- * slots bt .. bt + T - 1), one channel (sp: its wino_split buffers, each len long), into
- * V_b (stride vs) at that channel of the B panels (v: V_0 + c nr): slot t reads patch row
- * u as (ev[t], od[t], ev[t + 1], od[t + 1]) of that row's buffers (the last slot of each
- * tile row is a spare whose result is never used: it keeps the slot index affine).  Row a
- * of B^T combines the patch rows as r0 - r2, r1 + r2, r2 - r1, r1 - r3 for a = 0 .. 3. */
-static void wino_in(const WinoGeom *g, size_t len, const Scalar *sp, int a, int t0, int T, int bt,
-                    Scalar *v)
+ * slots bt .. bt + T - 1), one channel (sp: its wino_split groups), into V_b (stride vs)
+ * at that channel of the B panels (v: V_0 + c nr).  Patch row u of slot t starts at
+ * sp + (u % 2) gs + (u / 2) rs + t; row a of B^T combines the patch rows as r0 - r2,
+ * r1 + r2, r2 - r1, r1 - r3 for a = 0 .. 3. */
+static void wino_in(const WinoGeom *g, const WinoSplit *w, const Scalar *sp, int a, int t0, int T,
+                    int bt, Scalar *v)
 {
-    const size_t vs = g->vs, ns = (size_t)g->ns;
+    const size_t vs = g->vs;
     const int nr = g->nr, C = g->s->C;
-    const Scalar *e0 = sp + t0, *o0 = sp + len + t0, *e1 = sp + 2 * len + t0,
-                 *o1 = sp + 3 * len + t0;
-    const Scalar *e2 = e0 + ns, *o2 = o0 + ns, *e3 = e1 + ns, *o3 = o1 + ns;
+    const Scalar *r0 = sp + t0, *r1 = r0 + w->gs, *r2 = r0 + w->rs, *r3 = r1 + w->rs;
     Scalar *v1 = v + vs, *v2 = v + 2 * vs, *v3 = v + 3 * vs;
-    if (a == 0) wino_in_row(e0, o0, e2, o2, -1, bt, T, nr, C, v, v1, v2, v3);
-    if (a == 1) wino_in_row(e1, o1, e2, o2, 1, bt, T, nr, C, v, v1, v2, v3);
-    if (a == 2) wino_in_row(e2, o2, e1, o1, -1, bt, T, nr, C, v, v1, v2, v3);
-    if (a == 3) wino_in_row(e1, o1, e3, o3, -1, bt, T, nr, C, v, v1, v2, v3);
+    if (a == 0) wino_in_row(r0, r2, w->off, g->spare, -1, bt, T, nr, C, v, v1, v2, v3);
+    if (a == 1) wino_in_row(r1, r2, w->off, g->spare, 1, bt, T, nr, C, v, v1, v2, v3);
+    if (a == 2) wino_in_row(r2, r1, w->off, g->spare, -1, bt, T, nr, C, v, v1, v2, v3);
+    if (a == 3) wino_in_row(r1, r3, w->off, g->spare, -1, bt, T, nr, C, v, v1, v2, v3);
 }
 
 /* out[a][2 t + b] = (A^T m A)[a][b] for the T slots of the block, one output
@@ -385,11 +453,12 @@ static void wino_block(const WinoGeom *g, long g0, int T, const Scalar *x, const
     for (r = r0; r < r1;) { /* chunks: the block's tile rows of one sample */
         int n = (int)(r / g->th), ta = (int)(r % g->th);
         int tb = r1 - r < g->th - ta ? ta + (int)(r1 - r) : g->th;
-        const size_t len = (size_t)(tb - ta + 1) * g->ns + 1;
         const Scalar *xn = x + (size_t)n * s->C * plane;
+        WinoSplit w;
+        wino_split_geom(g, tb - ta, &w);
         for (c = 0; c < s->C; c++)
-            wino_split(g, len, ta, tb, xn + (size_t)c * plane, sp + (size_t)c * 4 * len);
-        sp += (size_t)s->C * 4 * len;
+            wino_split(g, &w, ta, tb, xn + (size_t)c * plane, sp + (size_t)c * 2 * w.gs);
+        sp += (size_t)s->C * 2 * w.gs;
         r += tb - ta;
     }
     for (ai = 0; ai < 4; ai++) {
@@ -397,13 +466,14 @@ static void wino_block(const WinoGeom *g, long g0, int T, const Scalar *x, const
         for (r = r0; r < r1;) {
             int ta = (int)(r % g->th);
             int tb = r1 - r < g->th - ta ? ta + (int)(r1 - r) : g->th;
-            const size_t len = (size_t)(tb - ta + 1) * g->ns + 1;
             long first = r * g->ns, lo = first > g0 ? first : g0;
             long hi = (r + tb - ta) * g->ns < g1 ? (r + tb - ta) * g->ns : g1;
+            WinoSplit w;
+            wino_split_geom(g, tb - ta, &w);
             for (c = 0; c < s->C; c++)
-                wino_in(g, len, sp + (size_t)c * 4 * len, ai, (int)(lo - first), (int)(hi - lo),
+                wino_in(g, &w, sp + (size_t)c * 2 * w.gs, ai, (int)(lo - first), (int)(hi - lo),
                         (int)(lo - g0), ws->v + (size_t)c * g->nr);
-            sp += (size_t)s->C * 4 * len;
+            sp += (size_t)s->C * 2 * w.gs;
             r += tb - ta;
         }
         if (T % g->nr) { /* the last panel's lanes past T: zero, not last block's values */
@@ -539,7 +609,7 @@ void conv_wino_forward_u(Arena *a, const ConvShape *s, const Scalar *x, const Sc
     nblk = (g.nslots + g.T - 1) / g.T;
     if (nthr > nblk) nthr = (int)nblk; /* fewer blocks than threads: scratch per block */
     rl = wino_split_len(&g);
-    per_thr = 4 * g.vs + 16 * g.ms + 4 * rl + 4 * (size_t)g.T; /* V, M, split rows, out */
+    per_thr = 4 * g.vs + 16 * g.ms + rl + 4 * (size_t)g.T; /* V, M, split rows, out */
     scr = (Scalar *)arena_alloc(a, size_mul((size_t)nthr, per_thr * sizeof(Scalar)));
     PAR_FOR(g.nslots * 16 * (long)(s->C + s->O))
     for (blk = 0; blk < nblk; blk++) {
@@ -551,7 +621,7 @@ void conv_wino_forward_u(Arena *a, const ConvShape *s, const Scalar *x, const Sc
         ws.v = scr + (size_t)me * per_thr;
         ws.m = ws.v + 4 * g.vs;
         ws.split = ws.m + 16 * g.ms;
-        ws.out = ws.split + 4 * rl;
+        ws.out = ws.split + rl;
         wino_block(&g, g0, T, x, u, add, &ws, y);
     }
     arena_release(a, mark);

@@ -400,6 +400,11 @@ static const int wino_shapes[][4] = {
     {16, 16, 2, 3},
     {5, 7, 3, 3},
     {300, 17, 5, 6}, /* C past the gemm's depth block: U and V read in place at depth offsets */
+    /* tile rows with a spare slot (8 or more tiles wide) at odd and even widths, and the
+     * widest without one */
+    {16, 16, 6, 15},
+    {16, 16, 5, 16},
+    {16, 16, 3, 14},
 };
 #define N_WINO_SHAPES (int)(sizeof wino_shapes / sizeof wino_shapes[0])
 
@@ -504,10 +509,11 @@ static void test_wino_dispatch_and_switch(void)
     arena_free(ar);
 }
 
-/* conv_wino_forward with 1 and 2 threads: the same bits (several blocks per thread). */
-static void test_wino_threads_bit_identical(void)
+/* conv_wino_forward with 1 and 2 threads: the same bits (several blocks per thread), with
+ * and without the spare slot per tile row (28x28, 14x14). */
+static void wino_threads_case(const ConvCase *cp)
 {
-    static const ConvCase c = {6, 32, 28, 28, 32, 3, 1, 1};
+    const ConvCase c = *cp;
     Arena *ar = arena_new((size_t)1 << 24);
     Rng r;
     ConvShape s = case_shape(&c);
@@ -530,6 +536,14 @@ static void test_wino_threads_bit_identical(void)
     plat_set_threads(keep);
     T_OK(memcmp(y1, y2, ny * sizeof(Scalar)) == 0);
     arena_free(ar);
+}
+
+static void test_wino_threads_bit_identical(void)
+{
+    static const ConvCase wide = {6, 32, 28, 28, 32, 3, 1, 1},
+                          narrow = {12, 32, 14, 14, 32, 3, 1, 1};
+    wino_threads_case(&wide);
+    wino_threads_case(&narrow);
 }
 
 /* op_conv.c keeps each kernel's Winograd weights U for the step (a memo made at a kernel's
