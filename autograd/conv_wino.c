@@ -12,7 +12,7 @@
  * transform work, the four buffers twice the split's writes: measured in one process
  * against the spare everywhere (batch 64, 2 threads, Zen 4), the forward without it was
  * 1.08-1.17x as fast at 7x7 (a fifth of the slots were spares) and 1.02-1.08x at 14x14,
- * but 0.93-0.97x at 28x28 (a fifteenth), which keeps it.  Layout of one block:
+ * but 0.92-0.97x at 28x28 (a fifteenth), which keeps it.  Layout of one block:
  *   U [16, C, O]   transformed weights, k = 4 a + b the position in the 4x4 tile, stored
  *                  as the gemm's A panels ([O / MR][C][MR], zero rows past O)
  *   split          the block's input rows split as above, every channel
@@ -199,8 +199,8 @@ void conv_wino_u(const ConvShape *s, const Scalar *w, int flip, Scalar *u)
 /* The split rows of one chunk of tile rows (wino_split).  Patch row u of tile row ta + i is
  * padded row 2 (ta + i) + u: row i + u / 2 of the group of buffers of row parity u % 2,
  * which starts at sp + (u % 2) gs; in that group, patch column k of slot t (the slot's
- * index in the chunk) is at t + off[k] (off[0] = 0), so that a transform reads four flat
- * runs per patch row.  Two layouts:
+ * index in the chunk) is at t + off_k, so that a transform reads four flat runs per patch
+ * row.  Two layouts:
  *   spare: a group is two buffers, the even and the odd padded columns, rows of ns =
  *          tw + 1 (the last the spare slot's, which holds padded columns 2 tw, 2 tw + 1
  *          for the last tile's patch); off = (0, len, 1, len + 1), len = (r + 1) ns + 1
@@ -209,26 +209,13 @@ void conv_wino_u(const ConvShape *s, const Scalar *w, int flip, Scalar *u)
  * for a chunk of r tile rows. */
 typedef struct WinoSplit {
     size_t len, gs, rs; /* one buffer, one group, one buffer row (ns) */
-    size_t off[4];
 } WinoSplit;
 
 static void wino_split_geom(const WinoGeom *g, int rows, WinoSplit *w)
 {
     w->rs = (size_t)g->ns;
-    if (g->spare) {
-        w->len = (size_t)(rows + 1) * w->rs + 1;
-        w->gs = 2 * w->len;
-        w->off[1] = w->len;
-        w->off[2] = 1;
-        w->off[3] = w->len + 1;
-    } else {
-        w->len = (size_t)(rows + 1) * w->rs;
-        w->gs = 4 * w->len;
-        w->off[1] = w->len;
-        w->off[2] = 2 * w->len;
-        w->off[3] = 3 * w->len;
-    }
-    w->off[0] = 0;
+    w->len = (size_t)(rows + 1) * w->rs + (size_t)g->spare;
+    w->gs = (g->spare ? 2 : 4) * w->len;
 }
 
 /* Scalars of the split rows of a block, all channels: chunk i of r_i tile rows takes two
@@ -315,22 +302,20 @@ static void wino_split(const WinoGeom *g, const WinoSplit *w, int ta, int tb, co
 }
 
 /* One row of e = B^T d and the four v = e B it gives, for slots t = 0 .. T - 1:
- *   e_k[t] = p[off[k] + t] + sign q[off[k] + t],  k = 0 .. 3
- * (p, q two patch rows, their column k at off[k] (WinoSplit); sign is +-1, so that
+ *   e_k[t] = p[off_k + t] + sign q[off_k + t],  k = 0 .. 3
+ * (p, q two patch rows, their column k at off_k (WinoSplit; len: its buffer length); sign is +-1, so that
  * p + sign q is exactly p +- q), then v0..v3 = e0 - e2, e1 + e2, e2 - e1, e1 - e3.  Slot t
  * is block slot t0 + t, stored in the gemm's B panels of width nr:
  * vb[(t0 + t) / nr * C nr + (t0 + t) % nr] (vb already offset to its channel), so the
  * loop runs a panel's stretch at a time.  Four separate outputs: gcc vectorises the loop
  * over t (with 16 stores through one pointer it gives up on the aliasing checks). */
-WINO_INLINE void wino_in_run(const Scalar *p, const Scalar *q, const size_t *off, int spare,
-                             Scalar sign, int n, Scalar *restrict v0, Scalar *restrict v1,
-                             Scalar *restrict v2, Scalar *restrict v3)
+WINO_INLINE void wino_in_run(const Scalar *p, const Scalar *q, size_t len, int spare, Scalar sign,
+                             int n, Scalar *restrict v0, Scalar *restrict v1, Scalar *restrict v2,
+                             Scalar *restrict v3)
 {
-    /* the spare layout's columns 2 and 3 one slot on, as a constant */
-    const Scalar *p1 = p + off[1], *p2 = spare ? p + 1 : p + off[2],
-                 *p3 = p1 + (spare ? 1 : off[3] - off[1]);
-    const Scalar *q1 = q + off[1], *q2 = spare ? q + 1 : q + off[2],
-                 *q3 = q1 + (spare ? 1 : off[3] - off[1]);
+    /* columns 1 .. 3; with the spare, 2 and 3 are 0 and 1 one slot on (a constant) */
+    const Scalar *p1 = p + len, *p2 = spare ? p + 1 : p1 + len, *p3 = spare ? p1 + 1 : p2 + len;
+    const Scalar *q1 = q + len, *q2 = spare ? q + 1 : q1 + len, *q3 = spare ? q1 + 1 : q2 + len;
     int t;
     for (t = 0; t < n; t++) {
         Scalar e0 = p[t] + sign * q[t], e1 = p1[t] + sign * q1[t];
@@ -342,7 +327,7 @@ WINO_INLINE void wino_in_run(const Scalar *p, const Scalar *q, const size_t *off
     }
 }
 
-static void wino_in_row(const Scalar *p, const Scalar *q, const size_t *off, int spare, Scalar sign,
+static void wino_in_row(const Scalar *p, const Scalar *q, size_t len, int spare, Scalar sign,
                         int t0, int T, int nr, int C, Scalar *v0, Scalar *v1, Scalar *v2,
                         Scalar *v3)
 {
@@ -352,13 +337,13 @@ static void wino_in_row(const Scalar *p, const Scalar *q, const size_t *off, int
         const int n = nr - w < T - t ? nr - w : T - t;
         const Scalar *pt = p + t, *qt = q + t;
         if (n == 32 && spare) /* whole panels of the usual width: fixed-length loops */
-            wino_in_run(pt, qt, off, 1, sign, 32, v0 + at, v1 + at, v2 + at, v3 + at);
+            wino_in_run(pt, qt, len, 1, sign, 32, v0 + at, v1 + at, v2 + at, v3 + at);
         else if (n == 32)
-            wino_in_run(pt, qt, off, 0, sign, 32, v0 + at, v1 + at, v2 + at, v3 + at);
+            wino_in_run(pt, qt, len, 0, sign, 32, v0 + at, v1 + at, v2 + at, v3 + at);
         else if (spare)
-            wino_in_run(pt, qt, off, 1, sign, n, v0 + at, v1 + at, v2 + at, v3 + at);
+            wino_in_run(pt, qt, len, 1, sign, n, v0 + at, v1 + at, v2 + at, v3 + at);
         else
-            wino_in_run(pt, qt, off, 0, sign, n, v0 + at, v1 + at, v2 + at, v3 + at);
+            wino_in_run(pt, qt, len, 0, sign, n, v0 + at, v1 + at, v2 + at, v3 + at);
         t += n;
         at += (size_t)C * nr - (size_t)w; /* the next panel, lane 0 */
         w = 0;
@@ -377,10 +362,10 @@ static void wino_in(const WinoGeom *g, const WinoSplit *w, const Scalar *sp, int
     const int nr = g->nr, C = g->s->C;
     const Scalar *r0 = sp + t0, *r1 = r0 + w->gs, *r2 = r0 + w->rs, *r3 = r1 + w->rs;
     Scalar *v1 = v + vs, *v2 = v + 2 * vs, *v3 = v + 3 * vs;
-    if (a == 0) wino_in_row(r0, r2, w->off, g->spare, -1, bt, T, nr, C, v, v1, v2, v3);
-    if (a == 1) wino_in_row(r1, r2, w->off, g->spare, 1, bt, T, nr, C, v, v1, v2, v3);
-    if (a == 2) wino_in_row(r2, r1, w->off, g->spare, -1, bt, T, nr, C, v, v1, v2, v3);
-    if (a == 3) wino_in_row(r1, r3, w->off, g->spare, -1, bt, T, nr, C, v, v1, v2, v3);
+    if (a == 0) wino_in_row(r0, r2, w->len, g->spare, -1, bt, T, nr, C, v, v1, v2, v3);
+    if (a == 1) wino_in_row(r1, r2, w->len, g->spare, 1, bt, T, nr, C, v, v1, v2, v3);
+    if (a == 2) wino_in_row(r2, r1, w->len, g->spare, -1, bt, T, nr, C, v, v1, v2, v3);
+    if (a == 3) wino_in_row(r1, r3, w->len, g->spare, -1, bt, T, nr, C, v, v1, v2, v3);
 }
 
 /* out[a][2 t + b] = (A^T m A)[a][b] for the T slots of the block, one output
