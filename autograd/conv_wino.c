@@ -303,9 +303,9 @@ static void wino_split(const WinoGeom *g, const WinoSplit *w, int ta, int tb, co
 
 /* One row of e = B^T d and the four v = e B it gives, for slots t = 0 .. T - 1:
  *   e_k[t] = p[off_k + t] + sign q[off_k + t],  k = 0 .. 3
- * (p, q two patch rows, their column k at off_k (WinoSplit; len: its buffer length); sign is +-1, so that
- * p + sign q is exactly p +- q), then v0..v3 = e0 - e2, e1 + e2, e2 - e1, e1 - e3.  Slot t
- * is block slot t0 + t, stored in the gemm's B panels of width nr:
+ * (p, q two patch rows, their column k at off_k (WinoSplit; len: its buffer length); sign
+ * is +-1, so that p + sign q is exactly p +- q), then v0..v3 = e0 - e2, e1 + e2, e2 - e1,
+ * e1 - e3.  Slot t is block slot t0 + t, stored in the gemm's B panels of width nr:
  * vb[(t0 + t) / nr * C nr + (t0 + t) % nr] (vb already offset to its channel), so the
  * loop runs a panel's stretch at a time.  Four separate outputs: gcc vectorises the loop
  * over t (with 16 stores through one pointer it gives up on the aliasing checks). */
