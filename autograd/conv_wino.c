@@ -740,15 +740,17 @@ typedef struct WinoDwGrid {
     const Scalar *g;    /* [nblk][rows][W] */
     size_t rows;        /* grid positions per channel block */
     int nblk, W;        /* channel blocks and their width */
-    int L;              /* the panel width (W for x; MR, dividing W, for dy) */
+    int L;              /* the panel width: a multiple of W (x) or a divisor of it (dy) */
     int Hg, Wg, th, tw; /* grid and tiles per sample */
     int is_x;           /* 1: B^T d B of 4x4 patches; 0: A dy A^T of 2x2 tiles */
 } WinoDwGrid;
 
 /* Tiles t0 .. t0 + nt - 1 of the grid, rows a0 .. a1 - 1 of the transform (positions
  * k = 4 a0 .. 4 a1 - 1), into panels p: position k at p + (k - 4 a0) ps, [ceil(ch / L)][nt]
- * [L] (a GemmPanels of depth nt).  The tiles go a run of one tile row at a time; for x the
- * row combinations of the run's patch columns are formed first into e (4 Wg W scalars). */
+ * [L] (a GemmPanels of depth nt).  Block cb's channels cb W .. are lanes (cb W) % L .. of
+ * panel cb W / L on (W <= L), or whole panels from there on (W > L).  The tiles go a run
+ * of one tile row at a time; for x the row combinations of the run's patch columns are
+ * formed first into e (4 Wg W scalars). */
 static void wino_dw_transform(const WinoDwGrid *gr, long t0, int nt, int a0, int a1, Scalar *p,
                               size_t ps, Scalar *e)
 {
@@ -757,7 +759,8 @@ static void wino_dw_transform(const WinoDwGrid *gr, long t0, int nt, int a0, int
     int cb, j, a, r;
     for (cb = 0; cb < gr->nblk; cb++) {
         const Scalar *gb = gr->g + (size_t)cb * gr->rows * WW;
-        const size_t pb = (size_t)cb * (size_t)(W / L) * cs; /* the block's first panel */
+        /* the block's first panel, and its first lane in it */
+        const size_t pb = (size_t)(cb * W / L) * cs + (size_t)(cb * W % L);
         for (j = 0; j < nt;) {
             const long t = t0 + j;
             const int n = (int)(t / per), ti = (int)(t % per) / gr->tw,
@@ -790,7 +793,9 @@ static void wino_dw_transform(const WinoDwGrid *gr, long t0, int nt, int a0, int
                             wino_dw_x_cols(ea, W, o, o1, o2, o3);
                     } else {
                         const Scalar *gt = g + 2 * (size_t)r * WW;
-                        if (W == 16 && L == 4)
+                        if (W == 16 && L == 8)
+                            wino_dw_dy_row(gt, Wg, 16, 8, cs, a, o, o1, o2, o3);
+                        else if (W == 16 && L == 4)
                             wino_dw_dy_row(gt, Wg, 16, 4, cs, a, o, o1, o2, o3);
                         else if (W == 32 && L == 8)
                             wino_dw_dy_row(gt, Wg, 32, 8, cs, a, o, o1, o2, o3);
@@ -836,7 +841,7 @@ void conv_wino_dw(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *d
     const int th = (s->Ho + 1) / 2, tw = (s->Wo + 1) / 2;
     const int nparts = s->N < WINO_DW_PARTS ? s->N : WINO_DW_PARTS;
     const size_t zs = (size_t)s->O * s->C;
-    int mr, nr, nthr = plat_threads(), S;
+    int mr, nr, half, nthr = plat_threads(), S;
     size_t xs, ds, xgs, dgs, per_thr;
     Scalar *z, *scr;
     double *dbs = sums; /* [N][O]: each plane of dy summed, for db and the caller */
@@ -846,13 +851,18 @@ void conv_wino_dw(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *d
           s->kw, s->stride, s->pad);
     gemm_tile_widths(&mr, &nr);
     CHECK(nr <= WINO_DW_WMAX && mr <= WINO_DW_WMAX, "conv_wino dW: panel widths %d, %d", mr, nr);
-    gx.W = gx.L = nr;
-    gx.nblk = (s->C + nr - 1) / nr;
+    /* channels in blocks of NR, or of NR / 2 when that is as many as C and O need (16 of
+     * them against NR = 32: the transforms and the gemm's half-width kernel do half) */
+    half = nr % (2 * mr) == 0 ? nr / 2 : 0;
+    gx.L = nr;
+    gx.W = half && (s->C + half - 1) / half < 2 * ((s->C + nr - 1) / nr) ? half : nr;
+    gx.nblk = (s->C + gx.W - 1) / gx.W;
     gx.Hg = 2 * th + 2;
     gx.Wg = 2 * tw + 2;
     gx.is_x = 1;
     gd.L = mr; /* dy computed nr lanes at a time when MR divides NR (the usual tiles) */
     gd.W = nr % mr == 0 ? nr : mr;
+    if (half && (s->O + half - 1) / half < 2 * ((s->O + nr - 1) / nr)) gd.W = half;
     gd.nblk = (s->O + gd.W - 1) / gd.W;
     gd.Hg = 2 * th;
     gd.Wg = 2 * tw;
@@ -861,23 +871,25 @@ void conv_wino_dw(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *d
     gx.tw = gd.tw = tw;
     { /* samples per chunk: both grids within WINO_DW_GRID_SCALARS, at least one */
         const size_t per =
-            (size_t)gx.nblk * nr * gx.Hg * gx.Wg + (size_t)gd.nblk * gd.W * gd.Hg * gd.Wg;
+            (size_t)gx.nblk * gx.W * gx.Hg * gx.Wg + (size_t)gd.nblk * gd.W * gd.Hg * gd.Wg;
         const int most = (s->N + nparts - 1) / nparts;
         S = per < WINO_DW_GRID_SCALARS ? (int)(WINO_DW_GRID_SCALARS / per) : 1;
         if (S > most) S = most;
     }
     gx.rows = (size_t)S * gx.Hg * gx.Wg;
     gd.rows = (size_t)S * gd.Hg * gd.Wg;
-    xgs = gx.rows * gx.nblk * nr;
+    xgs = gx.rows * gx.nblk * gx.W;
     dgs = gd.rows * gd.nblk * gd.W;
     if (nthr > nparts) nthr = nparts;
     z = (Scalar *)arena_alloc(a, size_mul((size_t)16 * nparts, zs * sizeof(Scalar)));
     if (db && !dbs) dbs = (double *)arena_alloc(a, size_mul((size_t)s->N * s->O, sizeof(double)));
     /* per thread: its chunk's grids, the panels of 4 positions (one row a) for a tile
      * block, and e */
-    xs = (size_t)WINO_DW_TILES * gx.nblk * nr;
+    /* x's panels: ceil(C / NR) of them, the lanes past C in the last not written (column
+     * j of a product reads column j of B only: those columns of Z are never formed) */
+    xs = (size_t)WINO_DW_TILES * (size_t)((s->C + nr - 1) / nr) * nr;
     ds = (size_t)WINO_DW_TILES * gd.nblk * gd.W;
-    per_thr = xgs + dgs + (size_t)4 * (xs + ds) + (size_t)gx.Wg * nr;
+    per_thr = xgs + dgs + (size_t)4 * (xs + ds) + (size_t)gx.Wg * gx.W;
     scr = (Scalar *)arena_alloc(a, size_mul((size_t)nthr, per_thr * sizeof(Scalar)));
     PAR_FOR((long)s->N * th * tw * 16 * (long)(s->C + s->O))
     for (part = 0; part < nparts; part++) {

@@ -283,22 +283,24 @@ int gemm_view_rows(const void *ctx, int d0, int dn, int p0, int kc, int W, const
 
 /* ---------------------------------------------------------------- micro-kernel */
 
-/* C[0:MR, 0:NR] (row stride ldc) = (first ? beta*C : C) + alpha * Ap^T Bp, Ap [kc][MR],
- * Bp [kc][NR]; beta == 0 with first never reads C.  Whole tiles only (a partial one goes
- * through gemm_tile_split), and every loop over the rows of acc unrolled: when a loop
- * indexed acc by a run-time row (a partial tile's bounds, or a store loop left rolled),
- * gcc kept a copy of acc in memory as well and cleared it with a 1 KB memset on every
- * call: 3.6 % of a training step, most of it in the Winograd gemms, whose depth is only C
- * (32 at 28x28).  Unrolling the column loops too made gcc spill the accumulators. */
+/* C[0:MR, 0:NW] (row stride ldc) = (first ? beta*C : C) + alpha * Ap^T Bp, Ap [kc][MR],
+ * Bp [kc][NR] of which the first NW columns are read (NW = NR, or NR / 2 for a tile of at
+ * most NR / 2 columns: the same products on half the registers); beta == 0 with first
+ * never reads C.  Whole tiles only (a partial one goes through gemm_tile_split, into a
+ * [MR][NR] scratch at either width), and every loop over the rows of acc unrolled: when
+ * a loop indexed acc by a run-time row (a partial tile's bounds, or a store loop left
+ * rolled), gcc kept a copy of acc in memory as well and cleared it with a 1 KB memset on
+ * every call: 3.6 % of a training step, most of it in the Winograd gemms, whose depth is
+ * only C (32 at 28x28).  Unrolling the column loops too made gcc spill the accumulators. */
 static inline void kernel_any(int kc, const Scalar *restrict Ap, const Scalar *restrict Bp,
                               const ptrdiff_t *off, Scalar *restrict C, int ldc, Scalar alpha,
-                              Scalar beta, int first)
+                              Scalar beta, int first, const int NW)
 {
     Scalar acc[MR][NR];
     int i, j, p;
     GEMM_UNROLL
     for (i = 0; i < MR; i++) {
-        for (j = 0; j < NR; j++) acc[i][j] = 0;
+        for (j = 0; j < NW; j++) acc[i][j] = 0;
     }
     GEMM_UNROLL_K
     for (p = 0; p < kc; p++) {
@@ -307,43 +309,76 @@ static inline void kernel_any(int kc, const Scalar *restrict Ap, const Scalar *r
         for (i = 0; i < MR; i++) {
             Scalar ai = a[i];
             GEMM_UNROLL
-            for (j = 0; j < NR; j++) acc[i][j] = GEMM_FMA(ai, b[j], acc[i][j]);
+            for (j = 0; j < NW; j++) acc[i][j] = GEMM_FMA(ai, b[j], acc[i][j]);
         }
     }
     if (!first) {
         GEMM_UNROLL
         for (i = 0; i < MR; i++) {
             Scalar *c = C + (size_t)i * ldc;
-            for (j = 0; j < NR; j++) c[j] += alpha * acc[i][j];
+            for (j = 0; j < NW; j++) c[j] += alpha * acc[i][j];
         }
     } else if (beta == 0) {
         GEMM_UNROLL
         for (i = 0; i < MR; i++) {
             Scalar *c = C + (size_t)i * ldc;
-            for (j = 0; j < NR; j++) c[j] = alpha * acc[i][j];
+            for (j = 0; j < NW; j++) c[j] = alpha * acc[i][j];
         }
     } else {
         GEMM_UNROLL
         for (i = 0; i < MR; i++) {
             Scalar *c = C + (size_t)i * ldc;
-            for (j = 0; j < NR; j++) c[j] = beta * c[j] + alpha * acc[i][j];
+            for (j = 0; j < NW; j++) c[j] = beta * c[j] + alpha * acc[i][j];
         }
     }
 }
 
 /* The kernel on a packed B panel (rows NR apart), and on one read in place (GemmOperand's
- * rows: row p at Bp + off[p]): the same loop, the first with the stride a constant. */
+ * rows: row p at Bp + off[p]): the same loop, the first with the stride a constant; each at
+ * full width and at half width (tiles of at most NR / 2 columns: the 16 input channels of
+ * a small conv against NR = 32 took twice the multiply-adds they needed). */
 static void kernel(int kc, const Scalar *restrict Ap, const Scalar *restrict Bp, Scalar *restrict C,
                    int ldc, Scalar alpha, Scalar beta, int first)
 {
-    kernel_any(kc, Ap, Bp, NULL, C, ldc, alpha, beta, first);
+    kernel_any(kc, Ap, Bp, NULL, C, ldc, alpha, beta, first, NR);
 }
 
 static void kernel_rows(int kc, const Scalar *restrict Ap, const Scalar *restrict Bp,
                         const ptrdiff_t *off, Scalar *restrict C, int ldc, Scalar alpha,
                         Scalar beta, int first)
 {
-    kernel_any(kc, Ap, Bp, off, C, ldc, alpha, beta, first);
+    kernel_any(kc, Ap, Bp, off, C, ldc, alpha, beta, first, NR);
+}
+
+static void kernel_half(int kc, const Scalar *restrict Ap, const Scalar *restrict Bp,
+                        Scalar *restrict C, int ldc, Scalar alpha, Scalar beta, int first)
+{
+    kernel_any(kc, Ap, Bp, NULL, C, ldc, alpha, beta, first, NR / 2);
+}
+
+static void kernel_rows_half(int kc, const Scalar *restrict Ap, const Scalar *restrict Bp,
+                             const ptrdiff_t *off, Scalar *restrict C, int ldc, Scalar alpha,
+                             Scalar beta, int first)
+{
+    kernel_any(kc, Ap, Bp, off, C, ldc, alpha, beta, first, NR / 2);
+}
+
+/* One register tile, whole (C at cp, row stride ldc) or into t [MR][NR] (alpha 1, beta 0):
+ * at half width when it has at most NR / 2 columns, on a packed panel (off NULL) or one in
+ * place. */
+static void kernel_tile(int kc, const Scalar *ap, const Scalar *bp, const ptrdiff_t *off, int nr,
+                        Scalar *cp, int ldc, Scalar alpha, Scalar beta, int first)
+{
+    if (2 * nr <= NR) {
+        if (off)
+            kernel_rows_half(kc, ap, bp, off, cp, ldc, alpha, beta, first);
+        else
+            kernel_half(kc, ap, bp, cp, ldc, alpha, beta, first);
+    } else if (off) {
+        kernel_rows(kc, ap, bp, off, cp, ldc, alpha, beta, first);
+    } else {
+        kernel(kc, ap, bp, cp, ldc, alpha, beta, first);
+    }
 }
 
 /* ---------------------------------------------------------------- buffers */
@@ -454,17 +489,12 @@ static void gemm_tile(int m0, int m1, int n0, int n1, int K, Scalar alpha, const
                         Scalar *cp = gemm_c_at(c, ic + ir, jc + jr, nr);
                         const Scalar *bp = bq[jr / NR];
                         const int pk = packed[jr / NR];
-                        if (cp && mr == MR && nr == NR) {
-                            if (pk)
-                                kernel(kc, ap, bp, cp, c->ldc, alpha, beta, pc == 0);
-                            else
-                                kernel_rows(kc, ap, bp, boff, cp, c->ldc, alpha, beta, pc == 0);
+                        const ptrdiff_t *off = pk ? NULL : boff;
+                        if (cp && mr == MR && (nr == NR || 2 * nr == NR)) {
+                            kernel_tile(kc, ap, bp, off, nr, cp, c->ldc, alpha, beta, pc == 0);
                         } else {
                             Scalar t[MR * NR];
-                            if (pk)
-                                kernel(kc, ap, bp, t, NR, 1, 0, 1);
-                            else
-                                kernel_rows(kc, ap, bp, boff, t, NR, 1, 0, 1);
+                            kernel_tile(kc, ap, bp, off, nr, t, NR, 1, 0, 1);
                             gemm_tile_split(c, ic + ir, jc + jr, mr, nr, t, alpha, beta, pc == 0);
                         }
                     }

@@ -673,15 +673,17 @@ static void test_wino_dw_matches_reference(void)
 
 /* conv_wino_dw with 1, 2, 3 and 4 threads (4 parts of the batch shared out 4, 2 + 2,
  * 2 + 1 + 1 and 1 each): the same bits, on a 28x28 layer (a sample per chunk, several tile
- * blocks per chunk) and a 14x14 one (several samples per chunk, several chunks per part). */
+ * blocks per chunk), a 14x14 one (several samples per chunk, several chunks per part) and
+ * one with C 48, O 16 (channels in blocks of half a panel). */
 static void test_wino_dw_threads_bit_identical(void)
 {
-    static const int shapes[2][5] = {{6, 32, 28, 28, 48}, {40, 64, 14, 14, 64}};
+    static const int shapes[3][5] = {
+        {6, 32, 28, 28, 48}, {40, 64, 14, 14, 64}, {5, 48, 28, 28, 16}};
     Arena *ar = arena_new((size_t)1 << 25);
     Rng r;
     int keep = plat_threads(), t, i;
     rng_seed(&r, 25, 0);
-    for (i = 0; i < 2; i++) {
+    for (i = 0; i < 3; i++) {
         const int *q = shapes[i];
         ConvShape s = conv_shape_make(q[0], q[1], q[2], q[3], q[4], 3, 3, 1, 1);
         size_t nx = (size_t)s.N * s.C * s.H * s.W, nw = (size_t)s.O * s.C * 9,
