@@ -153,12 +153,12 @@ $(BENCH): $(BENCH_OBJ) $(LIB)
 test: $(TESTS) $(APP)
 	$(TESTS)
 
-## check-grad: finite-difference audit of every autograd op, double build in build-double/
+## check-grad: finite-difference audit of every autograd op, then golden, method and resume tests (double build, build-double/)
 check-grad:
 	$(MAKE) --no-print-directory BUILD=build-double DOUBLE=1 build-double/cmad build-double/run_tests
 	build-double/cmad gradcheck
 	$(MAKE) --no-print-directory BUILD=build-double DOUBLE=1 build-double/run_tests
-	build-double/run_tests golden control cmad rollout_fd wino
+	build-double/run_tests golden control cmad rollout_fd wino apps.resume_is_bit_identical
 
 ## asan: the test suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
 asan:

@@ -9,6 +9,15 @@
 
 #define CKPT_FORMAT "cmad-c/1"
 
+/* Weights, EMA and Adam's moments in the precision they are computed in: F32, or F64 in the
+ * double build, whose resumed run would otherwise restart from rounded values (any build
+ * reads either). */
+#ifdef CMAD_DOUBLE
+#define CKPT_DTYPE ST_DTYPE_F64
+#else
+#define CKPT_DTYPE ST_DTYPE_F32
+#endif
+
 static void prefixed(char *buf, size_t cap, const char *prefix, const char *name)
 {
     snprintf(buf, cap, "%s%s", prefix, name);
@@ -21,11 +30,11 @@ int ckpt_save(const char *path, const Params *p, const char *model, const char *
     char nm[PARAM_NAME_MAX + 16];
     int i, rc;
     for (i = 0; i < p->count; i++)
-        st_add(w, p->info[i].name, ST_DTYPE_F32, p->info[i].ndim, p->info[i].shape,
+        st_add(w, p->info[i].name, CKPT_DTYPE, p->info[i].ndim, p->info[i].shape,
                p->data + p->info[i].offset);
     for (i = 0; i < p->count; i++) {
         prefixed(nm, sizeof nm, "ema.", p->info[i].name);
-        st_add(w, nm, ST_DTYPE_F32, p->info[i].ndim, p->info[i].shape, p->ema + p->info[i].offset);
+        st_add(w, nm, CKPT_DTYPE, p->info[i].ndim, p->info[i].shape, p->ema + p->info[i].offset);
     }
     if (ts && ts->opt) {
         int one[1] = {1}, four[1] = {4};
@@ -34,11 +43,9 @@ int ckpt_save(const char *path, const Params *p, const char *model, const char *
         double spare = ts->rng ? ts->rng->spare : 0.0;
         for (i = 0; i < p->count; i++) {
             prefixed(nm, sizeof nm, "adam.m.", p->info[i].name);
-            st_add(w, nm, ST_DTYPE_F32, p->info[i].ndim, p->info[i].shape,
-                   p->m + p->info[i].offset);
+            st_add(w, nm, CKPT_DTYPE, p->info[i].ndim, p->info[i].shape, p->m + p->info[i].offset);
             prefixed(nm, sizeof nm, "adam.v.", p->info[i].name);
-            st_add(w, nm, ST_DTYPE_F32, p->info[i].ndim, p->info[i].shape,
-                   p->v + p->info[i].offset);
+            st_add(w, nm, CKPT_DTYPE, p->info[i].ndim, p->info[i].shape, p->v + p->info[i].offset);
         }
         if (ts->rng) memcpy(words, ts->rng->s, sizeof words);
         st_add_i64(w, "train.step", 1, one, &step);
