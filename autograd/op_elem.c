@@ -298,10 +298,19 @@ static void silu_or_sigmoid(const Scalar *x, Scalar *y, size_t n, int silu)
 void elem_silu(const Scalar *x, Scalar *y, size_t n) { silu_or_sigmoid(x, y, n, 1); }
 void elem_sigmoid(const Scalar *x, Scalar *s, size_t n) { silu_or_sigmoid(x, s, n, 0); }
 
-void elem_silu_vjp(const Scalar *x, const Scalar *dy, Scalar *out, size_t n, int acc)
+void elem_silu_vjp(const Scalar *x, const Scalar *y, const Scalar *dy, Scalar *out, size_t n,
+                   int acc)
 {
     Scalar s[ELEM_BLOCK];
     size_t i, k;
+    if (y) {
+        for (i = 0; i < n; i++) { /* x read before out is written: out may be x */
+            const Scalar xv = x[i], yv = y[i], base = acc ? out[i] : (Scalar)0;
+            const Scalar sg = xv != 0 ? yv / xv : (Scalar)0.5;
+            out[i] = base + dy[i] * (yv + sg * ((Scalar)1 - yv));
+        }
+        return;
+    }
     for (i = 0; i < n; i += ELEM_BLOCK) {
         const size_t m = n - i < ELEM_BLOCK ? n - i : ELEM_BLOCK;
         elem_sigmoid(x + i, s, m);
@@ -352,11 +361,11 @@ static void unary_backward(Graph *g, Var *out, int kind)
     if (!ag_needs(out, 0)) return;
     dx = ag_grad(g, out->in[0]);
     switch (kind) {
-    case UN_SILU: /* dx += dy s (1 + x (1 - s)), s = sigmoid(x), a block at a time */
+    case UN_SILU: /* dx += dy s (1 + x (1 - s)), s = sigmoid(x) (or y / x), a block at a time */
         PAR_FOR(n)
         for (i = 0; i < nb; i++) {
             const long i0 = i * ELEM_BLOCK, m = n - i0 < ELEM_BLOCK ? n - i0 : ELEM_BLOCK;
-            elem_silu_vjp(x + i0, dy + i0, dx + i0, (size_t)m, 1);
+            elem_silu_vjp(x + i0, out->needed ? y + i0 : NULL, dy + i0, dx + i0, (size_t)m, 1);
         }
         break;
     case UN_RELU:
@@ -479,6 +488,13 @@ static Var *gc_silu(Graph *g, Rng *r)
     return ag_silu(g, gc_normal(g, r, 4, gc_shape4, 2.0, 0.0, 1, "a"));
 }
 
+/* The output read on (times a trainable w): the VJP takes the sigmoid as y / x */
+static Var *gc_silu_read(Graph *g, Rng *r)
+{
+    Var *y = ag_silu(g, gc_normal(g, r, 4, gc_shape4, 2.0, 0.0, 1, "a"));
+    return ag_mul(g, y, gc_normal(g, r, 4, gc_shape4, 1.0, 0.0, 1, "w"));
+}
+
 static Var *gc_relu(Graph *g, Rng *r)
 {
     return ag_relu(g, gc_normal(g, r, 4, gc_shape4, 1.0, 0.05, 1, "a"));
@@ -515,6 +531,7 @@ const GradCase gc_elem_cases[] = {
     {OP_MUL, "h * h, h an op node", gc_mul_on_op_twice},
     {OP_AFFINE, "alpha -1.7, beta 0.3", gc_affine},
     {OP_SILU, "normal(0, 2)", gc_silu},
+    {OP_SILU, "normal(0, 2), output read on", gc_silu_read},
     {OP_RELU, "|x| >= 0.05", gc_relu},
     {OP_EXP, "normal(0, 1)", gc_exp},
     {OP_LOG, "x in [0.2, 3]", gc_log},

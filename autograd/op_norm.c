@@ -16,7 +16,8 @@
  * n = GroupNorm(x).  Composed, the tape keeps n for SiLU's backward besides x for the
  * norm's; fused, it keeps x only and the backward makes n again from x and the saved
  * mean and rstd, by the forward's own expression, so the bits are those of the
- * composition:  dn = dy s (1 + n (1 - s)), s = sigmoid(n), then the GroupNorm VJP of dn. */
+ * composition:  dn = dy s (1 + n (1 - s)), s = sigmoid(n) (elem_silu_vjp: y / n when the
+ * tape kept the node's output y), then the GroupNorm VJP of dn. */
 #include <math.h>
 
 #include "../tensor/parallel.h"
@@ -86,6 +87,7 @@ static void gn_silu_dn(const GnShape *s, const Var *out, size_t off, int c0, dou
                        Scalar *dn)
 {
     const Scalar *x = out->in[0]->val.data + off, *dy = out->grad + off;
+    const Scalar *y = out->needed ? out->val.data + off : NULL; /* kept when read on */
     const Scalar *gamma = out->in[1] ? out->in[1]->val.data : NULL;
     const Scalar *beta = out->in[2] ? out->in[2]->val.data : NULL;
     size_t i;
@@ -95,8 +97,8 @@ static void gn_silu_dn(const GnShape *s, const Var *out, size_t off, int c0, dou
         double a = r * gm, b = bt - mu * a;
         const Scalar *xc = x + (size_t)c * s->HW, *dc = dy + (size_t)c * s->HW;
         Scalar *nc = dn + (size_t)c * s->HW;
-        for (i = 0; i < s->HW; i++) nc[i] = (Scalar)((double)xc[i] * a + b); /* n */
-        elem_silu_vjp(nc, dc, nc, s->HW, 0);                                 /* n -> dn */
+        for (i = 0; i < s->HW; i++) nc[i] = (Scalar)((double)xc[i] * a + b);   /* n */
+        elem_silu_vjp(nc, y ? y + (size_t)c * s->HW : NULL, dc, nc, s->HW, 0); /* n -> dn */
     }
 }
 
@@ -253,6 +255,12 @@ static Var *gc_gn_silu_on_op(Graph *g, Rng *r) { return gc_gn_any(g, r, 4, gn_s4
 /* SiLU is smooth: beta ~ N(0, 0.05^2) keeps n near 0, where its curvature is largest */
 static Var *gc_gn_silu(Graph *g, Rng *r) { return gc_gn_any(g, r, 4, gn_s4, 2, 1, 0.1, 1); }
 static Var *gc_gn_silu_plain(Graph *g, Rng *r) { return gc_gn_any(g, r, 4, gn_s4, 2, 0, 0.03, 1); }
+/* the output read on (times a trainable w): dn takes the sigmoid as y / n */
+static Var *gc_gn_silu_read(Graph *g, Rng *r)
+{
+    Var *y = gc_gn_any(g, r, 4, gn_s4, 2, 1, 0.1, 1);
+    return ag_mul(g, y, gc_normal(g, r, 4, gn_s4, 1.0, 0.0, 1, "w"));
+}
 
 const GradCase gc_norm_cases[] = {
     {OP_GROUPNORM, "G2 C4 3x3, affine", gc_gn_affine},
@@ -261,6 +269,7 @@ const GradCase gc_norm_cases[] = {
     {OP_GROUPNORM, "G1 C4 3x3, affine", gc_gn_g1},
     {OP_GROUPNORM, "G2 [N, C] = [3, 8], affine", gc_gn_rank2},
     {OP_GN_SILU, "G2 C4 3x3, affine", gc_gn_silu},
+    {OP_GN_SILU, "G2 C4 3x3, affine, output read on", gc_gn_silu_read},
     {OP_GN_SILU, "G2 C4 3x3, no affine", gc_gn_silu_plain},
     {OP_GROUPNORM, "G2 C4 3x3, affine, x an op node", gc_gn_on_op},
     {OP_GN_SILU, "G2 C4 3x3, affine, x an op node", gc_gn_silu_on_op},

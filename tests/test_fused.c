@@ -85,16 +85,19 @@ static void test_groupnorm_vs_composition(void)
 }
 
 /* gn_silu must give the bits of silu(groupnorm): values and every gradient, with and
- * without the affine parameters, and backward twice doubles them. */
+ * without the affine parameters, with the output read on by a later backward (times a
+ * trainable w: the VJPs then take the sigmoid as y / n) and not, and backward twice
+ * doubles them. */
 static void test_gn_silu_vs_composition(void)
 {
-    int affine;
-    for (affine = 0; affine < 2; affine++) {
+    int mode;
+    for (mode = 0; mode < 4; mode++) {
+        const int affine = mode & 1, read = mode >> 1;
         Arena *ar = arena_new(1 << 22);
         Graph g;
         Rng r;
         int xs[4] = {2, 6, 3, 4}, cs[1] = {6};
-        Var *x, *gam = NULL, *bet = NULL, *fused, *comp;
+        Var *x, *w, *gam = NULL, *bet = NULL, *fused, *comp;
         Scalar *rseed, y[144], dx[144], dg[6], db[6];
         size_t i;
         ag_graph_init(&g, ar);
@@ -104,10 +107,12 @@ static void test_gn_silu_vs_composition(void)
             gam = gc_normal(&g, &r, 1, cs, 1.0, 0, 1, "gamma");
             bet = gc_normal(&g, &r, 1, cs, 1.0, 0, 1, "beta");
         }
+        w = gc_normal(&g, &r, 4, xs, 1.0, 0, 1, "w");
         rseed = (Scalar *)arena_alloc(ar, sizeof(Scalar) * 144);
         for (i = 0; i < 144; i++) rseed[i] = (Scalar)rng_normal(&r);
         fused = ag_groupnorm_silu(&g, x, gam, bet, 3, (Scalar)1e-5);
         memcpy(y, fused->val.data, sizeof y);
+        if (read) fused = ag_mul(&g, fused, w);
         ag_backward_seed(&g, fused, rseed);
         memcpy(dx, x->grad, sizeof dx);
         if (affine) {
@@ -119,6 +124,7 @@ static void test_gn_silu_vs_composition(void)
         ag_zero_grad(x);
         comp = ag_silu(&g, ag_groupnorm(&g, x, gam, bet, 3, (Scalar)1e-5));
         T_OK(memcmp(y, comp->val.data, sizeof y) == 0);
+        if (read) comp = ag_mul(&g, comp, w);
         ag_backward_seed(&g, comp, rseed);
         T_OK(memcmp(dx, x->grad, sizeof dx) == 0);
         if (affine) {
