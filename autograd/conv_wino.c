@@ -834,6 +834,15 @@ static void wino_dw_grid(const WinoDwGrid *gr, const Scalar *src, int nc, int H,
         }
 }
 
+/* The channel block width of a grid of ch channels: half (NR / 2, 0 when it is not a
+ * multiple of MR) when blocks of it are fewer than twice those of NR (16 or 48 channels
+ * against NR = 32: the transforms and the gemm's half-width kernel skip the empty lanes),
+ * else full. */
+static int wino_dw_block_width(int ch, int nr, int half, int full)
+{
+    return half && (ch + half - 1) / half < 2 * ((ch + nr - 1) / nr) ? half : full;
+}
+
 void conv_wino_dw(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *dy, Scalar *dw,
                   Scalar *db, double *sums)
 {
@@ -851,18 +860,15 @@ void conv_wino_dw(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *d
           s->kw, s->stride, s->pad);
     gemm_tile_widths(&mr, &nr);
     CHECK(nr <= WINO_DW_WMAX && mr <= WINO_DW_WMAX, "conv_wino dW: panel widths %d, %d", mr, nr);
-    /* channels in blocks of NR, or of NR / 2 when that is as many as C and O need (16 of
-     * them against NR = 32: the transforms and the gemm's half-width kernel do half) */
     half = nr % (2 * mr) == 0 ? nr / 2 : 0;
     gx.L = nr;
-    gx.W = half && (s->C + half - 1) / half < 2 * ((s->C + nr - 1) / nr) ? half : nr;
+    gx.W = wino_dw_block_width(s->C, nr, half, nr);
     gx.nblk = (s->C + gx.W - 1) / gx.W;
     gx.Hg = 2 * th + 2;
     gx.Wg = 2 * tw + 2;
     gx.is_x = 1;
     gd.L = mr; /* dy computed nr lanes at a time when MR divides NR (the usual tiles) */
-    gd.W = nr % mr == 0 ? nr : mr;
-    if (half && (s->O + half - 1) / half < 2 * ((s->O + nr - 1) / nr)) gd.W = half;
+    gd.W = wino_dw_block_width(s->O, nr, half, nr % mr == 0 ? nr : mr);
     gd.nblk = (s->O + gd.W - 1) / gd.W;
     gd.Hg = 2 * th;
     gd.Wg = 2 * tw;

@@ -333,51 +333,23 @@ static inline void kernel_any(int kc, const Scalar *restrict Ap, const Scalar *r
     }
 }
 
-/* The kernel on a packed B panel (rows NR apart), and on one read in place (GemmOperand's
- * rows: row p at Bp + off[p]): the same loop, the first with the stride a constant; each at
- * full width and at half width (tiles of at most NR / 2 columns: the 16 input channels of
- * a small conv against NR = 32 took twice the multiply-adds they needed). */
-static void kernel(int kc, const Scalar *restrict Ap, const Scalar *restrict Bp, Scalar *restrict C,
-                   int ldc, Scalar alpha, Scalar beta, int first)
-{
-    kernel_any(kc, Ap, Bp, NULL, C, ldc, alpha, beta, first, NR);
-}
-
-static void kernel_rows(int kc, const Scalar *restrict Ap, const Scalar *restrict Bp,
-                        const ptrdiff_t *off, Scalar *restrict C, int ldc, Scalar alpha,
-                        Scalar beta, int first)
-{
-    kernel_any(kc, Ap, Bp, off, C, ldc, alpha, beta, first, NR);
-}
-
-static void kernel_half(int kc, const Scalar *restrict Ap, const Scalar *restrict Bp,
-                        Scalar *restrict C, int ldc, Scalar alpha, Scalar beta, int first)
-{
-    kernel_any(kc, Ap, Bp, NULL, C, ldc, alpha, beta, first, NR / 2);
-}
-
-static void kernel_rows_half(int kc, const Scalar *restrict Ap, const Scalar *restrict Bp,
-                             const ptrdiff_t *off, Scalar *restrict C, int ldc, Scalar alpha,
-                             Scalar beta, int first)
-{
-    kernel_any(kc, Ap, Bp, off, C, ldc, alpha, beta, first, NR / 2);
-}
-
-/* One register tile, whole (C at cp, row stride ldc) or into t [MR][NR] (alpha 1, beta 0):
- * at half width when it has at most NR / 2 columns, on a packed panel (off NULL) or one in
- * place. */
+/* One register tile, whole (C at cp, row stride ldc) or into t [MR][NR] (alpha 1, beta 0),
+ * on a packed B panel (off NULL: rows NR apart) or one read in place (GemmOperand's rows:
+ * row p at bp + off[p]); at half width when it has at most NR / 2 columns (the 16 input
+ * channels of a small conv against NR = 32 took twice the multiply-adds they needed).
+ * Each call of kernel_any has its stride and width as constants. */
 static void kernel_tile(int kc, const Scalar *ap, const Scalar *bp, const ptrdiff_t *off, int nr,
                         Scalar *cp, int ldc, Scalar alpha, Scalar beta, int first)
 {
     if (2 * nr <= NR) {
         if (off)
-            kernel_rows_half(kc, ap, bp, off, cp, ldc, alpha, beta, first);
+            kernel_any(kc, ap, bp, off, cp, ldc, alpha, beta, first, NR / 2);
         else
-            kernel_half(kc, ap, bp, cp, ldc, alpha, beta, first);
+            kernel_any(kc, ap, bp, NULL, cp, ldc, alpha, beta, first, NR / 2);
     } else if (off) {
-        kernel_rows(kc, ap, bp, off, cp, ldc, alpha, beta, first);
+        kernel_any(kc, ap, bp, off, cp, ldc, alpha, beta, first, NR);
     } else {
-        kernel(kc, ap, bp, cp, ldc, alpha, beta, first);
+        kernel_any(kc, ap, bp, NULL, cp, ldc, alpha, beta, first, NR);
     }
 }
 
