@@ -133,8 +133,23 @@ static size_t conv_pad_size(const ConvShape *s)
     return (size_t)s->N * cc.chw + (size_t)cc.Wp + (size_t)s->kw;
 }
 
+/* One plane of a stride-1 pad: dst [H + 2 pad, Wp] = src [H, W], each row a copy between
+ * two borders of zeros. */
+static void pad_plane_s1(const ConvShape *s, int Wp, const Scalar *src, Scalar *dst)
+{
+    const int pd = s->pad;
+    int i, j;
+    memset(dst, 0, (size_t)pd * Wp * sizeof(Scalar));
+    for (i = 0; i < s->H; i++) {
+        Scalar *r = dst + (size_t)(i + pd) * Wp;
+        for (j = 0; j < pd; j++) r[j] = r[pd + s->W + j] = 0;
+        memcpy(r + pd, src + (size_t)i * s->W, (size_t)s->W * sizeof(Scalar));
+    }
+    memset(dst + (size_t)(pd + s->H) * Wp, 0, (size_t)pd * Wp * sizeof(Scalar));
+}
+
 /* xp = x padded and cut into phases (above), then the zeroed tail; parallel over planes
- * (n, c).  At stride 1 each row is a copy between two borders of zeros. */
+ * (n, c).  At stride 1 each plane is pad_plane_s1's. */
 static void conv_pad(const ConvShape *s, const Scalar *x, Scalar *xp)
 {
     ConvCols cc;
@@ -149,14 +164,7 @@ static void conv_pad(const ConvShape *s, const Scalar *x, Scalar *xp)
         Scalar *dst = xp + (size_t)t * st * st * pq;
         int a, b, i, j;
         if (st == 1) {
-            const int Wp = cc.Wp;
-            memset(dst, 0, (size_t)pd * Wp * sizeof(Scalar));
-            for (i = 0; i < s->H; i++) {
-                Scalar *r = dst + (size_t)(i + pd) * Wp;
-                for (j = 0; j < pd; j++) r[j] = r[pd + s->W + j] = 0;
-                memcpy(r + pd, src + (size_t)i * s->W, (size_t)s->W * sizeof(Scalar));
-            }
-            memset(dst + (size_t)(pd + s->H) * Wp, 0, (size_t)pd * Wp * sizeof(Scalar));
+            pad_plane_s1(s, cc.Wp, src, dst);
             continue;
         }
         for (b = 0; b < st; b++) { /* columns j in [jlo, jhi) of phase b are inside x */
@@ -745,45 +753,6 @@ static void add_into(Scalar *dst, const Scalar *src, size_t n)
  * directly (conv_small_o) rather than through the gemm. */
 #define SMALL_O 2
 
-/* yw [N, O, Ho Wp] (the padded-width layout pack_pw gives the gemm) for a stride-1 conv
- * with O <= SMALL_O: the UNet's last conv (O = 1) and the input gradient of its first
- * (C = 1).  The gemm would compute MR rows to keep one and pack every column of the image
- * for it (the last conv of unet-s ran at 2.6 GFLOP/s); here each output plane is a sum of
- * shifted rows of the padded input xp, c by c and tap by tap (a 3x3 kernel's nine taps in
- * one pass), vectorised along the plane.
- * Reads run kw - 1 past the last plane, into xp's zeroed tail (conv_pad_size).  Parallel
- * over (n, o), each summed in a fixed order. */
-static void conv_small_o(const ConvShape *s, const Scalar *xp, int Hp, int Wp, const Scalar *w,
-                         Scalar *yw)
-{
-    const int Pw = s->Ho * Wp, taps = s->kh * s->kw;
-    long t, nt = (long)s->N * s->O;
-    PAR_FOR(nt * Pw * s->C * taps)
-    for (t = 0; t < nt; t++) {
-        const int n = (int)(t / s->O), o = (int)(t % s->O);
-        Scalar *restrict acc = yw + (size_t)t * Pw;
-        int c, a, bb, p;
-        for (p = 0; p < Pw; p++) acc[p] = 0;
-        for (c = 0; c < s->C; c++) {
-            const Scalar *xc = xp + ((size_t)n * s->C + c) * Hp * Wp;
-            const Scalar *wc = w + ((size_t)o * s->C + c) * taps;
-            if (taps == 9) { /* 3x3: the nine taps in one pass, added in the same order */
-                const Scalar *r0 = xc, *r1 = xc + Wp, *r2 = xc + 2 * (size_t)Wp;
-                for (p = 0; p < Pw; p++)
-                    acc[p] = acc[p] + wc[0] * r0[p] + wc[1] * r0[p + 1] + wc[2] * r0[p + 2] +
-                             wc[3] * r1[p] + wc[4] * r1[p + 1] + wc[5] * r1[p + 2] + wc[6] * r2[p] +
-                             wc[7] * r2[p + 1] + wc[8] * r2[p + 2];
-                continue;
-            }
-            for (a = 0; a < s->kh; a++)
-                for (bb = 0; bb < s->kw; bb++) {
-                    const Scalar wv = wc[a * s->kw + bb], *src = xc + (size_t)a * Wp + bb;
-                    for (p = 0; p < Pw; p++) acc[p] += wv * src[p];
-                }
-        }
-    }
-}
-
 /* ---------------------------------------------------------------- Winograd weights memo */
 
 /* The transformed weights U of a Winograd-path conv (conv_wino_u), kept for the rest of a
@@ -875,10 +844,72 @@ static void conv_add_row(const ConvAdd *add, int O, long t, size_t off, int add_
     }
 }
 
+/* y [N, O, Ho, Wo] (+ b, + z) for a stride-1 conv with O <= SMALL_O: the UNet's last conv
+ * (O = 1) and the input gradient of its first (C = 1).  The gemm would compute MR rows to
+ * keep one and pack every column of the image for it (the last conv of unet-s ran at 2.6
+ * GFLOP/s); here each output plane is a sum of shifted rows of the padded input, c by c
+ * and tap by tap (a 3x3 kernel's nine taps in one pass), vectorised along the plane in the
+ * padded-width layout (acc, Ho Wp), then its valid columns go out with the bias and z as
+ * conv_forward_gemm's copy does.  One parallel loop over the samples: each pads its C
+ * planes into the thread's scratch (pad_plane_s1, then a zeroed tail of kw for the
+ * garbage columns' reads past the last plane), where they stay in cache for the sums.
+ * (Padding the whole batch first, in a loop of its own, took 2-3 times as long as the sums
+ * inside a CMAD iteration, the padded batch going out to memory and back.)  Each plane is
+ * summed in a fixed order, so the bits do not depend on the threads. */
+static void conv_small_o(Graph *g, const ConvShape *s, const Scalar *x, const Scalar *w,
+                         const ConvAdd *add, Scalar *y)
+{
+    const int taps = s->kh * s->kw, nthr = plat_threads(), P = s->Ho * s->Wo;
+    const size_t plane = (size_t)s->H * s->W;
+    ConvCols cc;
+    size_t pq, xs, per;
+    Scalar *scr;
+    long n;
+    conv_cols_geom(&cc, s);
+    pq = (size_t)cc.Hp * cc.Wp;
+    xs = (size_t)s->C * pq + (size_t)s->kw;
+    per = xs + (size_t)cc.Pw;
+    scr = scratch(g, (size_t)nthr, per);
+    PAR_FOR((long)s->N * s->O * cc.Pw * s->C * taps)
+    for (n = 0; n < s->N; n++) {
+        const int me = plat_thread_num(), Wp = cc.Wp, Pw = cc.Pw;
+        Scalar *xp = scr + (size_t)me * per, *restrict acc = xp + xs;
+        int c, o, a, bb, p, i;
+        CHECK(me < nthr, "conv2d: scratch %d of %d", me, nthr);
+        for (c = 0; c < s->C; c++)
+            pad_plane_s1(s, Wp, x + ((size_t)n * s->C + c) * plane, xp + (size_t)c * pq);
+        memset(xp + (size_t)s->C * pq, 0, (size_t)s->kw * sizeof(Scalar));
+        for (o = 0; o < s->O; o++) {
+            const long t = n * s->O + o;
+            for (p = 0; p < Pw; p++) acc[p] = 0;
+            for (c = 0; c < s->C; c++) {
+                const Scalar *xc = xp + (size_t)c * pq;
+                const Scalar *wc = w + ((size_t)o * s->C + c) * taps;
+                if (taps == 9) { /* 3x3: the nine taps in one pass, added in the same order */
+                    const Scalar *r0 = xc, *r1 = xc + Wp, *r2 = xc + 2 * (size_t)Wp;
+                    for (p = 0; p < Pw; p++)
+                        acc[p] = acc[p] + wc[0] * r0[p] + wc[1] * r0[p + 1] + wc[2] * r0[p + 2] +
+                                 wc[3] * r1[p] + wc[4] * r1[p + 1] + wc[5] * r1[p + 2] +
+                                 wc[6] * r2[p] + wc[7] * r2[p + 1] + wc[8] * r2[p + 2];
+                    continue;
+                }
+                for (a = 0; a < s->kh; a++)
+                    for (bb = 0; bb < s->kw; bb++) {
+                        const Scalar wv = wc[a * s->kw + bb], *src = xc + (size_t)a * Wp + bb;
+                        for (p = 0; p < Pw; p++) acc[p] += wv * src[p];
+                    }
+            }
+            for (i = 0; i < s->Ho; i++) /* y[n, o, i, jo] = acc[i Wp + jo] + b[o] (+ z) */
+                conv_add_row(add, s->O, t, (size_t)t * P + (size_t)i * s->Wo, 1,
+                             acc + (size_t)i * Wp, y + (size_t)t * P + (size_t)i * s->Wo, s->Wo);
+        }
+    }
+}
+
 /* y [N, O, P] = W [O, K] cols(x) (+ b): one gemm over the batch (scratch from the
  * arena).  1x1 stride 1: x is read in place and y written in place.  Otherwise the gemm
- * writes the padded-width layout into scratch (or conv_small_o does, for O <= SMALL_O at
- * stride 1), then the valid columns are copied out with the bias. */
+ * writes the padded-width layout into scratch, then the valid columns are copied out with
+ * the bias (conv_small_o does both, for O <= SMALL_O at stride 1). */
 static void conv_forward_gemm(Graph *g, const ConvShape *s, const Scalar *x, const Scalar *w,
                               const ConvAdd *add, Scalar *y)
 {
@@ -908,6 +939,8 @@ static void conv_forward_gemm(Graph *g, const ConvShape *s, const Scalar *x, con
                 conv_add_row(add, s->O, t, (size_t)t * P, 0, y + (size_t)t * P, y + (size_t)t * P,
                              P);
         }
+    } else if (s->O <= SMALL_O && s->stride == 1) {
+        conv_small_o(g, s, x, w, add, y);
     } else { /* the padded-width layout yw, then its valid columns copied out */
         Scalar *xp = scratch(g, conv_pad_size(s), 1), *yw;
         int Pw, Wp;
@@ -919,10 +952,7 @@ static void conv_forward_gemm(Graph *g, const ConvShape *s, const Scalar *x, con
         ob.ctx = &cc;
         ob.pack = pack_pw;
         ob.rows = pw_rows;
-        if (s->O <= SMALL_O && s->stride == 1)
-            conv_small_o(s, xp, cc.Hp, Wp, w, yw);
-        else
-            gemm_op(s->O, s->N * Pw, K, 1, &oa, &ob, 0, yw, Pw, Pw, (size_t)s->O * Pw);
+        gemm_op(s->O, s->N * Pw, K, 1, &oa, &ob, 0, yw, Pw, Pw, (size_t)s->O * Pw);
         PAR_FOR(nt * P)
         for (t = 0; t < nt; t++) { /* y[n, o, i, jo] = yw[n, o, i Wp + jo] + b[o] (+ z) */
             int i;
