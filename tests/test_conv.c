@@ -306,6 +306,46 @@ static void test_conv_add_bits(void)
     arena_free(ar);
 }
 
+/* The direct sum of a conv with O <= 2 (conv_small_o, its padded planes in each thread's
+ * scratch) gives the same bits on 1, 2 and 3 threads: forward with bias and z, and the
+ * gradients, with O = 1 (unet-s's last conv) and C = 1 (its first, whose dx is a conv with
+ * O = 1), over the parallel threshold and with more samples than threads. */
+static void test_small_o_threads_bit_identical(void)
+{
+    static const ConvCase cases[2] = {{5, 16, 28, 28, 1, 3, 1, 1}, {5, 1, 28, 28, 16, 3, 1, 1}};
+    const int keep = plat_threads();
+    Arena *ar = arena_new((size_t)1 << 25);
+    Graph g;
+    int i, t, k;
+    for (i = 0; i < 2; i++) {
+        Scalar *first[5] = {NULL, NULL, NULL, NULL, NULL};
+        for (t = 1; t <= 3; t++) {
+            Var *lv[4], *y;
+            plat_set_threads(t);
+            ag_graph_init(&g, ar);
+            y = conv_add_graph(&g, &cases[i], 1, 1, 1, 0, 0, lv);
+            for (k = 0; k < 5; k++) {
+                const Var *v = k == 0 ? y : lv[k - 1];
+                const Scalar *d = k == 0 ? y->val.data : v->grad;
+                const size_t n = v->val.n * sizeof(Scalar);
+                T_OK(d != NULL);
+                if (!d) continue;
+                if (t == 1) {
+                    first[k] = (Scalar *)malloc(n);
+                    if (first[k]) memcpy(first[k], d, n);
+                } else if (first[k] && memcmp(first[k], d, n) != 0) {
+                    t_report(__FILE__, __LINE__, "C%d O%d: %s differs on %d threads", cases[i].C,
+                             cases[i].O, k == 0 ? "y" : v->name, t);
+                }
+            }
+            arena_reset(ar);
+        }
+        for (k = 0; k < 5; k++) free(first[k]);
+    }
+    plat_set_threads(keep);
+    arena_free(ar);
+}
+
 /* Frozen weights (requires_grad 0): no weight gradient, dx still right; and a frozen
  * input: no dx, dw still right. */
 static void test_conv_frozen(void)
@@ -1027,5 +1067,6 @@ const TestCase conv_tests[] = {
     {"groupnorm_forward_matches_double_loop", test_groupnorm_forward_matches_double_loop},
     {"groupnorm_backward_properties", test_groupnorm_backward_properties},
     {"threads_bit_identical", test_threads_bit_identical},
+    {"small_o_threads_bit_identical", test_small_o_threads_bit_identical},
     {NULL, NULL},
 };
