@@ -148,47 +148,53 @@ static void pad_plane_s1(const ConvShape *s, int Wp, const Scalar *src, Scalar *
     memset(dst + (size_t)(pd + s->H) * Wp, 0, (size_t)pd * Wp * sizeof(Scalar));
 }
 
+/* One plane (n, c) of the padded copy: dst, its st^2 phase planes of Hq x Wq, from src
+ * [H, W] (above).  At stride 1 it is pad_plane_s1's plane. */
+static void pad_plane(const ConvShape *s, const ConvCols *cc, const Scalar *src, Scalar *dst)
+{
+    const int pd = s->pad, st = s->stride;
+    const size_t pq = (size_t)cc->Hp * cc->Wp;
+    int a, b, i, j;
+    if (st == 1) {
+        pad_plane_s1(s, cc->Wp, src, dst);
+        return;
+    }
+    for (b = 0; b < st; b++) { /* columns j in [jlo, jhi) of phase b are inside x */
+        const int jlo = pd - b > 0 ? (pd - b + st - 1) / st : 0;
+        int jhi = (s->W + pd - b + st - 1) / st;
+        if (jhi > cc->Wp) jhi = cc->Wp;
+        for (a = 0; a < st; a++) {
+            Scalar *d = dst + (size_t)(a * st + b) * pq;
+            for (i = 0; i < cc->Hp; i++) {
+                const int y = i * st + a - pd;
+                Scalar *restrict r = d + (size_t)i * cc->Wp;
+                const Scalar *sr;
+                if (y < 0 || y >= s->H || jlo >= jhi) {
+                    memset(r, 0, (size_t)cc->Wp * sizeof(Scalar));
+                    continue;
+                }
+                sr = src + (size_t)y * s->W; /* x column j st + b - pd */
+                for (j = 0; j < jlo; j++) r[j] = 0;
+                for (; j < jhi; j++) r[j] = sr[(size_t)j * st + b - pd];
+                for (; j < cc->Wp; j++) r[j] = 0;
+            }
+        }
+    }
+}
+
 /* xp = x padded and cut into phases (above), then the zeroed tail; parallel over planes
- * (n, c).  At stride 1 each plane is pad_plane_s1's. */
+ * (n, c). */
 static void conv_pad(const ConvShape *s, const Scalar *x, Scalar *xp)
 {
     ConvCols cc;
-    const int pd = s->pad, st = s->stride;
+    const int st = s->stride;
     long t, nt = (long)s->N * s->C;
     size_t pq;
     conv_cols_geom(&cc, s);
     pq = (size_t)cc.Hp * cc.Wp;
     PAR_FOR(nt * (long)st * st * (long)pq)
-    for (t = 0; t < nt; t++) {
-        const Scalar *src = x + (size_t)t * s->H * s->W;
-        Scalar *dst = xp + (size_t)t * st * st * pq;
-        int a, b, i, j;
-        if (st == 1) {
-            pad_plane_s1(s, cc.Wp, src, dst);
-            continue;
-        }
-        for (b = 0; b < st; b++) { /* columns j in [jlo, jhi) of phase b are inside x */
-            const int jlo = pd - b > 0 ? (pd - b + st - 1) / st : 0;
-            int jhi = (s->W + pd - b + st - 1) / st;
-            if (jhi > cc.Wp) jhi = cc.Wp;
-            for (a = 0; a < st; a++) {
-                Scalar *d = dst + (size_t)(a * st + b) * pq;
-                for (i = 0; i < cc.Hp; i++) {
-                    const int y = i * st + a - pd;
-                    Scalar *restrict r = d + (size_t)i * cc.Wp;
-                    const Scalar *sr;
-                    if (y < 0 || y >= s->H || jlo >= jhi) {
-                        memset(r, 0, (size_t)cc.Wp * sizeof(Scalar));
-                        continue;
-                    }
-                    sr = src + (size_t)y * s->W; /* x column j st + b - pd */
-                    for (j = 0; j < jlo; j++) r[j] = 0;
-                    for (; j < jhi; j++) r[j] = sr[(size_t)j * st + b - pd];
-                    for (; j < cc.Wp; j++) r[j] = 0;
-                }
-            }
-        }
-    }
+    for (t = 0; t < nt; t++)
+        pad_plane(s, &cc, x + (size_t)t * s->H * s->W, xp + (size_t)t * st * st * pq);
     memset(xp + (size_t)nt * st * st * pq, 0,
            (conv_pad_size(s) - (size_t)nt * st * st * pq) * sizeof(Scalar));
 }
@@ -906,6 +912,83 @@ static void conv_small_o(Graph *g, const ConvShape *s, const Scalar *x, const Sc
     }
 }
 
+/* Scalars that a chunk's scratch may take (its padded planes and its part of yw). */
+#ifndef CONV_CHUNK_SCALARS
+#define CONV_CHUNK_SCALARS ((size_t)1 << 17)
+#endif
+
+/* From this many scalars of padded copy, the padded-width path goes a chunk of samples at a
+ * time (conv_forward_chunks) instead of padding the whole batch first.  Paired in one
+ * process (Zen 4, 2 threads, the forward alone, 61-101 pairs, `/work/exp/s33/chab2.c`):
+ * the stride-2 C32 28x28 at batch 64 (1.8 M scalars) 1.37-1.47x as fast, at batch 32
+ * (0.9 M) 1.00-1.17x, C64 14x14 at batch 64 (1.0 M) 1.09-1.15x; below it chunks lost: C64
+ * 14x14 at batch 32 (0.5 M) 0.86x, ctrl-s's C16 28x28 stride 2 (0.2 M) 0.95x, the C1 and C3
+ * stems 0.70-0.87x (a small batch stays in cache anyway, and each chunk packs the weights
+ * again). */
+static size_t conv_chunk_from = (size_t)3 << 18;
+
+size_t conv_chunk_set_from(size_t scalars)
+{
+    size_t was = conv_chunk_from;
+    conv_chunk_from = scalars;
+    return was;
+}
+
+/* The padded-width path a run of samples at a time (chunks: the batch cut evenly, a
+ * multiple of the threads, each chunk's scratch within CONV_CHUNK_SCALARS): a thread pads
+ * its chunk's planes into its own scratch, runs the chunk's gemm on them (serial, nested)
+ * and copies the valid columns out, so the padded copy stays in cache instead of going
+ * out to memory for the whole batch and back.  A column's sum does not depend on which
+ * columns share its gemm, so the bits are the whole-batch gemm's. */
+static void conv_forward_chunks(Graph *g, const ConvShape *s, const Scalar *x,
+                                const GemmOperand *oa, const ConvAdd *add, Scalar *y)
+{
+    const int P = s->Ho * s->Wo, K = s->C * s->kh * s->kw, nthr = plat_threads();
+    const size_t plane = (size_t)s->H * s->W;
+    ConvCols cc;
+    size_t per_n, tail, xs, per;
+    long nch, S, ch;
+    Scalar *scr;
+    conv_cols_geom(&cc, s);
+    per_n = cc.chw + (size_t)s->O * cc.Pw;
+    tail = (size_t)cc.Wp + (size_t)s->kw;
+    S = (long)(CONV_CHUNK_SCALARS / per_n);
+    if (S < 1) S = 1;
+    nch = (s->N + S - 1) / S;
+    nch = (nch + nthr - 1) / nthr * nthr;
+    if (nch > s->N) nch = s->N;
+    S = (s->N + nch - 1) / nch; /* the most samples a chunk takes */
+    xs = (size_t)S * cc.chw + tail;
+    per = xs + (size_t)S * s->O * cc.Pw;
+    scr = scratch(g, (size_t)nthr, per);
+    PAR_FOR((double)s->N * s->O * cc.Pw * K)
+    for (ch = 0; ch < nch; ch++) {
+        const int me = plat_thread_num();
+        const int n0 = (int)((long)s->N * ch / nch), n1 = (int)((long)s->N * (ch + 1) / nch);
+        Scalar *xp = scr + (size_t)me * per, *yw = xp + xs;
+        ConvCols c2 = cc;
+        GemmOperand ob = {0};
+        long t, q;
+        CHECK(me < nthr, "conv2d: scratch %d of %d", me, nthr);
+        for (q = (long)n0 * s->C; q < (long)n1 * s->C; q++)
+            pad_plane(s, &cc, x + (size_t)q * plane,
+                      xp + (size_t)(q - (long)n0 * s->C) * (cc.chw / (size_t)s->C));
+        memset(xp + (size_t)(n1 - n0) * cc.chw, 0, tail * sizeof(Scalar));
+        c2.xp = xp;
+        ob.ctx = &c2;
+        ob.pack = pack_pw;
+        ob.rows = pw_rows;
+        gemm_op(s->O, (n1 - n0) * cc.Pw, K, 1, oa, &ob, 0, yw, cc.Pw, cc.Pw, (size_t)s->O * cc.Pw);
+        for (t = (long)n0 * s->O; t < (long)n1 * s->O; t++) { /* y = yw's valid columns + b (+ z) */
+            const Scalar *src = yw + (size_t)(t - (long)n0 * s->O) * cc.Pw;
+            int i;
+            for (i = 0; i < s->Ho; i++)
+                conv_add_row(add, s->O, t, (size_t)t * P + (size_t)i * s->Wo, 1,
+                             src + (size_t)i * cc.Wp, y + (size_t)t * P + (size_t)i * s->Wo, s->Wo);
+        }
+    }
+}
+
 /* y [N, O, P] = W [O, K] cols(x) (+ b): one gemm over the batch (scratch from the
  * arena).  1x1 stride 1: x is read in place and y written in place.  Otherwise the gemm
  * writes the padded-width layout into scratch, then the valid columns are copied out with
@@ -941,6 +1024,8 @@ static void conv_forward_gemm(Graph *g, const ConvShape *s, const Scalar *x, con
         }
     } else if (s->O <= SMALL_O && s->stride == 1) {
         conv_small_o(g, s, x, w, add, y);
+    } else if (conv_pad_size(s) > conv_chunk_from) {
+        conv_forward_chunks(g, s, x, &oa, add, y);
     } else { /* the padded-width layout yw, then its valid columns copied out */
         Scalar *xp = scratch(g, conv_pad_size(s), 1), *yw;
         int Pw, Wp;

@@ -45,6 +45,11 @@ OP_FN(embedding)
 
 #undef OP_FN
 
+/* op_conv.c: the padded copy's size (scalars) from which a GEMM-path conv's forward goes a
+ * chunk of samples at a time; sets it and returns the old one (the tests set 0 to take
+ * that path on small shapes). */
+size_t conv_chunk_set_from(size_t scalars);
+
 /* Sums in double over SUM_LANES interleaved partial sums (element i goes to lane i mod
  * SUM_LANES), the lanes combined in a fixed pairwise order: independent of the thread
  * count, and vectorisable because the loop carries SUM_LANES chains, not one.

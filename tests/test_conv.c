@@ -8,6 +8,7 @@
 #include "../autograd/conv_wino.h"
 #include "../autograd/gradcheck.h"
 #include "../autograd/ops.h"
+#include "../autograd/ops_internal.h"
 #include "../tensor/platform.h"
 #include "harness.h"
 
@@ -344,6 +345,63 @@ static void test_small_o_threads_bit_identical(void)
     }
     plat_set_threads(keep);
     arena_free(ar);
+}
+
+/* y and the leaves' gradients of conv_add_graph (fused, z full, bias) for case c, copied.
+ * Each run has an arena of its own, so that an output left unwritten cannot keep the
+ * last run's value from the same address. */
+static void conv_case_outputs(const ConvCase *c, Scalar *out[5], size_t n[5])
+{
+    Arena *ar = arena_new((size_t)1 << 25);
+    Graph g;
+    Var *lv[4], *y;
+    int k;
+    ag_graph_init(&g, ar);
+    y = conv_add_graph(&g, c, 1, 1, 1, 0, 0, lv);
+    for (k = 0; k < 5; k++) {
+        const Var *v = k == 0 ? y : lv[k - 1];
+        const Scalar *d = k == 0 ? y->val.data : v->grad;
+        n[k] = d ? v->val.n : 0;
+        out[k] = d ? (Scalar *)malloc(n[k] * sizeof(Scalar)) : NULL;
+        if (out[k]) memcpy(out[k], d, n[k] * sizeof(Scalar));
+    }
+    arena_free(ar);
+}
+
+/* The GEMM-path forward a chunk of samples at a time (conv_forward_chunks, forced on every
+ * shape) gives the bits of the whole-batch path, forward and gradients (the input
+ * gradient of a strided or shallow conv is such a forward too), on 1, 2 and 3 threads. */
+static void test_conv_chunks_same_bits(void)
+{
+    const int keep = plat_threads();
+    const size_t from = conv_chunk_set_from((size_t)-1);
+    int i, t, k;
+    for (i = 0; i < N_CONV_CASES; i++) {
+        Scalar *base[5], *got[5];
+        size_t nb[5], ng[5];
+        plat_set_threads(1);
+        conv_chunk_set_from((size_t)-1);
+        conv_case_outputs(&conv_cases[i], base, nb);
+        conv_chunk_set_from(0);
+        for (t = 1; t <= 3; t++) {
+            int same = 1;
+            plat_set_threads(t);
+            conv_case_outputs(&conv_cases[i], got, ng);
+            for (k = 0; k < 5; k++) {
+                if (nb[k] != ng[k] || (nb[k] && (!base[k] || !got[k] ||
+                                                 memcmp(base[k], got[k], nb[k] * sizeof(Scalar)))))
+                    same = 0;
+                free(got[k]);
+            }
+            if (!same)
+                t_report(__FILE__, __LINE__, "N%d C%d %dx%d O%d k%d s%d, %d threads: chunks differ",
+                         conv_cases[i].N, conv_cases[i].C, conv_cases[i].H, conv_cases[i].W,
+                         conv_cases[i].O, conv_cases[i].k, conv_cases[i].stride, t);
+        }
+        for (k = 0; k < 5; k++) free(base[k]);
+    }
+    conv_chunk_set_from(from);
+    plat_set_threads(keep);
 }
 
 /* Frozen weights (requires_grad 0): no weight gradient, dx still right; and a frozen
@@ -1068,5 +1126,6 @@ const TestCase conv_tests[] = {
     {"groupnorm_backward_properties", test_groupnorm_backward_properties},
     {"threads_bit_identical", test_threads_bit_identical},
     {"small_o_threads_bit_identical", test_small_o_threads_bit_identical},
+    {"conv_chunks_same_bits", test_conv_chunks_same_bits},
     {NULL, NULL},
 };
