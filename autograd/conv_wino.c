@@ -3,16 +3,17 @@
  * Slots: tile row (n, ti) of the batch has ns slots, its tiles j < tw and, on images at
  * least WINO_SPARE_TW tiles wide, a spare after them; slot (n th + ti) ns + j.  A block is
  * a run of consecutive slots, a multiple of 32 long (the gemm's panel width) but for the
- * batch's last, at most T (blocks may cut tile rows).  The block's input rows are split by row parity into buffers (wino_split,
- * WinoSplit) where patch column k of every slot lies at the slot's own index plus a fixed
- * offset, so the transforms are flat loops over slots with unit stride: with the spare,
- * two buffers (even and odd columns) whose columns 2 and 3 are those of the next slot (the
- * spare's patch reads past the tile row; its outputs are never copied out); without it,
- * four buffers, one per patch column.  The spare costs 1 / (tw + 1) of the gemm and
- * transform work, the four buffers twice the split's writes: measured in one process
- * against the spare everywhere (batch 64, 2 threads, Zen 4), the forward without it was
- * 1.08-1.17x as fast at 7x7 (a fifth of the slots were spares) and 1.02-1.08x at 14x14,
- * but 0.92-0.97x at 28x28 (a fifteenth), which keeps it.  Layout of one block:
+ * batch's last, at most T (blocks may cut tile rows).  The block's input rows are split by
+ * row parity into buffers (wino_split, WinoSplit) where patch column k of every slot lies
+ * at the slot's own index plus a fixed offset, so the transforms are flat loops over slots
+ * with unit stride: with the spare, two buffers (even and odd columns) whose columns 2 and
+ * 3 are those of the next slot (the spare's patch reads past the tile row; its outputs are
+ * never copied out); without it, four buffers, one per patch column.  The spare costs
+ * 1 / (tw + 1) of the gemm and transform work, the four buffers twice the split's writes:
+ * measured in one process against the spare everywhere (batch 64, 2 threads, Zen 4), the
+ * forward without it was 1.08-1.17x as fast at 7x7 (a fifth of the slots were spares)
+ * and 1.02-1.08x at 14x14, but 0.92-0.97x at 28x28 (a fifteenth), which keeps it.  Layout
+ * of one block:
  *   U [16, C, O]   transformed weights, k = 4 a + b the position in the 4x4 tile, stored
  *                  as the gemm's A panels ([O / MR][C][MR], zero rows past O)
  *   split          the block's input rows split as above, every channel

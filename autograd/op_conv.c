@@ -850,6 +850,18 @@ static void conv_add_row(const ConvAdd *add, int O, long t, size_t off, int add_
     }
 }
 
+/* Output plane t = n O + o of y from its rows in the padded-width layout (src, Ho rows Wp
+ * apart): the valid columns with b (+ z), as conv_add_row adds them. */
+static void conv_out_plane(const ConvAdd *add, const ConvShape *s, long t, const Scalar *src,
+                           int Wp, Scalar *y)
+{
+    const size_t off = (size_t)t * s->Ho * s->Wo;
+    int i;
+    for (i = 0; i < s->Ho; i++)
+        conv_add_row(add, s->O, t, off + (size_t)i * s->Wo, 1, src + (size_t)i * Wp,
+                     y + off + (size_t)i * s->Wo, s->Wo);
+}
+
 /* y [N, O, Ho, Wo] (+ b, + z) for a stride-1 conv with O <= SMALL_O: the UNet's last conv
  * (O = 1) and the input gradient of its first (C = 1).  The gemm would compute MR rows to
  * keep one and pack every column of the image for it (the last conv of unet-s ran at 2.6
@@ -865,7 +877,7 @@ static void conv_add_row(const ConvAdd *add, int O, long t, size_t off, int add_
 static void conv_small_o(Graph *g, const ConvShape *s, const Scalar *x, const Scalar *w,
                          const ConvAdd *add, Scalar *y)
 {
-    const int taps = s->kh * s->kw, nthr = plat_threads(), P = s->Ho * s->Wo;
+    const int taps = s->kh * s->kw, nthr = plat_threads();
     const size_t plane = (size_t)s->H * s->W;
     ConvCols cc;
     size_t pq, xs, per;
@@ -880,7 +892,7 @@ static void conv_small_o(Graph *g, const ConvShape *s, const Scalar *x, const Sc
     for (n = 0; n < s->N; n++) {
         const int me = plat_thread_num(), Wp = cc.Wp, Pw = cc.Pw;
         Scalar *xp = scr + (size_t)me * per, *restrict acc = xp + xs;
-        int c, o, a, bb, p, i;
+        int c, o, a, bb, p;
         CHECK(me < nthr, "conv2d: scratch %d of %d", me, nthr);
         for (c = 0; c < s->C; c++)
             pad_plane_s1(s, Wp, x + ((size_t)n * s->C + c) * plane, xp + (size_t)c * pq);
@@ -905,9 +917,7 @@ static void conv_small_o(Graph *g, const ConvShape *s, const Scalar *x, const Sc
                         for (p = 0; p < Pw; p++) acc[p] += wv * src[p];
                     }
             }
-            for (i = 0; i < s->Ho; i++) /* y[n, o, i, jo] = acc[i Wp + jo] + b[o] (+ z) */
-                conv_add_row(add, s->O, t, (size_t)t * P + (size_t)i * s->Wo, 1,
-                             acc + (size_t)i * Wp, y + (size_t)t * P + (size_t)i * s->Wo, s->Wo);
+            conv_out_plane(add, s, t, acc, Wp, y);
         }
     }
 }
@@ -943,7 +953,7 @@ size_t conv_chunk_set_from(size_t scalars)
 static void conv_forward_chunks(Graph *g, const ConvShape *s, const Scalar *x,
                                 const GemmOperand *oa, const ConvAdd *add, Scalar *y)
 {
-    const int P = s->Ho * s->Wo, K = s->C * s->kh * s->kw, nthr = plat_threads();
+    const int K = s->C * s->kh * s->kw, nthr = plat_threads();
     const size_t plane = (size_t)s->H * s->W;
     ConvCols cc;
     size_t per_n, tail, xs, per;
@@ -979,13 +989,8 @@ static void conv_forward_chunks(Graph *g, const ConvShape *s, const Scalar *x,
         ob.pack = pack_pw;
         ob.rows = pw_rows;
         gemm_op(s->O, (n1 - n0) * cc.Pw, K, 1, oa, &ob, 0, yw, cc.Pw, cc.Pw, (size_t)s->O * cc.Pw);
-        for (t = (long)n0 * s->O; t < (long)n1 * s->O; t++) { /* y = yw's valid columns + b (+ z) */
-            const Scalar *src = yw + (size_t)(t - (long)n0 * s->O) * cc.Pw;
-            int i;
-            for (i = 0; i < s->Ho; i++)
-                conv_add_row(add, s->O, t, (size_t)t * P + (size_t)i * s->Wo, 1,
-                             src + (size_t)i * cc.Wp, y + (size_t)t * P + (size_t)i * s->Wo, s->Wo);
-        }
+        for (t = (long)n0 * s->O; t < (long)n1 * s->O; t++)
+            conv_out_plane(add, s, t, yw + (size_t)(t - (long)n0 * s->O) * cc.Pw, cc.Wp, y);
     }
 }
 
@@ -1039,13 +1044,8 @@ static void conv_forward_gemm(Graph *g, const ConvShape *s, const Scalar *x, con
         ob.rows = pw_rows;
         gemm_op(s->O, s->N * Pw, K, 1, &oa, &ob, 0, yw, Pw, Pw, (size_t)s->O * Pw);
         PAR_FOR(nt * P)
-        for (t = 0; t < nt; t++) { /* y[n, o, i, jo] = yw[n, o, i Wp + jo] + b[o] (+ z) */
-            int i;
-            for (i = 0; i < s->Ho; i++)
-                conv_add_row(add, s->O, t, (size_t)t * P + (size_t)i * s->Wo, 1,
-                             yw + (size_t)t * Pw + (size_t)i * Wp,
-                             y + (size_t)t * P + (size_t)i * s->Wo, s->Wo);
-        }
+        for (t = 0; t < nt; t++) /* y[n, o, i, jo] = yw[n, o, i Wp + jo] + b[o] (+ z) */
+            conv_out_plane(add, s, t, yw + (size_t)t * Pw, Wp, y);
     }
     arena_release(g->arena, mark);
 }
