@@ -45,6 +45,8 @@ static const ConvCase conv_cases[] = {
     {2, 32, 28, 28, 1, 3, 1, 1},  /* O = 1 (unet-s's last conv): summed directly */
     {2, 1, 9, 11, 8, 3, 1, 1},    /* C = 1: dx (a conv with O = 1) summed directly */
     {2, 3, 8, 8, 2, 5, 1, 2},     /* O = 2, 5x5: summed directly */
+    {2, 4, 9, 8, 5, 3, 2, 0},     /* stride 2, no padding: x's even columns to phase 0 */
+    {2, 3, 9, 11, 4, 5, 2, 2},    /* stride 2, pad 2, odd width: a column left after pairs */
 };
 #define N_CONV_CASES (int)(sizeof conv_cases / sizeof conv_cases[0])
 
