@@ -912,15 +912,17 @@ static void conv_wino_run(Graph *g, const ConvShape *s, const Scalar *x, const S
         conv_wino_forward_add(g->arena, s, x, w, flip, add, y);
 }
 
-/* dst[j] = (src[j] + b[o]) + z for j < n: one run of plane t = n O + o of the output, dst at
- * element off of y, z the plane's value or z_full's element at the same place; src may be
- * dst.  Without b: (src[j] + 0) + z when add_b0 (the padded-width copy-out, which always
- * added b or 0), else src[j] + z, so that each path keeps the bits of its conv followed by
- * an add. */
-static void conv_add_row(const ConvAdd *add, int O, long t, size_t off, int add_b0,
+/* b[o] of plane t = n O + o of the output, or 0 without b. */
+static Scalar plane_bias(const ConvAdd *add, int O, long t) { return add->b ? add->b[t % O] : 0; }
+
+/* dst[j] = (src[j] + bo) + z for j < n: one run of plane t = n O + o of the output, bo its
+ * plane_bias, dst at element off of y, z the plane's value or z_full's element at the same
+ * place; src may be dst.  Without b: (src[j] + 0) + z when add_b0 (the padded-width
+ * copy-out, which always added b or 0), else src[j] + z, so that each path keeps the bits
+ * of its conv followed by an add. */
+static void conv_add_row(const ConvAdd *add, Scalar bo, long t, size_t off, int add_b0,
                          const Scalar *src, Scalar *dst, int n)
 {
-    const Scalar bo = add->b ? add->b[t % O] : 0;
     const int has_b = add->b != NULL || add_b0;
     int j;
     if (!add->z) {
@@ -946,9 +948,10 @@ static void conv_out_plane(const ConvAdd *add, const ConvShape *s, long t, const
                            int Wp, Scalar *y)
 {
     const size_t off = (size_t)t * s->Ho * s->Wo;
+    const Scalar bo = plane_bias(add, s->O, t); /* once a plane: a division */
     int i;
     for (i = 0; i < s->Ho; i++)
-        conv_add_row(add, s->O, t, off + (size_t)i * s->Wo, 1, src + (size_t)i * Wp,
+        conv_add_row(add, bo, t, off + (size_t)i * s->Wo, 1, src + (size_t)i * Wp,
                      y + off + (size_t)i * s->Wo, s->Wo);
 }
 
@@ -1114,8 +1117,8 @@ static void conv_forward_gemm(Graph *g, const ConvShape *s, const Scalar *x, con
         if (add->b || add->z) {
             PAR_FOR(nt * P)
             for (t = 0; t < nt; t++)
-                conv_add_row(add, s->O, t, (size_t)t * P, 0, y + (size_t)t * P, y + (size_t)t * P,
-                             P);
+                conv_add_row(add, plane_bias(add, s->O, t), t, (size_t)t * P, 0, y + (size_t)t * P,
+                             y + (size_t)t * P, P);
         }
     } else if (s->O <= SMALL_O && s->stride == 1) {
         conv_small_o(g, s, x, w, add, y);
