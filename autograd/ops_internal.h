@@ -49,6 +49,9 @@ OP_FN(embedding)
  * chunk of samples at a time; sets it and returns the old one (the tests set 0 to take
  * that path on small shapes). */
 size_t conv_chunk_set_from(size_t scalars);
+/* op_conv.c: the depth (C kh kw) up to which a stride-1 conv's forward sums its taps
+ * directly with gemm's bits; sets it and returns the old one (the tests set 0 for gemm). */
+int conv_small_c_set_max(int depth);
 
 /* Sums in double over SUM_LANES interleaved partial sums (element i goes to lane i mod
  * SUM_LANES), the lanes combined in a fixed pairwise order: independent of the thread

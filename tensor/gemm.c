@@ -124,18 +124,7 @@
 #define GEMM_UNROLL_K
 #endif
 
-#ifdef CMAD_DOUBLE
-#if defined(FP_FAST_FMA) || defined(__FMA__)
-#define GEMM_FMA(a, b, c) fma(a, b, c)
-#endif
-#else
-#if defined(FP_FAST_FMAF) || defined(__FMA__)
-#define GEMM_FMA(a, b, c) fmaf(a, b, c)
-#endif
-#endif
-#ifndef GEMM_FMA
-#define GEMM_FMA(a, b, c) ((a) * (b) + (c))
-#endif
+/* GEMM_FMA, the multiply-add of every sum: gemm.h. */
 
 /* ---------------------------------------------------------------- reference */
 

@@ -15,9 +15,27 @@
 #ifndef CMAD_GEMM_H
 #define CMAD_GEMM_H
 
+#include <math.h>
 #include <stddef.h>
 
 #include "tensor.h"
+
+/* The multiply-add gemm sums with: fused (fmaf, fma) where the target has a fast one, else
+ * a * b + c.  Each element of C is acc = GEMM_FMA(a, b, acc) over its depth in order from
+ * acc = 0 (per depth block of 256), so code that must give gemm's bits for a short product
+ * (conv2d's shallow stems) sums with it the same way. */
+#ifdef CMAD_DOUBLE
+#if defined(FP_FAST_FMA) || defined(__FMA__)
+#define GEMM_FMA(a, b, c) fma(a, b, c)
+#endif
+#else
+#if defined(FP_FAST_FMAF) || defined(__FMA__)
+#define GEMM_FMA(a, b, c) fmaf(a, b, c)
+#endif
+#endif
+#ifndef GEMM_FMA
+#define GEMM_FMA(a, b, c) ((a) * (b) + (c))
+#endif
 
 void gemm(int ta, int tb, int M, int N, int K, Scalar alpha, const Scalar *A, int lda,
           const Scalar *B, int ldb, Scalar beta, Scalar *C, int ldc);

@@ -370,21 +370,20 @@ static void conv_case_outputs(const ConvCase *c, Scalar *out[5], size_t n[5])
     arena_free(ar);
 }
 
-/* The GEMM-path forward a chunk of samples at a time (conv_forward_chunks, forced on every
- * shape) gives the bits of the whole-batch path, forward and gradients (the input
- * gradient of a strided or shallow conv is such a forward too), on 1, 2 and 3 threads. */
-static void test_conv_chunks_same_bits(void)
+/* Each conv case with a path switched off (on(0), on 1 thread) and on (on(1), on 1, 2 and
+ * 3 threads): the same bits, forward and gradients (the input gradient of a strided or
+ * shallow conv is such a forward too). */
+static void same_bits_with(const char *what, void (*on)(int))
 {
     const int keep = plat_threads();
-    const size_t from = conv_chunk_set_from((size_t)-1);
     int i, t, k;
     for (i = 0; i < N_CONV_CASES; i++) {
         Scalar *base[5], *got[5];
         size_t nb[5], ng[5];
         plat_set_threads(1);
-        conv_chunk_set_from((size_t)-1);
+        on(0);
         conv_case_outputs(&conv_cases[i], base, nb);
-        conv_chunk_set_from(0);
+        on(1);
         for (t = 1; t <= 3; t++) {
             int same = 1;
             plat_set_threads(t);
@@ -396,14 +395,36 @@ static void test_conv_chunks_same_bits(void)
                 free(got[k]);
             }
             if (!same)
-                t_report(__FILE__, __LINE__, "N%d C%d %dx%d O%d k%d s%d, %d threads: chunks differ",
+                t_report(__FILE__, __LINE__, "N%d C%d %dx%d O%d k%d s%d, %d threads: %s differ",
                          conv_cases[i].N, conv_cases[i].C, conv_cases[i].H, conv_cases[i].W,
-                         conv_cases[i].O, conv_cases[i].k, conv_cases[i].stride, t);
+                         conv_cases[i].O, conv_cases[i].k, conv_cases[i].stride, t, what);
         }
         for (k = 0; k < 5; k++) free(base[k]);
     }
-    conv_chunk_set_from(from);
     plat_set_threads(keep);
+}
+
+static void chunks_on(int on) { conv_chunk_set_from(on ? 0 : (size_t)-1); }
+
+/* The GEMM-path forward a chunk of samples at a time (conv_forward_chunks, forced on every
+ * shape) gives the bits of the whole-batch path. */
+static void test_conv_chunks_same_bits(void)
+{
+    const size_t from = conv_chunk_set_from((size_t)-1);
+    same_bits_with("chunks", chunks_on);
+    conv_chunk_set_from(from);
+}
+
+static int small_c_kept;
+static void small_c_on(int on) { conv_small_c_set_max(on ? small_c_kept : 0); }
+
+/* The stems' direct sums (conv_small_c, on the cases of depth C kh kw <= 27 at stride 1)
+ * give the gemm's bits. */
+static void test_conv_small_c_same_bits(void)
+{
+    small_c_kept = conv_small_c_set_max(0);
+    same_bits_with("direct sums", small_c_on);
+    conv_small_c_set_max(small_c_kept);
 }
 
 /* Frozen weights (requires_grad 0): no weight gradient, dx still right; and a frozen
@@ -1129,5 +1150,6 @@ const TestCase conv_tests[] = {
     {"threads_bit_identical", test_threads_bit_identical},
     {"small_o_threads_bit_identical", test_small_o_threads_bit_identical},
     {"conv_chunks_same_bits", test_conv_chunks_same_bits},
+    {"conv_small_c_same_bits", test_conv_small_c_same_bits},
     {NULL, NULL},
 };
