@@ -206,13 +206,9 @@ void conv_wino_u(const ConvShape *s, const Scalar *w, int flip, Scalar *u)
 }
 
 /* Row loops called with constant lengths (the widths of unet-s's images and of the gemm's
- * panels): inlined, they become whole-vector and masked loops (gcc otherwise keeps one
- * copy with a variable length, whose 13- or 6-element runs went scalar). */
-#if defined(__GNUC__)
-#define WINO_INLINE static inline __attribute__((always_inline))
-#else
-#define WINO_INLINE static
-#endif
+ * panels) are PLAT_INLINE: inlined, they become whole-vector and masked loops (gcc
+ * otherwise keeps one copy with a variable length, whose 13- or 6-element runs went
+ * scalar). */
 
 /* The split rows of one chunk of tile rows (wino_split).  Patch row u of tile row ta + i is
  * padded row 2 (ta + i) + u: row i + u / 2 of the group of buffers of row parity u % 2,
@@ -246,7 +242,7 @@ static size_t wino_split_len(const WinoGeom *g)
 
 /* One input row x (W long, W = 2 tw or 2 tw - 1), spare layout: e[j], o[j] = padded
  * columns 2 j, 2 j + 1 (input columns 2 j - 1, 2 j; zero outside the image), j <= tw. */
-WINO_INLINE void wino_split_row2(const Scalar *x, int W, int tw, Scalar *restrict e,
+PLAT_INLINE void wino_split_row2(const Scalar *x, int W, int tw, Scalar *restrict e,
                                  Scalar *restrict o)
 {
     int j;
@@ -262,7 +258,7 @@ WINO_INLINE void wino_split_row2(const Scalar *x, int W, int tw, Scalar *restric
 
 /* The same row, no-spare layout: b0[j] .. b3[j] = padded columns 2 j .. 2 j + 3 (input
  * columns 2 j - 1 .. 2 j + 2), the patch columns of tile j, j < tw. */
-WINO_INLINE void wino_split_row4(const Scalar *x, int W, int tw, Scalar *restrict b0,
+PLAT_INLINE void wino_split_row4(const Scalar *x, int W, int tw, Scalar *restrict b0,
                                  Scalar *restrict b1, Scalar *restrict b2, Scalar *restrict b3)
 {
     int j;
@@ -327,7 +323,7 @@ static void wino_split(const WinoGeom *g, const WinoSplit *w, int ta, int tb, co
  * vb[(t0 + t) / nr * C nr + (t0 + t) % nr] (vb already offset to its channel), so the
  * loop runs a panel's stretch at a time.  Four separate outputs: gcc vectorises the loop
  * over t (with 16 stores through one pointer it gives up on the aliasing checks). */
-WINO_INLINE void wino_in_run(const Scalar *p, const Scalar *q, size_t len, int spare, Scalar sign,
+PLAT_INLINE void wino_in_run(const Scalar *p, const Scalar *q, size_t len, int spare, Scalar sign,
                              int n, Scalar *restrict v0, Scalar *restrict v1, Scalar *restrict v2,
                              Scalar *restrict v3)
 {
@@ -414,7 +410,7 @@ static void wino_out(const WinoGeom *g, const Scalar *m, int T, Scalar *restrict
 /* y's output rows i and (when two) i + 1 of one tile row, n columns from the block's out
  * rows (src, and src + olen for the second): y = A^T M A + b, then + z (ConvAdd): zmode 0
  * none, 1 the plane's zo, 2 the rows zr (zr[j], zr[Wo + j]). */
-WINO_INLINE void wino_y_rows(Scalar *restrict yo, int Wo, const Scalar *src, size_t olen, Scalar bo,
+PLAT_INLINE void wino_y_rows(Scalar *restrict yo, int Wo, const Scalar *src, size_t olen, Scalar bo,
                              int zmode, Scalar zo, const Scalar *zr, int n, int two)
 {
     int r, j;
@@ -612,7 +608,8 @@ void conv_wino_forward_u(Arena *a, const ConvShape *s, const Scalar *x, const Sc
     nblk = g.nblk;
     if (nthr > nblk) nthr = (int)nblk; /* fewer blocks than threads: scratch per block */
     rl = wino_split_len(&g);
-    per_thr = 4 * g.vs + 16 * g.ms + rl + 4 * (size_t)g.T; /* V, M, split rows, out */
+    /* V, M, split rows, out; then the gap between threads (PAR_SPAN) */
+    per_thr = PAR_SPAN(4 * g.vs + 16 * g.ms + rl + 4 * (size_t)g.T, sizeof(Scalar));
     scr = (Scalar *)arena_alloc(a, size_mul((size_t)nthr, per_thr * sizeof(Scalar)));
     PAR_FOR(g.nslots * 16 * (long)(s->C + s->O))
     for (blk = 0; blk < nblk; blk++) {
@@ -707,7 +704,7 @@ static const int wino_a[4][2] = {{1, 0}, {1, 1}, {1, -1}, {0, -1}};
  * patch column v of row a, d[u] + sgn d[v] (wino_dw_transform forms these once per tile
  * row: neighbouring tiles share two columns); the entries b = 0 .. 3 into o0 .. o3, as in
  * the forward (wino_in_run).  Inlined with constant W by the callers. */
-WINO_INLINE void wino_dw_x_cols(const Scalar *e, int W, Scalar *restrict o0, Scalar *restrict o1,
+PLAT_INLINE void wino_dw_x_cols(const Scalar *e, int W, Scalar *restrict o0, Scalar *restrict o1,
                                 Scalar *restrict o2, Scalar *restrict o3)
 {
     int w;
@@ -725,7 +722,7 @@ WINO_INLINE void wino_dw_x_cols(const Scalar *e, int W, Scalar *restrict o0, Sca
  * columns f0, f0 + f1, f0 - f1, -f1.  Lane w goes to o[(w / L) cs + w % L]: the A panels
  * are L = MR lanes wide, narrower than the grid's blocks (computed W at a time, stored in
  * W / L panels cs apart). */
-WINO_INLINE void wino_dw_dy_row(const Scalar *g, size_t Wg, int W, int L, size_t cs, int a,
+PLAT_INLINE void wino_dw_dy_row(const Scalar *g, size_t Wg, int W, int L, size_t cs, int a,
                                 Scalar *restrict o0, Scalar *restrict o1, Scalar *restrict o2,
                                 Scalar *restrict o3)
 {
@@ -913,7 +910,7 @@ void conv_wino_dw(Arena *a, const ConvShape *s, const Scalar *x, const Scalar *d
      * j of a product reads column j of B only: those columns of Z are never formed) */
     xs = (size_t)WINO_DW_TILES * (size_t)((s->C + nr - 1) / nr) * nr;
     ds = (size_t)WINO_DW_TILES * gd.nblk * gd.W;
-    per_thr = xgs + dgs + (size_t)4 * (xs + ds) + (size_t)gx.Wg * gx.W;
+    per_thr = PAR_SPAN(xgs + dgs + (size_t)4 * (xs + ds) + (size_t)gx.Wg * gx.W, sizeof(Scalar));
     scr = (Scalar *)arena_alloc(a, size_mul((size_t)nthr, per_thr * sizeof(Scalar)));
     PAR_FOR((long)s->N * th * tw * 16 * (long)(s->C + s->O))
     for (part = 0; part < nparts; part++) {

@@ -979,7 +979,7 @@ static void conv_small_o(Graph *g, const ConvShape *s, const Scalar *x, const Sc
     conv_cols_geom(&cc, s);
     pq = (size_t)cc.Hp * cc.Wp;
     xs = (size_t)s->C * pq + (size_t)s->kw;
-    per = xs + (size_t)cc.Pw;
+    per = PAR_SPAN(xs + (size_t)cc.Pw, sizeof(Scalar));
     scr = scratch(g, (size_t)nthr, per);
     PAR_FOR((long)s->N * s->O * cc.Pw * s->C * taps)
     for (n = 0; n < s->N; n++) {
@@ -1015,11 +1015,14 @@ static void conv_small_o(Graph *g, const ConvShape *s, const Scalar *x, const Sc
     }
 }
 
-/* Output channels and padded-width columns of a block of conv_small_c's sums: 4 x 32
- * accumulators (eight AVX-512 registers), each tap one load per vector of columns for
- * four multiply-adds. */
+/* Output channels and columns of a block of conv_small_c's sums: 4 x 32 accumulators
+ * (eight AVX-512 registers), each tap one load per vector of columns for four
+ * multiply-adds; the last columns of a plane go 16 and then one at a time. */
 #define SC_OB 4
 #define SC_PB 32
+
+/* n rounded up to a multiple of 16 scalars (64 bytes in float, the arena's alignment). */
+static size_t round_up16(size_t n) { return (n + 15) / 16 * 16; }
 
 /* Depth (C kh kw) up to which a stride-1 conv's forward sums its taps directly
  * (conv_small_c): unet-s's C1 stem (9) and ctrl-s's C3 stem (27). */
@@ -1032,76 +1035,126 @@ int conv_small_c_set_max(int depth)
     return was;
 }
 
-/* acc[j][p] (rows lda apart) = the sum over k < K, in order, of w[j ldw + k] xp[kofs[k] + p]
- * for the OB output channels j and the columns p < Pw rounded up to SC_PB, each summed with
- * GEMM_FMA from 0: how gemm's micro-kernel sums a column of one depth block, so the bits
- * are gemm's.  OB is a constant at each call (SC_OB, or 1 for the last channels). */
-static inline void small_c_sums(const Scalar *xp, const int *kofs, int K, const Scalar *w, int ldw,
-                                int Pw, Scalar *acc, size_t lda, const int OB)
+/* Scalars of a band's cols in conv_small_c: 32 KB in float, within L1 with the rows of y
+ * being written. */
+#define SC_BAND 8192
+
+/* Planes t0 .. t0 + OB - 1 of y, their nq (<= PB) columns from element off of each plane
+ * (P apart): for each, the sum over k < K, in order, of w[j K + k] cols[k ld + q] by
+ * GEMM_FMA from 0 (how gemm's micro-kernel sums a column of one depth block, so the bits
+ * are gemm's), then (+ bo[j]) (+ z) as conv_add_row adds them.  OB, PB and direct are
+ * constants at each call; nq is PB but for a band's last columns. */
+PLAT_INLINE void small_c_block(const ConvAdd *add, long t0, size_t off, size_t P,
+                               const Scalar *cols, size_t ld, int K, const Scalar *w,
+                               const Scalar *bo, int nq, Scalar *y, const int OB, const int PB,
+                               const int direct)
 {
-    int p0, k, j, q;
-    for (p0 = 0; p0 < Pw; p0 += SC_PB) {
-        Scalar a[SC_OB][SC_PB];
-        for (j = 0; j < OB; j++)
-            for (q = 0; q < SC_PB; q++) a[j][q] = 0;
-        for (k = 0; k < K; k++) {
-            const Scalar *src = xp + kofs[k] + p0;
-            for (j = 0; j < OB; j++) {
-                const Scalar wv = w[(size_t)j * ldw + k];
-                for (q = 0; q < SC_PB; q++) a[j][q] = GEMM_FMA(wv, src[q], a[j][q]);
-            }
+    Scalar a[SC_OB][SC_PB];
+    int k, j, q;
+    for (j = 0; j < OB; j++)
+        for (q = 0; q < PB; q++) a[j][q] = 0;
+    for (k = 0; k < K; k++) {
+        const Scalar *src = cols + (size_t)k * ld;
+        for (j = 0; j < OB; j++) {
+            const Scalar wv = w[(size_t)j * K + k];
+            for (q = 0; q < PB; q++) a[j][q] = GEMM_FMA(wv, src[q], a[j][q]);
         }
-        for (j = 0; j < OB; j++)
-            for (q = 0; q < SC_PB; q++) acc[(size_t)j * lda + p0 + q] = a[j][q];
     }
+    for (j = 0; j < OB; j++) {
+        Scalar *yr = y + (size_t)(t0 + j) * P + off;
+        if (direct) /* no z, nq == PB: the sums never leave the registers */
+            for (q = 0; q < PB; q++) yr[q] = a[j][q] + bo[j];
+        else
+            conv_add_row(add, bo[j], t0 + j, (size_t)(t0 + j) * P + off, 1, a[j], yr, nq);
+    }
+}
+
+/* Planes t0 .. t0 + OB - 1 of y (OB a constant: SC_OB, or 1 for the last channels), the
+ * band of pb columns from element off of each, from the band's cols [K, ld]: whole blocks
+ * of SC_PB columns, then of 16, then the rest (cols's rows are readable to ld, a multiple
+ * of 16). */
+PLAT_INLINE void small_c_planes(const ConvAdd *add, const ConvShape *s, long t0, size_t off, int pb,
+                                const Scalar *cols, size_t ld, int K, const Scalar *w, Scalar *y,
+                                const int OB)
+{
+    const size_t P = (size_t)s->Ho * s->Wo;
+    Scalar bo[SC_OB];
+    int p0 = 0, j;
+    for (j = 0; j < OB; j++) bo[j] = plane_bias(add, s->O, t0 + j); /* a division each */
+    if (!add->z)
+        for (; p0 + SC_PB <= pb; p0 += SC_PB)
+            small_c_block(add, t0, off + p0, P, cols + p0, ld, K, w, bo, SC_PB, y, OB, SC_PB, 1);
+    for (; p0 + SC_PB <= pb; p0 += SC_PB)
+        small_c_block(add, t0, off + p0, P, cols + p0, ld, K, w, bo, SC_PB, y, OB, SC_PB, 0);
+    if (!add->z)
+        for (; p0 + 16 <= pb; p0 += 16)
+            small_c_block(add, t0, off + p0, P, cols + p0, ld, K, w, bo, 16, y, OB, 16, 1);
+    for (; p0 + 16 <= pb; p0 += 16)
+        small_c_block(add, t0, off + p0, P, cols + p0, ld, K, w, bo, 16, y, OB, 16, 0);
+    if (p0 < pb)
+        small_c_block(add, t0, off + p0, P, cols + p0, ld, K, w, bo, pb - p0, y, OB, 16, 0);
 }
 
 /* y [N, O, Ho, Wo] (+ b, + z) for a stride-1 conv of depth C kh kw <= conv_small_c_max, the
  * stems.  The gemm takes them as a product of depth 9 or 27 into the padded-width layout of
  * the whole batch (7 MB for unet-s's at batch 64), which is then copied out: y's bytes
  * written twice.  Here one parallel loop over the samples pads each sample's C planes into
- * the thread's scratch (its zeroed tail covers the last block's columns past Pw), sums
- * SC_OB output channels at a time into a block of rows that stays in L1 (small_c_sums, with
- * gemm's bits), and copies their valid columns to y with the bias and z (conv_out_plane).
- * Timed after its backward, as `bench conv` does (Zen 5, 2 threads, 11 alternating
- * pairs): unet-s's stem at batch 64 1.44x as fast as the gemm, ctrl-s's C3 -> 16 at batch
- * 16 1.24x; with every cache flushed first, level. */
+ * the thread's scratch and, a band of output rows at a time (all 28 of unet-s's stem, 8
+ * of ctrl-s's), lays the band's taps out as cols [K, rows Wo] (its im2col matrix, each row
+ * on a 64-byte line: vectors that span two lines load at half the rate), then sums SC_OB
+ * output channels x SC_PB columns at a time in registers and writes them straight into y
+ * with the bias and z (small_c_block, with gemm's bits): a plane's columns are whole
+ * vectors, and nothing is copied out. */
 static void conv_small_c(Graph *g, const ConvShape *s, const Scalar *x, const Scalar *w,
                          const ConvAdd *add, Scalar *y)
 {
-    const int K = s->C * s->kh * s->kw, nthr = plat_threads();
+    const int K = s->C * s->kh * s->kw, nthr = plat_threads(), Wo = s->Wo;
     const size_t plane = (size_t)s->H * s->W;
-    int kofs[64], k;
+    const ConvAdd none = {0};
+    int kofs[64], k, R;
     ConvCols cc;
-    size_t pq, xs, lda, per;
+    size_t pq, xs, ld, per;
     Scalar *scr;
     long n;
     CHECK(K <= 64, "conv2d: direct sums of depth %d", K);
+    if (!add) add = &none;
     conv_cols_geom(&cc, s);
     pq = (size_t)cc.Hp * cc.Wp;
     for (k = 0; k < K; k++) kofs[k] = pw_kofs1(&cc, k);
-    xs = (size_t)s->C * pq + (size_t)s->kw + SC_PB; /* reads reach C pq + kw + SC_PB - 3 */
-    lda = ((size_t)cc.Pw + SC_PB - 1) / SC_PB * SC_PB;
-    per = xs + SC_OB * lda;
+    R = SC_BAND / (K * Wo); /* output rows a band */
+    if (R >= s->Ho) {
+        R = s->Ho;
+    } else { /* fewer, if that makes the band whole vectors (8 rows of 28, not 10) */
+        int r = R;
+        while (r > 0 && r * Wo % 16) r--;
+        R = r > 0 ? r : R > 0 ? R : 1;
+    }
+    ld = round_up16((size_t)R * Wo);
+    xs = round_up16((size_t)s->C * pq);
+    per = PAR_SPAN(xs + (size_t)K * ld, sizeof(Scalar));
     scr = scratch(g, (size_t)nthr, per);
-    PAR_FOR((long)s->N * s->O * cc.Pw * K)
+    PAR_FOR((long)s->N * s->O * s->Ho * Wo * K)
     for (n = 0; n < s->N; n++) {
         const int me = plat_thread_num();
-        Scalar *xp = scr + (size_t)me * per, *acc = xp + xs;
-        int c, o, j;
+        Scalar *xp = scr + (size_t)me * per, *cols = xp + xs;
+        int c, o, i, q, r0;
         CHECK(me < nthr, "conv2d: scratch %d of %d", me, nthr);
         for (c = 0; c < s->C; c++)
             pad_plane_s1(s, cc.Wp, x + ((size_t)n * s->C + c) * plane, xp + (size_t)c * pq);
-        zero_run(xp + (size_t)s->C * pq, s->kw + SC_PB);
-        for (o = 0; o < s->O;) {
-            const int nb = s->O - o >= SC_OB ? SC_OB : 1;
-            if (nb == SC_OB)
-                small_c_sums(xp, kofs, K, w + (size_t)o * K, K, cc.Pw, acc, lda, SC_OB);
-            else
-                small_c_sums(xp, kofs, K, w + (size_t)o * K, K, cc.Pw, acc, lda, 1);
-            for (j = 0; j < nb; j++)
-                conv_out_plane(add, s, n * s->O + o + j, acc + (size_t)j * lda, cc.Wp, y);
-            o += nb;
+        for (r0 = 0; r0 < s->Ho; r0 += R) {
+            const int nr = s->Ho - r0 < R ? s->Ho - r0 : R, pb = nr * Wo;
+            for (q = 0; q < K; q++) {
+                Scalar *cr = cols + (size_t)q * ld;
+                for (i = 0; i < nr; i++)
+                    copy_run(cr + (size_t)i * Wo, xp + kofs[q] + (size_t)(r0 + i) * cc.Wp, Wo);
+                zero_run(cr + pb, (int)(round_up16((size_t)pb) - (size_t)pb));
+            }
+            for (o = 0; o + SC_OB <= s->O; o += SC_OB)
+                small_c_planes(add, s, n * s->O + o, (size_t)r0 * Wo, pb, cols, ld, K,
+                               w + (size_t)o * K, y, SC_OB);
+            for (; o < s->O; o++)
+                small_c_planes(add, s, n * s->O + o, (size_t)r0 * Wo, pb, cols, ld, K,
+                               w + (size_t)o * K, y, 1);
         }
     }
 }
@@ -1153,7 +1206,7 @@ static void conv_forward_chunks(Graph *g, const ConvShape *s, const Scalar *x,
     if (nch > s->N) nch = s->N;
     S = (s->N + nch - 1) / nch; /* the most samples a chunk takes */
     xs = (size_t)S * cc.chw + tail;
-    per = xs + (size_t)S * s->O * cc.Pw;
+    per = PAR_SPAN(xs + (size_t)S * s->O * cc.Pw, sizeof(Scalar));
     scr = scratch(g, (size_t)nthr, per);
     PAR_FOR((double)s->N * s->O * cc.Pw * K)
     for (ch = 0; ch < nch; ch++) {
@@ -1302,7 +1355,8 @@ static void conv_dx_col2im(Graph *g, const ConvShape *s, const Scalar *w, const 
     const size_t per = (size_t)K * P, plane = (size_t)s->C * s->H * s->W;
     const int m = per >= DX_COLS_TASK ? 1 : (int)(DX_COLS_TASK / per);
     const long ntask = (s->N + m - 1) / m;
-    const size_t span = per * (size_t)(m < s->N ? m : s->N); /* scalars of a task's dcols */
+    /* a task's dcols, then the gap between threads (PAR_SPAN) */
+    const size_t span = PAR_SPAN(per * (size_t)(m < s->N ? m : s->N), sizeof(Scalar));
     int nthr = plat_threads();
     Scalar *cols;
     long t;

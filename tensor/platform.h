@@ -26,4 +26,13 @@ int plat_rename(const char *from, const char *to);
  * argument with spaces or quotes is quoted when a run records its command line. */
 int plat_shell_is_cmd(void);
 
+/* A static function that the compiler must inline: kernels written once with constant
+ * parameters (block sizes, row lengths) and called with different constants, which gcc
+ * otherwise may keep as one copy taking them at run time.  Plain static elsewhere. */
+#if defined(__GNUC__)
+#define PLAT_INLINE static inline __attribute__((always_inline))
+#else
+#define PLAT_INLINE static
+#endif
+
 #endif

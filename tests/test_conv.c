@@ -349,20 +349,25 @@ static void test_small_o_threads_bit_identical(void)
     arena_free(ar);
 }
 
-/* y and the leaves' gradients of conv_add_graph (fused, z full, bias) for case c, copied.
- * Each run has an arena of its own, so that an output left unwritten cannot keep the
- * last run's value from the same address. */
-static void conv_case_outputs(const ConvCase *c, Scalar *out[5], size_t n[5])
+/* What conv_case_outputs builds: the conv with its bias and an element-wise z fused (add
+ * 0), with its bias and z added after it (1: the conv itself adds nothing but b), or
+ * fused without a bias, z one value per plane (2). */
+#define N_CONV_ADDS 3
+
+/* y and the leaves' gradients of conv_add_graph for case c, as add says, copied.  Each
+ * run has an arena of its own, so that an output left unwritten cannot keep the last
+ * run's value from the same address. */
+static void conv_case_outputs(const ConvCase *c, int add, Scalar *out[5], size_t n[5])
 {
     Arena *ar = arena_new((size_t)1 << 25);
     Graph g;
     Var *lv[4], *y;
     int k;
     ag_graph_init(&g, ar);
-    y = conv_add_graph(&g, c, 1, 1, 1, 0, 0, lv);
+    y = conv_add_graph(&g, c, add != 1, add != 2, add != 2, 0, 0, lv);
     for (k = 0; k < 5; k++) {
-        const Var *v = k == 0 ? y : lv[k - 1];
-        const Scalar *d = k == 0 ? y->val.data : v->grad;
+        const Var *v = k == 0 ? y : lv[k - 1]; /* lv[2], b: NULL without the bias */
+        const Scalar *d = k == 0 ? y->val.data : v ? v->grad : NULL;
         n[k] = d ? v->val.n : 0;
         out[k] = d ? (Scalar *)malloc(n[k] * sizeof(Scalar)) : NULL;
         if (out[k]) memcpy(out[k], d, n[k] * sizeof(Scalar));
@@ -370,37 +375,40 @@ static void conv_case_outputs(const ConvCase *c, Scalar *out[5], size_t n[5])
     arena_free(ar);
 }
 
-/* Each conv case with a path switched off (on(0), on 1 thread) and on (on(1), on 1, 2 and
- * 3 threads): the same bits, forward and gradients (the input gradient of a strided or
- * shallow conv is such a forward too). */
+/* Each conv case, with each of the N_CONV_ADDS things added, with a path switched off
+ * (on(0), on 1 thread) and on (on(1), on 1, 2 and 3 threads): the same bits, forward and
+ * gradients (the input gradient of a strided or shallow conv is such a forward too). */
 static void same_bits_with(const char *what, void (*on)(int))
 {
     const int keep = plat_threads();
-    int i, t, k;
-    for (i = 0; i < N_CONV_CASES; i++) {
-        Scalar *base[5], *got[5];
-        size_t nb[5], ng[5];
-        plat_set_threads(1);
-        on(0);
-        conv_case_outputs(&conv_cases[i], base, nb);
-        on(1);
-        for (t = 1; t <= 3; t++) {
-            int same = 1;
-            plat_set_threads(t);
-            conv_case_outputs(&conv_cases[i], got, ng);
-            for (k = 0; k < 5; k++) {
-                if (nb[k] != ng[k] || (nb[k] && (!base[k] || !got[k] ||
-                                                 memcmp(base[k], got[k], nb[k] * sizeof(Scalar)))))
-                    same = 0;
-                free(got[k]);
+    int i, t, k, add;
+    for (i = 0; i < N_CONV_CASES; i++)
+        for (add = 0; add < N_CONV_ADDS; add++) {
+            Scalar *base[5], *got[5];
+            size_t nb[5], ng[5];
+            plat_set_threads(1);
+            on(0);
+            conv_case_outputs(&conv_cases[i], add, base, nb);
+            on(1);
+            for (t = 1; t <= 3; t++) {
+                int same = 1;
+                plat_set_threads(t);
+                conv_case_outputs(&conv_cases[i], add, got, ng);
+                for (k = 0; k < 5; k++) {
+                    if (nb[k] != ng[k] ||
+                        (nb[k] &&
+                         (!base[k] || !got[k] || memcmp(base[k], got[k], nb[k] * sizeof(Scalar)))))
+                        same = 0;
+                    free(got[k]);
+                }
+                if (!same)
+                    t_report(__FILE__, __LINE__,
+                             "N%d C%d %dx%d O%d k%d s%d, add %d, %d threads: %s differ",
+                             conv_cases[i].N, conv_cases[i].C, conv_cases[i].H, conv_cases[i].W,
+                             conv_cases[i].O, conv_cases[i].k, conv_cases[i].stride, add, t, what);
             }
-            if (!same)
-                t_report(__FILE__, __LINE__, "N%d C%d %dx%d O%d k%d s%d, %d threads: %s differ",
-                         conv_cases[i].N, conv_cases[i].C, conv_cases[i].H, conv_cases[i].W,
-                         conv_cases[i].O, conv_cases[i].k, conv_cases[i].stride, t, what);
+            for (k = 0; k < 5; k++) free(base[k]);
         }
-        for (k = 0; k < 5; k++) free(base[k]);
-    }
     plat_set_threads(keep);
 }
 
