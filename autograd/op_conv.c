@@ -1015,9 +1015,13 @@ static void conv_small_o(Graph *g, const ConvShape *s, const Scalar *x, const Sc
     }
 }
 
-/* Output channels and columns of a block of conv_small_c's sums: 4 x 32 accumulators
- * (eight AVX-512 registers), each tap one load per vector of columns for four
- * multiply-adds; the last columns of a plane go 16 and then one at a time. */
+/* Output channels and columns of a block of conv_small_c's sums: SC_OB x SC_PB
+ * accumulators (eight AVX-512 registers), each tap one load per vector of columns for four
+ * multiply-adds.  unet-s's stem (depth 9, a constant at its call) takes 2 x 2 SC_PB: gcc
+ * then keeps the two channels' 18 weights in registers across the blocks instead of
+ * broadcasting them for each (the stem's forward 1.33x as fast, Zen 5, one or two
+ * threads; 2 x 64 at depth 27 was 1.23x slower, 4 x 32 is kept there).  The last columns
+ * of a band go 16 and then one at a time. */
 #define SC_OB 4
 #define SC_PB 32
 
@@ -1049,7 +1053,7 @@ PLAT_INLINE void small_c_block(const ConvAdd *add, long t0, size_t off, size_t P
                                const Scalar *bo, int nq, Scalar *y, const int OB, const int PB,
                                const int direct)
 {
-    Scalar a[SC_OB][SC_PB];
+    Scalar a[SC_OB][2 * SC_PB]; /* [OB][PB]: 4 x 32, 2 x 64 or 1 x 32 used */
     int k, j, q;
     for (j = 0; j < OB; j++)
         for (q = 0; q < PB; q++) a[j][q] = 0;
@@ -1075,17 +1079,17 @@ PLAT_INLINE void small_c_block(const ConvAdd *add, long t0, size_t off, size_t P
  * of 16). */
 PLAT_INLINE void small_c_planes(const ConvAdd *add, const ConvShape *s, long t0, size_t off, int pb,
                                 const Scalar *cols, size_t ld, int K, const Scalar *w, Scalar *y,
-                                const int OB)
+                                const int OB, const int PB)
 {
     const size_t P = (size_t)s->Ho * s->Wo;
     Scalar bo[SC_OB];
     int p0 = 0, j;
     for (j = 0; j < OB; j++) bo[j] = plane_bias(add, s->O, t0 + j); /* a division each */
     if (!add->z)
-        for (; p0 + SC_PB <= pb; p0 += SC_PB)
-            small_c_block(add, t0, off + p0, P, cols + p0, ld, K, w, bo, SC_PB, y, OB, SC_PB, 1);
-    for (; p0 + SC_PB <= pb; p0 += SC_PB)
-        small_c_block(add, t0, off + p0, P, cols + p0, ld, K, w, bo, SC_PB, y, OB, SC_PB, 0);
+        for (; p0 + PB <= pb; p0 += PB)
+            small_c_block(add, t0, off + p0, P, cols + p0, ld, K, w, bo, PB, y, OB, PB, 1);
+    for (; p0 + PB <= pb; p0 += PB)
+        small_c_block(add, t0, off + p0, P, cols + p0, ld, K, w, bo, PB, y, OB, PB, 0);
     if (!add->z)
         for (; p0 + 16 <= pb; p0 += 16)
             small_c_block(add, t0, off + p0, P, cols + p0, ld, K, w, bo, 16, y, OB, 16, 1);
@@ -1149,12 +1153,21 @@ static void conv_small_c(Graph *g, const ConvShape *s, const Scalar *x, const Sc
                     copy_run(cr + (size_t)i * Wo, xp + kofs[q] + (size_t)(r0 + i) * cc.Wp, Wo);
                 zero_run(cr + pb, (int)(round_up16((size_t)pb) - (size_t)pb));
             }
-            for (o = 0; o + SC_OB <= s->O; o += SC_OB)
+            o = 0;
+            if (K == 9) /* unet-s's stem: 2 x 64, its 18 weights held in registers */
+                for (; o + 2 <= s->O; o += 2)
+                    small_c_planes(add, s, n * s->O + o, (size_t)r0 * Wo, pb, cols, ld, 9,
+                                   w + (size_t)o * K, y, 2, 2 * SC_PB);
+            else if (K == 27) /* ctrl-s's */
+                for (; o + SC_OB <= s->O; o += SC_OB)
+                    small_c_planes(add, s, n * s->O + o, (size_t)r0 * Wo, pb, cols, ld, 27,
+                                   w + (size_t)o * K, y, SC_OB, SC_PB);
+            for (; o + SC_OB <= s->O; o += SC_OB)
                 small_c_planes(add, s, n * s->O + o, (size_t)r0 * Wo, pb, cols, ld, K,
-                               w + (size_t)o * K, y, SC_OB);
+                               w + (size_t)o * K, y, SC_OB, SC_PB);
             for (; o < s->O; o++)
                 small_c_planes(add, s, n * s->O + o, (size_t)r0 * Wo, pb, cols, ld, K,
-                               w + (size_t)o * K, y, 1);
+                               w + (size_t)o * K, y, 1, SC_PB);
         }
     }
 }
