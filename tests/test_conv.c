@@ -47,6 +47,8 @@ static const ConvCase conv_cases[] = {
     {2, 3, 8, 8, 2, 5, 1, 2},     /* O = 2, 5x5: summed directly */
     {2, 4, 9, 8, 5, 3, 2, 0},     /* stride 2, no padding: x's even columns to phase 0 */
     {2, 3, 9, 11, 4, 5, 2, 2},    /* stride 2, pad 2, odd width: a column left after pairs */
+    {2, 1, 9, 11, 7, 3, 1, 1},    /* depth 9, O = 7: the stem's channel pairs, then one */
+    {2, 3, 14, 40, 6, 3, 1, 1},   /* depth 27, O = 6: bands of 6, 6, 2 rows; channels left over */
 };
 #define N_CONV_CASES (int)(sizeof conv_cases / sizeof conv_cases[0])
 
