@@ -1126,12 +1126,13 @@ static void conv_small_c(Graph *g, const ConvShape *s, const Scalar *x, const Sc
     pq = (size_t)cc.Hp * cc.Wp;
     for (k = 0; k < K; k++) kofs[k] = pw_kofs1(&cc, k);
     R = SC_BAND / (K * Wo); /* output rows a band */
+    if (R < 1) R = 1;
     if (R >= s->Ho) {
         R = s->Ho;
     } else { /* fewer, if that makes the band whole vectors (8 rows of 28, not 10) */
         int r = R;
-        while (r > 0 && r * Wo % 16) r--;
-        R = r > 0 ? r : R > 0 ? R : 1;
+        while (r > 1 && r * Wo % 16) r--;
+        if (r * Wo % 16 == 0) R = r;
     }
     ld = round_up16((size_t)R * Wo);
     xs = round_up16((size_t)s->C * pq);
@@ -1158,7 +1159,7 @@ static void conv_small_c(Graph *g, const ConvShape *s, const Scalar *x, const Sc
                 for (; o + 2 <= s->O; o += 2)
                     small_c_planes(add, s, n * s->O + o, (size_t)r0 * Wo, pb, cols, ld, 9,
                                    w + (size_t)o * K, y, 2, 2 * SC_PB);
-            else if (K == 27) /* ctrl-s's */
+            else if (K == 27) /* ctrl-s's: the blocks below, the depth a constant */
                 for (; o + SC_OB <= s->O; o += SC_OB)
                     small_c_planes(add, s, n * s->O + o, (size_t)r0 * Wo, pb, cols, ld, 27,
                                    w + (size_t)o * K, y, SC_OB, SC_PB);

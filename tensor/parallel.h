@@ -13,9 +13,9 @@
  * parallel loop carves per elements for each thread out of one block: per rounded up to a
  * 64-byte line, then 64 KB that no thread touches.  Threads whose regions lay back to back
  * slowed each other down (Zen 5, 2 threads: unet-s's stem, which rewrites its 32 KB per
- * sample, took 0.40 ms on two threads as on one; 16 KB apart 0.31, 64 KB 0.20): each
- * core's prefetchers fetch lines ahead into the other's region, and every write there
- * takes them back. */
+ * sample, took 0.40 ms on two threads as on one; 16 KB apart 0.31, 64 KB 0.20).  Probably
+ * each core's prefetchers fetch lines ahead into the other's region, and every write there
+ * takes them back; that was not measured directly. */
 #define PAR_GAP_BYTES 65536
 #define PAR_SPAN(per, elem) ((((per) * (elem) + 63) / 64 * 64 + PAR_GAP_BYTES) / (elem))
 
