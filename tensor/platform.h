@@ -35,4 +35,11 @@ int plat_shell_is_cmd(void);
 #define PLAT_INLINE static
 #endif
 
+/* A hint to fetch the cache line at p for reading; nothing where the compiler has none. */
+#if defined(__GNUC__)
+#define PLAT_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PLAT_PREFETCH(p) ((void)(p))
+#endif
+
 #endif

@@ -49,6 +49,10 @@ static const ConvCase conv_cases[] = {
     {2, 3, 9, 11, 4, 5, 2, 2},    /* stride 2, pad 2, odd width: a column left after pairs */
     {2, 1, 9, 11, 7, 3, 1, 1},    /* depth 9, O = 7: the stem's channel pairs, then one */
     {2, 3, 14, 40, 6, 3, 1, 1},   /* depth 27, O = 6: bands of 6, 6, 2 rows; channels left over */
+    {2, 3, 1, 15, 1, 3, 1, 1},    /* O = 1, one row of 15: column-shifted copies of 16 */
+    {3, 4, 2, 16, 1, 3, 1, 1},    /* O = 1, two rows of 16: copies of 32 (a column past W) */
+    {2, 5, 9, 33, 2, 3, 1, 1},    /* O = 2, rows of 33: copies of 48, two planes of sums */
+    {2, 2, 48, 48, 1, 3, 1, 1},   /* O = 1, 48x48: copies past the scratch, padded planes */
 };
 #define N_CONV_CASES (int)(sizeof conv_cases / sizeof conv_cases[0])
 
@@ -311,8 +315,8 @@ static void test_conv_add_bits(void)
     arena_free(ar);
 }
 
-/* The direct sum of a conv with O <= 2 (conv_small_o, its padded planes in each thread's
- * scratch) gives the same bits on 1, 2 and 3 threads: forward with bias and z, and the
+/* The direct sum of a conv with O <= 2 (conv_small_o and conv_small_o3, copies of the
+ * planes in each thread's scratch) gives the same bits on 1, 2 and 3 threads: forward with bias and z, and the
  * gradients, with O = 1 (unet-s's last conv) and C = 1 (its first, whose dx is a conv with
  * O = 1), over the parallel threshold and with more samples than threads. */
 static void test_small_o_threads_bit_identical(void)
@@ -435,6 +439,19 @@ static void test_conv_small_c_same_bits(void)
     small_c_kept = conv_small_c_set_max(0);
     same_bits_with("direct sums", small_c_on);
     conv_small_c_set_max(small_c_kept);
+}
+
+static size_t small_o3_kept;
+static void small_o3_on(int on) { conv_small_o3_set_max(on ? small_o3_kept : 0); }
+
+/* The sums of a 3x3 pad-1 conv with O <= 2 from column-shifted copies of each plane
+ * (conv_small_o3: unet-s's last conv, and its first one's dx) give the bits of the sums
+ * from the padded planes. */
+static void test_conv_small_o3_same_bits(void)
+{
+    small_o3_kept = conv_small_o3_set_max(0);
+    same_bits_with("column-shifted copies", small_o3_on);
+    conv_small_o3_set_max(small_o3_kept);
 }
 
 /* Frozen weights (requires_grad 0): no weight gradient, dx still right; and a frozen
@@ -1159,6 +1176,7 @@ const TestCase conv_tests[] = {
     {"groupnorm_backward_properties", test_groupnorm_backward_properties},
     {"threads_bit_identical", test_threads_bit_identical},
     {"small_o_threads_bit_identical", test_small_o_threads_bit_identical},
+    {"small_o3_same_bits", test_conv_small_o3_same_bits},
     {"conv_chunks_same_bits", test_conv_chunks_same_bits},
     {"conv_small_c_same_bits", test_conv_small_c_same_bits},
     {NULL, NULL},
