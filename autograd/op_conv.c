@@ -955,12 +955,9 @@ static void conv_out_plane(const ConvAdd *add, const ConvShape *s, long t, const
                      y + off + (size_t)i * s->Wo, s->Wo);
 }
 
-/* n rounded up to a multiple of 16 scalars (64 bytes in float, the arena's alignment). */
-static size_t round_up16(size_t n) { return (n + 15) / 16 * 16; }
-
-/* Scalars of conv_small_o3's per-thread scratch (two sets of a plane's three copies and
- * the sums) up to which it takes a 3x3 pad-1 conv: 64 KB in float, about L1's size (unet-s's
- * last conv takes 7,552).  0: never. */
+/* Scalars of conv_small_o3's per-thread scratch (a sample's nine tap planes with their
+ * margins, and a plane of sums) up to which it takes a 3x3 pad-1 conv: 64 KB in float,
+ * about L1's size (unet-s's last conv takes 8,362).  0: never. */
 static size_t small_o3_max = 16384;
 
 size_t conv_small_o3_set_max(size_t scalars)
@@ -970,125 +967,132 @@ size_t conv_small_o3_set_max(size_t scalars)
     return was;
 }
 
-/* Those scalars for s: six copies of (H + 2) rows and O planes of sums, rows of Wv. */
+/* Those scalars for s: nine planes of H W, each between margins of W + 1 zeros, and one. */
 static size_t small_o3_scalars(const ConvShape *s)
 {
-    return ((size_t)6 * (s->H + 2) + (size_t)s->O * s->H) * round_up16((size_t)s->W + 1);
+    const size_t P = size_mul((size_t)s->H, (size_t)s->W);
+    return size_mul(9, P + 2 * ((size_t)s->W + 1)) + P;
 }
 
-/* Row xr of a plane (W scalars) into its three copies for conv_small_o3's sums, rows of
- * Wv > W scalars: d1 the row with zeros after it, d0 shifted one column right (the kx =
- * 0 taps), d2 one column left (kx = 2), so that every tap's row is read from an aligned
- * start.  d0's store reaches the next row's first scalar (a zero: Wv > W) and d2's the
- * previous row's last (a column past the plane, whose sums are not kept).  Wv is a
- * constant at the hot call. */
-PLAT_INLINE void small_o3_copy(const Scalar *restrict xr, Scalar *restrict d0, Scalar *restrict d1,
-                               Scalar *restrict d2, int W, const int Wv)
+/* Tap planes Z_k[p] = sum over c, in order, of wo[9 c + k] x[c, p] by GEMM_FMA from 0 (as
+ * gemm's micro-kernel sums a column, so gemm's bits), for the NW pixels from p0 of one
+ * sample's planes xn (C planes of P), Z_k at Z + k zs: 9 x NW sums in registers (NW <= 32;
+ * a constant at the hot calls), each x vector loaded once for the nine taps, where it lies. */
+PLAT_INLINE void small_o3_taps(const Scalar *restrict xn, const Scalar *restrict wo, int C,
+                               size_t P, size_t p0, Scalar *restrict Z, size_t zs, const int NW)
 {
-    Scalar *restrict e0 = d0 + 1, *restrict e2 = d2 - 1;
-    int l;
-    for (l = 0; l < Wv; l++) {
-        const Scalar v = l < W ? xr[l] : 0;
-        e0[l] = v;
-        d1[l] = v;
-        e2[l] = v;
+    Scalar a[9][32];
+    int c, k, l;
+    PLAT_UNROLL
+    for (k = 0; k < 9; k++) {
+        PLAT_UNROLL
+        for (l = 0; l < NW; l++) a[k][l] = 0;
     }
-}
-
-/* A hint to fetch row r of plane p (H x W) into the cache: its first two lines' worth, all
- * of a plane of rows up to 32 scalars once every row has had its hint. */
-static inline void small_o3_prefetch(const Scalar *p, int r, int H, int W)
-{
-    const size_t at = (size_t)r * W;
-    PLAT_PREFETCH(p + at);
-    if (at + 16 < (size_t)H * W) PLAT_PREFETCH(p + at + 16);
-}
-
-/* acc[r] (H rows of Wv) += the nine taps wc of one input plane from its copies s0, s1, s2
- * (from their top row of zeros), added one by one in the order ky, kx, as the padded
- * input's sums added them: the same bits.  With xn (not NULL), the next plane's rows go
- * into its copies n0, n1, n2 meanwhile, a row with each row of sums, so that its loads
- * from memory overlap the sums. */
-PLAT_INLINE void small_o3_sums(const Scalar *restrict s0, const Scalar *restrict s1,
-                               const Scalar *restrict s2, const Scalar *wc, Scalar *restrict acc,
-                               const Scalar *xn, const Scalar *pf, Scalar *n0, Scalar *n1,
-                               Scalar *n2, int H, int W, const int Wv)
-{
-    const Scalar w0 = wc[0], w1 = wc[1], w2 = wc[2], w3 = wc[3], w4 = wc[4], w5 = wc[5];
-    const Scalar w6 = wc[6], w7 = wc[7], w8 = wc[8];
-    int r, l;
-    for (r = 0; r < H; r++) {
-        const Scalar *restrict a0 = s0 + (size_t)r * Wv, *restrict a1 = s1 + (size_t)r * Wv,
-                               *restrict a2 = s2 + (size_t)r * Wv;
-        Scalar *restrict ar = acc + (size_t)r * Wv;
-        if (xn) {
-            const size_t d = (size_t)(r + 1) * Wv;
-            small_o3_copy(xn + (size_t)r * W, n0 + d, n1 + d, n2 + d, W, Wv);
-            if (pf) small_o3_prefetch(pf, r, H, W);
+    for (c = 0; c < C; c++) {
+        const Scalar *xc = xn + (size_t)c * P + p0, *wc = wo + 9 * c;
+        if (p0 + 96 <= P) { /* two blocks on: x comes from memory after its backward */
+            PLAT_PREFETCH(xc + 64);
+            PLAT_PREFETCH(xc + 80);
         }
-        for (l = 0; l < Wv; l++)
-            ar[l] = ar[l] + w0 * a0[l] + w1 * a1[l] + w2 * a2[l] + w3 * a0[l + Wv] +
-                    w4 * a1[l + Wv] + w5 * a2[l + Wv] + w6 * a0[l + 2 * Wv] + w7 * a1[l + 2 * Wv] +
-                    w8 * a2[l + 2 * Wv];
+        PLAT_UNROLL
+        for (k = 0; k < 9; k++) {
+            const Scalar wk = wc[k];
+            PLAT_UNROLL
+            for (l = 0; l < NW; l++) a[k][l] = GEMM_FMA(wk, xc[l], a[k][l]);
+        }
     }
+    PLAT_UNROLL
+    for (k = 0; k < 9; k++)
+        for (l = 0; l < NW; l++) Z[(size_t)k * zs + p0 + l] = a[k][l];
 }
 
-/* One sample of conv_small_o3: its O planes' sums in acc [O, H, Wv], plane by plane of x,
- * each copied into three buffers of (H + 2) Wv while the plane before it is summed: two
- * sets of three, sc on.  Their rows of zeros (the first and the last of each buffer) and
- * the first scalar of d0's first row are zeroed before the first sample and never written
- * but with zeros (or in d2's last column, which no kept sum reads). */
-PLAT_INLINE void small_o3_sample(const ConvShape *s, const Scalar *xn, const Scalar *w, Scalar *sc,
-                                 Scalar *acc, const int Wv)
+/* Output pixel (r, q) of conv_small_o3 from its tap planes (Z_k at Z + k zs): the sum over
+ * the nine taps in the order ky, kx, from 0, of Z_k one row up (ky = 0), on (1) or down
+ * (2) and one column left (kx = 0), on or right, a tap outside the plane adding 0. */
+static Scalar small_o3_pixel(const Scalar *Z, size_t zs, int H, int W, int r, int q)
 {
-    const int H = s->H, W = s->W;
-    const size_t cp = (size_t)(H + 2) * Wv, ps = (size_t)H * Wv, plane = (size_t)H * W;
-    int c, o, r;
-    memset(acc, 0, (size_t)s->O * ps * sizeof(Scalar));
-    for (r = 0; r < H; r++) {
-        small_o3_copy(xn + (size_t)r * W, sc + (size_t)(r + 1) * Wv, sc + cp + (size_t)(r + 1) * Wv,
-                      sc + 2 * cp + (size_t)(r + 1) * Wv, W, Wv);
-        if (s->C > 1) small_o3_prefetch(xn + plane, r, H, W);
+    Scalar v = 0;
+    int ky, kx;
+    for (ky = 0; ky < 3; ky++)
+        for (kx = 0; kx < 3; kx++) {
+            const int rr = r + ky - 1, qq = q + kx - 1;
+            const Scalar t = rr >= 0 && rr < H && qq >= 0 && qq < W
+                                 ? Z[(size_t)(3 * ky + kx) * zs + (size_t)rr * W + qq]
+                                 : 0;
+            v = v + t;
+        }
+    return v;
+}
+
+/* The plane of sums dst [H, W] of conv_small_o3 from its tap planes, each pixel as
+ * small_o3_pixel sums it: along the plane as one run (the margins of W + 1 zeros around
+ * each Z_k stand for the rows above and below), then the first and the last column again,
+ * where a tap one column over would otherwise read the row before's or after's end. */
+static void small_o3_sums(const Scalar *Z, size_t zs, int H, int W, Scalar *restrict dst)
+{
+    const long P = (long)H * W, w = W;
+    const Scalar *restrict t0 = Z - w - 1, *restrict t1 = Z + zs - w,
+                           *restrict t2 = Z + 2 * zs - w + 1;
+    const Scalar *restrict t3 = Z + 3 * zs - 1, *restrict t4 = Z + 4 * zs,
+                           *restrict t5 = Z + 5 * zs + 1;
+    const Scalar *restrict t6 = Z + 6 * zs + w - 1, *restrict t7 = Z + 7 * zs + w,
+                           *restrict t8 = Z + 8 * zs + w + 1;
+    long p;
+    int r;
+    for (p = 0; p < P; p++) {
+        Scalar v = 0;
+        v = v + t0[p];
+        v = v + t1[p];
+        v = v + t2[p];
+        v = v + t3[p];
+        v = v + t4[p];
+        v = v + t5[p];
+        v = v + t6[p];
+        v = v + t7[p];
+        dst[p] = v + t8[p];
     }
-    for (c = 0; c < s->C; c++) {
-        const Scalar *cur = sc + (size_t)(c & 1) * 3 * cp;
-        Scalar *nxt = sc + (size_t)((c + 1) & 1) * 3 * cp;
-        const Scalar *xnext = c + 1 < s->C ? xn + (size_t)(c + 1) * plane : NULL;
-        for (o = 0; o < s->O; o++)
-            small_o3_sums(cur, cur + cp, cur + 2 * cp, w + ((size_t)o * s->C + c) * 9,
-                          acc + (size_t)o * ps, o == 0 ? xnext : NULL,
-                          c + 2 < s->C ? xn + (size_t)(c + 2) * plane : NULL, nxt, nxt + cp,
-                          nxt + 2 * cp, H, W, Wv);
+    for (r = 0; r < H; r++) {
+        dst[(size_t)r * W] = small_o3_pixel(Z, zs, H, W, r, 0);
+        dst[(size_t)r * W + W - 1] = small_o3_pixel(Z, zs, H, W, r, W - 1);
     }
 }
 
-/* conv_small_o for a 3x3 kernel with a pad of 1 whose scratch fits small_o3_max: each sample's
- * planes one at a time into three column-shifted copies in the thread's scratch, whose
- * rows start on 64-byte lines (summing from the padded batch, two of a tap's three rows
- * are loads that span two lines, and the pad is a pass of its own), the sums then written
- * with the bias and z as conv_out_plane adds them. */
+/* conv_small_o for a 3x3 kernel with a pad of 1 whose scratch fits small_o3_max: for each
+ * sample and output channel, the nine tap planes (small_o3_taps: a gemm of nine rows, x
+ * read in place), then the plane of sums of their shifted pixels (small_o3_sums), written
+ * with the bias and z as conv_out_plane adds them.  Its own order, so its own bits, the
+ * same for any number of threads (each sample in a fixed order by one thread).  (Summed
+ * along the row from a padded plane instead, c by c and tap by tap, two of a tap's three
+ * column shifts are loads that span two cache lines, and those loads set the pace;
+ * docs/speed-history.md, sessions 35 and 36.) */
 static void conv_small_o3(Graph *g, const ConvShape *s, const Scalar *x, const Scalar *w,
                           const ConvAdd *add, Scalar *y)
 {
-    const int Wv = (int)round_up16((size_t)s->W + 1), nthr = plat_threads();
-    const size_t cp = (size_t)(s->H + 2) * Wv, per = PAR_SPAN(small_o3_scalars(s), sizeof(Scalar));
+    const int nthr = plat_threads();
+    const size_t P = (size_t)s->H * s->W, m = (size_t)s->W + 1, zs = P + 2 * m;
+    const size_t per = PAR_SPAN(small_o3_scalars(s), sizeof(Scalar));
     Scalar *scr = scratch(g, (size_t)nthr, per);
     long n;
     int t;
-    for (t = 0; t < nthr; t++) memset(scr + (size_t)t * per, 0, 6 * cp * sizeof(Scalar));
+    for (t = 0; t < nthr; t++) memset(scr + (size_t)t * per, 0, 9 * zs * sizeof(Scalar));
     PAR_FOR((long)s->N * s->O * s->Ho * s->Wo * s->C * 9)
     for (n = 0; n < s->N; n++) {
         const int me = plat_thread_num();
-        Scalar *s0 = scr + (size_t)me * per, *acc = s0 + 6 * cp;
-        const Scalar *xn = x + (size_t)n * s->C * s->H * s->W;
+        Scalar *Z = scr + (size_t)me * per + m, *sums = Z - m + 9 * zs;
+        const Scalar *xn = x + (size_t)n * s->C * P;
         int o;
         CHECK(me < nthr, "conv2d: scratch %d of %d", me, nthr);
-        if (Wv == 32)
-            small_o3_sample(s, xn, w, s0, acc, 32);
-        else
-            small_o3_sample(s, xn, w, s0, acc, Wv);
-        for (o = 0; o < s->O; o++)
-            conv_out_plane(add, s, n * s->O + o, acc + (size_t)o * s->H * Wv, Wv, y);
+        for (o = 0; o < s->O; o++) {
+            const long tp = n * s->O + o;
+            const Scalar *wo = w + (size_t)o * s->C * 9;
+            size_t p0 = 0;
+            for (; p0 + 32 <= P; p0 += 32) small_o3_taps(xn, wo, s->C, P, p0, Z, zs, 32);
+            for (; p0 + 16 <= P; p0 += 16) small_o3_taps(xn, wo, s->C, P, p0, Z, zs, 16);
+            for (; p0 < P; p0++) small_o3_taps(xn, wo, s->C, P, p0, Z, zs, 1);
+            small_o3_sums(Z, zs, s->H, s->W, sums);
+            conv_add_row(add, plane_bias(add, s->O, tp), tp, (size_t)tp * P, 1, sums,
+                         y + (size_t)tp * P, (int)P);
+        }
     }
 }
 
@@ -1104,8 +1108,8 @@ static void conv_small_o3(Graph *g, const ConvShape *s, const Scalar *x, const S
  * (Padding the whole batch first, in a loop of its own, took 2-3 times as long as the sums
  * inside a CMAD iteration, the padded batch going out to memory and back.)  Each plane is
  * summed in a fixed order, so the bits do not depend on the threads.  A 3x3 pad-1 kernel
- * on planes whose copies fit small_o3_max (the nets' own) goes to conv_small_o3 instead,
- * which adds the same products in the same order: the same bits. */
+ * on planes whose tap planes fit small_o3_max (the nets' own) goes to conv_small_o3
+ * instead, which sums in its own order. */
 static void conv_small_o(Graph *g, const ConvShape *s, const Scalar *x, const Scalar *w,
                          const ConvAdd *add, Scalar *y)
 {
@@ -1168,6 +1172,8 @@ static void conv_small_o(Graph *g, const ConvShape *s, const Scalar *x, const Sc
 #define SC_OB 4
 #define SC_PB 32
 
+/* n rounded up to a multiple of 16 scalars (64 bytes in float, the arena's alignment). */
+static size_t round_up16(size_t n) { return (n + 15) / 16 * 16; }
 /* Depth (C kh kw) up to which a stride-1 conv's forward sums its taps directly
  * (conv_small_c): unet-s's C1 stem (9) and ctrl-s's C3 stem (27). */
 static int conv_small_c_max = 27;

@@ -41,6 +41,7 @@
  * named by that thread's position in the team tree.  Not safe to call concurrently from
  * threads that OpenMP does not know about (raw pthreads). */
 #include "gemm.h"
+#include "platform.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -116,11 +117,10 @@
 #define GEMM_SMALL 4096.0
 #define GEMM_PAR_MIN (1 << 21)
 
+#define GEMM_UNROLL PLAT_UNROLL
 #if defined(__GNUC__) && !defined(__clang__) && !defined(__TINYC__)
-#define GEMM_UNROLL _Pragma("GCC unroll 64")
 #define GEMM_UNROLL_K _Pragma("GCC unroll 4")
 #else
-#define GEMM_UNROLL
 #define GEMM_UNROLL_K
 #endif
 

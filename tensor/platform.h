@@ -35,6 +35,15 @@ int plat_shell_is_cmd(void);
 #define PLAT_INLINE static
 #endif
 
+/* Placed before a loop of a fixed trip count: unroll it completely (gcc; clang unrolls such
+ * loops without being asked, and other compilers may ignore it).  Register blocks held in
+ * arrays stay in registers only when every loop over them is unrolled. */
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__TINYC__)
+#define PLAT_UNROLL _Pragma("GCC unroll 64")
+#else
+#define PLAT_UNROLL
+#endif
+
 /* A hint to fetch the cache line at p for reading; nothing where the compiler has none. */
 #if defined(__GNUC__)
 #define PLAT_PREFETCH(p) __builtin_prefetch(p)
