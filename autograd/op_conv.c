@@ -1174,6 +1174,7 @@ static void conv_small_o(Graph *g, const ConvShape *s, const Scalar *x, const Sc
 
 /* n rounded up to a multiple of 16 scalars (64 bytes in float, the arena's alignment). */
 static size_t round_up16(size_t n) { return (n + 15) / 16 * 16; }
+
 /* Depth (C kh kw) up to which a stride-1 conv's forward sums its taps directly
  * (conv_small_c): unet-s's C1 stem (9) and ctrl-s's C3 stem (27). */
 static int conv_small_c_max = 27;
