@@ -53,8 +53,8 @@ size_t conv_chunk_set_from(size_t scalars);
  * directly with gemm's bits; sets it and returns the old one (the tests set 0 for gemm). */
 int conv_small_c_set_max(int depth);
 /* op_conv.c: the per-thread scratch (scalars) up to which a 3x3 pad-1 conv with O <= 2
- * sums from column-shifted copies of each plane; sets it and returns the old one (the
- * tests set 0 for the padded planes' sums, whose bits they are). */
+ * sums its nine tap planes; sets it and returns the old one (the tests set 0 to compare
+ * them with the padded planes' sums). */
 size_t conv_small_o3_set_max(size_t scalars);
 
 /* Sums in double over SUM_LANES interleaved partial sums (element i goes to lane i mod

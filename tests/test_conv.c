@@ -49,10 +49,12 @@ static const ConvCase conv_cases[] = {
     {2, 3, 9, 11, 4, 5, 2, 2},    /* stride 2, pad 2, odd width: a column left after pairs */
     {2, 1, 9, 11, 7, 3, 1, 1},    /* depth 9, O = 7: the stem's channel pairs, then one */
     {2, 3, 14, 40, 6, 3, 1, 1},   /* depth 27, O = 6: bands of 6, 6, 2 rows; channels left over */
-    {2, 3, 1, 15, 1, 3, 1, 1},    /* O = 1, one row of 15: column-shifted copies of 16 */
-    {3, 4, 2, 16, 1, 3, 1, 1},    /* O = 1, two rows of 16: copies of 32 (a column past W) */
-    {2, 5, 9, 33, 2, 3, 1, 1},    /* O = 2, rows of 33: copies of 48, two planes of sums */
-    {2, 2, 48, 48, 1, 3, 1, 1},   /* O = 1, 48x48: copies past the scratch, padded planes */
+    {2, 3, 1, 15, 1, 3, 1, 1},    /* O = 1, one row of 15: tap planes a pixel at a time */
+    {3, 4, 2, 16, 1, 3, 1, 1},    /* O = 1, two rows of 16: one block of 32 pixels */
+    {2, 5, 9, 33, 2, 3, 1, 1},    /* O = 2, 9 x 33: blocks of 32, then 9 single pixels */
+    {2, 2, 48, 48, 1, 3, 1, 1},   /* O = 1, 48x48: tap planes past the scratch, padded path */
+    {2, 3, 5, 1, 1, 3, 1, 1},     /* O = 1, one column: its first and last column are one */
+    {3, 2, 1, 1, 2, 3, 1, 1},     /* O = 2, one pixel: every tap but the middle one outside */
 };
 #define N_CONV_CASES (int)(sizeof conv_cases / sizeof conv_cases[0])
 
