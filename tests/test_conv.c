@@ -317,10 +317,11 @@ static void test_conv_add_bits(void)
     arena_free(ar);
 }
 
-/* The direct sum of a conv with O <= 2 (conv_small_o and conv_small_o3, copies of the
- * planes in each thread's scratch) gives the same bits on 1, 2 and 3 threads: forward with bias and z, and the
- * gradients, with O = 1 (unet-s's last conv) and C = 1 (its first, whose dx is a conv with
- * O = 1), over the parallel threshold and with more samples than threads. */
+/* The direct sum of a conv with O <= 2 (conv_small_o3's tap planes, or conv_small_o's
+ * padded planes, in each thread's scratch) gives the same bits on 1, 2 and 3 threads:
+ * forward with bias and z, and the gradients, with O = 1 (unet-s's last conv) and C = 1
+ * (its first, whose dx is a conv with O = 1), over the parallel threshold and with more
+ * samples than threads. */
 static void test_small_o_threads_bit_identical(void)
 {
     static const ConvCase cases[2] = {{5, 16, 28, 28, 1, 3, 1, 1}, {5, 1, 28, 28, 16, 3, 1, 1}};
@@ -383,6 +384,20 @@ static void conv_case_outputs(const ConvCase *c, int add, Scalar *out[5], size_t
     arena_free(ar);
 }
 
+/* 1 when got's outputs (of conv_case_outputs) have want's sizes and bits; frees got's. */
+static int outputs_same(Scalar *const want[5], const size_t nw[5], Scalar *got[5],
+                        const size_t ng[5])
+{
+    int k, same = 1;
+    for (k = 0; k < 5; k++) {
+        if (nw[k] != ng[k] ||
+            (nw[k] && (!want[k] || !got[k] || memcmp(want[k], got[k], nw[k] * sizeof(Scalar)))))
+            same = 0;
+        free(got[k]);
+    }
+    return same;
+}
+
 /* Each conv case, with each of the N_CONV_ADDS things added, with a path switched off
  * (on(0), on 1 thread) and on (on(1), on 1, 2 and 3 threads): the same bits, forward and
  * gradients (the input gradient of a strided or shallow conv is such a forward too). */
@@ -399,17 +414,9 @@ static void same_bits_with(const char *what, void (*on)(int))
             conv_case_outputs(&conv_cases[i], add, base, nb);
             on(1);
             for (t = 1; t <= 3; t++) {
-                int same = 1;
                 plat_set_threads(t);
                 conv_case_outputs(&conv_cases[i], add, got, ng);
-                for (k = 0; k < 5; k++) {
-                    if (nb[k] != ng[k] ||
-                        (nb[k] &&
-                         (!base[k] || !got[k] || memcmp(base[k], got[k], nb[k] * sizeof(Scalar)))))
-                        same = 0;
-                    free(got[k]);
-                }
-                if (!same)
+                if (!outputs_same(base, nb, got, ng))
                     t_report(__FILE__, __LINE__,
                              "N%d C%d %dx%d O%d k%d s%d, add %d, %d threads: %s differ",
                              conv_cases[i].N, conv_cases[i].C, conv_cases[i].H, conv_cases[i].W,
@@ -475,17 +482,9 @@ static void test_conv_small_o3_close(void)
                 }
             }
             for (t = 2; t <= 3; t++) {
-                int same = 1;
                 plat_set_threads(t);
                 conv_case_outputs(c, add, got, ng);
-                for (k = 0; k < 5; k++) {
-                    if (nf[k] != ng[k] ||
-                        (nf[k] && (!first[k] || !got[k] ||
-                                   memcmp(first[k], got[k], nf[k] * sizeof(Scalar)))))
-                        same = 0;
-                    free(got[k]);
-                }
-                if (!same)
+                if (!outputs_same(first, nf, got, ng))
                     t_report(__FILE__, __LINE__,
                              "N%d C%d %dx%d O%d, add %d, %d threads: tap planes differ", c->N, c->C,
                              c->H, c->W, c->O, add, t);
